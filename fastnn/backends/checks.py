@@ -1,0 +1,90 @@
+"""Input checks run in Python before any kernel body sees its arrays.
+
+Every kernel of :class:`fastnn.backends.base.Backend` passes its arguments through these
+helpers first, so a compiled kernel only ever receives C-contiguous arrays of the dtypes,
+shapes and index ranges it was written for. Each error names the kernel and what was wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def float_array(kernel: str, name: str, a, dtype=None) -> np.ndarray:
+    """Return `a` as a C-contiguous float32/float64 array (copying only when needed)."""
+    arr = np.asarray(a)
+    if arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{kernel}: {name} must be float32 or float64, got {arr.dtype}")
+    if dtype is not None and arr.dtype != dtype:
+        raise TypeError(f"{kernel}: {name} has dtype {arr.dtype} but the other inputs are {np.dtype(dtype)}")
+    return np.ascontiguousarray(arr)
+
+
+def index_array(kernel: str, name: str, a, high: int, allow: int | None = None) -> np.ndarray:
+    """Return `a` as a C-contiguous int64 array whose values lie in [0, high) (or equal `allow`)."""
+    arr = np.asarray(a)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{kernel}: {name} must hold integers, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.size:
+        bad = (arr < 0) | (arr >= high)
+        if allow is not None:
+            bad &= arr != allow
+        if bad.any():
+            value = int(arr[bad.argmax() if bad.ndim == 1 else np.unravel_index(bad.argmax(), bad.shape)])
+            raise IndexError(f"{kernel}: {name} {value} out of range for {high} {'classes' if 'target' in name else 'rows'}")
+    return arr
+
+
+def shape(kernel: str, name: str, arr: np.ndarray, expected: tuple, what: str = "") -> None:
+    """Raise unless arr.shape == expected (None in `expected` matches any length)."""
+    ok = arr.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, arr.shape))
+    if not ok:
+        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
+        raise ValueError(f"{kernel}: {name} expected shape {want}{what}, got {arr.shape}")
+
+
+def inplace(kernel: str, name: str, a, like: np.ndarray) -> np.ndarray:
+    """An array updated in place: must already be C-contiguous, writeable, of `like`'s shape and dtype."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{kernel}: {name} must be a numpy array updated in place, got {type(a).__name__}")
+    if a.shape != like.shape or a.dtype != like.dtype:
+        raise ValueError(f"{kernel}: {name} expected {like.shape} {like.dtype}, got {a.shape} {a.dtype}")
+    if not a.flags.c_contiguous or not a.flags.writeable:
+        raise ValueError(f"{kernel}: {name} must be C-contiguous and writeable to be updated in place")
+    return a
+
+
+def choice(kernel: str, name: str, value: str, allowed: tuple) -> str:
+    if value not in allowed:
+        raise ValueError(f"{kernel}: {name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def probability(kernel: str, name: str, p: float, closed_right: bool = True) -> float:
+    p = float(p)
+    if not (0.0 <= p <= 1.0) or (not closed_right and p == 1.0):
+        raise ValueError(f"{kernel}: {name} must be in [0, 1{']' if closed_right else ')'}, got {p}")
+    return p
+
+
+def offsets_array(kernel: str, offsets, n_indices: int) -> np.ndarray:
+    """Bag start positions: int64, non-decreasing, first 0 (when any), all within [0, n_indices]."""
+    off = np.asarray(offsets)
+    if off.ndim != 1:
+        raise ValueError(f"{kernel}: offsets must be 1-D, got shape {off.shape}")
+    if off.dtype == np.bool_ or not np.issubdtype(off.dtype, np.integer):
+        raise TypeError(f"{kernel}: offsets must hold integers, got dtype {off.dtype}")
+    off = np.ascontiguousarray(off, dtype=np.int64)
+    if off.size:
+        if off[0] != 0:
+            raise ValueError(f"{kernel}: offsets must start at 0, got {int(off[0])}")
+        if (np.diff(off) < 0).any():
+            raise ValueError(f"{kernel}: offsets must be non-decreasing")
+        if off[-1] > n_indices:
+            raise ValueError(f"{kernel}: offset {int(off[-1])} is past the end of {n_indices} indices")
+    return off

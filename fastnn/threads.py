@@ -1,0 +1,51 @@
+"""One switch for every thread pool fastnn uses: Numba's, OpenMP's and the BLAS libraries'.
+
+By default the OpenMP runtime is told to sleep, not spin, between parallel regions
+(``OMP_WAIT_POLICY=PASSIVE``, set before any OpenMP runtime loads unless the user set it):
+a spinning OpenMP team and OpenBLAS's own threads otherwise fight over the same cores when
+a compiled kernel and a matrix product alternate.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+_num_threads: int | None = None
+
+
+def get_num_threads() -> int:
+    """The thread count fastnn's kernels use (default: the number of cores)."""
+    return _num_threads if _num_threads is not None else (os.cpu_count() or 1)
+
+
+def set_num_threads(n: int) -> None:
+    """Use n threads in Numba kernels, OpenMP (Cython) kernels and BLAS, all together."""
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive integer, got {n!r}")
+    _num_threads = n
+    apply()
+
+
+def apply() -> None:
+    """Push the current setting to every thread pool loaded in this process (called again
+    whenever a backend loads a new runtime)."""
+    if _num_threads is None:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=_num_threads)
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(_num_threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def thread_info() -> list[dict]:
+    """What threadpoolctl sees: each BLAS / OpenMP library with its thread count."""
+    from threadpoolctl import threadpool_info
+
+    return threadpool_info()
