@@ -1,0 +1,83 @@
+"""Helpers for the kernel-table tests: tolerances, non-contiguous layouts, output comparison."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+LAYOUTS = ("contiguous", "transposed", "strided")
+
+
+def rtol_for(dtype) -> float:
+    return RTOL[np.dtype(dtype)]
+
+
+def assert_close(actual, expected, dtype, rtol: float | None = None, scale: float | None = None,
+                 what: str = "") -> None:
+    """|actual - expected| <= rtol*|expected| + rtol*scale elementwise, where scale defaults to
+    the largest finite |expected| (so values near zero are judged against the array's magnitude).
+    Shapes and dtypes must match and NaNs must sit in the same places."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != reference {expected.shape}"
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != reference {expected.dtype}"
+    rtol = rtol_for(dtype) if rtol is None else rtol
+    if scale is None:
+        finite = np.abs(expected[np.isfinite(expected)]) if expected.size else np.zeros(0)
+        scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, equal_nan=True, err_msg=what)
+
+
+def assert_outputs_close(actual, expected, dtype, what: str, rtol: float | None = None) -> None:
+    """Compare a kernel's return value (an array, None, or a tuple of them) with the reference's."""
+    if isinstance(expected, tuple):
+        assert isinstance(actual, tuple) and len(actual) == len(expected), f"{what}: returned {type(actual)}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_outputs_close(a, e, dtype, f"{what}[{i}]", rtol)
+    elif expected is None:
+        assert actual is None, f"{what}: expected None, got {type(actual)}"
+    elif np.asarray(expected).dtype.kind in "iub":
+        np.testing.assert_array_equal(actual, expected, err_msg=what)
+        assert np.asarray(actual).dtype == np.asarray(expected).dtype, what
+    else:
+        assert_close(actual, expected, dtype, rtol=rtol, what=what)
+
+
+def with_layout(a, layout: str):
+    """The same values as `a` in a non-contiguous view: 'transposed' (Fortran order, 2-D and up)
+    or 'strided' (every other element of a larger buffer along the last axis)."""
+    if not isinstance(a, np.ndarray) or a.ndim == 0 or layout == "contiguous":
+        return a
+    if layout == "transposed" and a.ndim >= 2:
+        return np.asfortranarray(a)
+    buffer = np.full(a.shape[:-1] + (2 * a.shape[-1],), 7, dtype=a.dtype)
+    buffer[..., ::2] = a
+    view = buffer[..., ::2]
+    assert not view.flags.c_contiguous or a.size <= 1
+    return view
+
+
+def snapshot(args):
+    return copy.deepcopy(args)
+
+
+def assert_unchanged(before, after, what: str) -> None:
+    """Inputs a kernel must not modify are bit-for-bit what they were."""
+    for i, (b, a) in enumerate(zip(before, after)):
+        if isinstance(b, np.ndarray):
+            np.testing.assert_array_equal(a, b, err_msg=f"{what} modified its input #{i}")
+
+
+def compare_kernel(backend, reference, kernel: str, args: tuple, kwargs: dict, dtype, layout: str = "contiguous",
+                   rtol: float | None = None):
+    """Run `kernel` on the reference (C-contiguous inputs) and on `backend` (inputs in `layout`),
+    check the backend left its inputs alone, and compare the outputs. Returns both outputs."""
+    reference_args = snapshot(args)
+    expected = getattr(reference, kernel)(*reference_args, **kwargs)
+    test_args = tuple(with_layout(a, layout) for a in snapshot(args))
+    before = snapshot(test_args)
+    actual = getattr(backend, kernel)(*test_args, **kwargs)
+    assert_unchanged(before, test_args, f"{backend.name}.{kernel}")
+    assert_outputs_close(actual, expected, dtype, f"{backend.name}.{kernel}({layout})", rtol)
+    return actual, expected
