@@ -219,6 +219,15 @@ def cmd_info(args) -> None:
               f"threads={lib.get('num_threads')} ({os.path.basename(lib.get('filepath', ''))})")
 
 
+def cmd_bench(args) -> None:
+    """Compare fastnn's backends with NumPy, PyTorch and scikit-learn on the same work."""
+    from fastnn import bench
+
+    if not set(args.only) <= set("abcde"):
+        raise _CliError(f"--only takes letters from 'abcde', got {args.only!r}")
+    print(bench.run(args.only, quick=args.quick, json_path=args.json), flush=True)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fastnn", description="fastnn: fast neural-network training on the CPU")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -253,6 +262,12 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("data")
     pred.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
     pred.set_defaults(run=cmd_predict)
+
+    bench = sub.add_parser("bench", help="time fastnn against NumPy, PyTorch and scikit-learn")
+    bench.add_argument("--only", default="abcde", help="workloads to run, e.g. 'ab' (default: abcde)")
+    bench.add_argument("--quick", action="store_true", help="6,000 samples and fewer repeats")
+    bench.add_argument("--json", default=None, help="also write the results to this JSON file")
+    bench.set_defaults(run=cmd_bench)
 
     info = sub.add_parser("info", help="versions, backends, threads, BLAS")
     info.set_defaults(run=cmd_info)

@@ -1,0 +1,386 @@
+"""``fastnn bench``: fastnn's backends against the NumPy backend, PyTorch and scikit-learn,
+on the same work, in one process run.
+
+Workloads: (a) one epoch of a 784-256-128-10 ReLU MLP (softmax cross-entropy, Adam lr 1e-3,
+batch 128) on synthetic 784-feature samples, with the time of its 8 matrix products alone;
+(b) the time of one SGD step of a 20-64-2 MLP at batch 1, 32 and 512; (c) each kernel of the
+table at one large size; (d) the same work on 1 and 2 threads; (e) ``import fastnn`` plus the
+first training step, and the peak memory of (a), each in a fresh subprocess. Samples interleave
+the implementations so machine noise hits all alike; every figure is a median.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import fastnn
+
+Timer = Callable[[], None]
+
+
+def _median_time(fn: Timer, number: int = 1) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def interleaved(impls: dict[str, Timer], repeats: int, number: int = 1) -> dict[str, float]:
+    """Median seconds per call of each implementation, sampled round-robin ``repeats`` times."""
+    samples: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(repeats):
+        for name, fn in impls.items():
+            samples[name].append(_median_time(fn, number))
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(fastnn.get_num_threads())
+    return torch
+
+
+def _backend_call(name: str, fn: Timer) -> Timer:
+    def run():
+        with fastnn.use_backend(name):
+            fn()
+    return run
+
+
+# ------------------------------------------------------------ (a) MLP epoch
+def mlp_epoch_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 784), dtype=np.float32)
+    y = rng.integers(0, 10, n).astype(np.int64)
+    return x, y
+
+
+def fastnn_mlp_epoch(x: np.ndarray, y: np.ndarray, batch: int = 128) -> Timer:
+    from fastnn import nn, optim
+    from fastnn.data import DataLoader, TensorDataset
+
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True, seed=0)
+
+    def epoch():
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            opt.step()
+    return epoch
+
+
+def torch_mlp_epoch(torch, x: np.ndarray, y: np.ndarray, batch: int = 128) -> Timer:
+    torch.manual_seed(0)
+    tnn = torch.nn
+    model = tnn.Sequential(tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = tnn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(0)
+
+    def epoch():
+        order = torch.randperm(len(xt), generator=gen)
+        for i in range(0, len(xt), batch):
+            idx = order[i:i + batch]
+            opt.zero_grad()
+            loss_fn(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    return epoch
+
+
+def sklearn_mlp_epoch(x: np.ndarray, y: np.ndarray, batch: int = 128) -> Timer | None:
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+    classes = np.arange(10)
+    model = MLPClassifier(hidden_layer_sizes=(256, 128), solver="adam", learning_rate_init=1e-3, batch_size=batch,
+                          random_state=0)
+
+    def epoch():
+        model.partial_fit(x, y, classes=classes)
+    return epoch
+
+
+def matmuls_only(x: np.ndarray, batch: int = 128) -> Timer:
+    """The 8 matrix products of one epoch of (a): 3 forward, 5 backward (no input gradient)."""
+    rng = np.random.default_rng(0)
+    w1, w2, w3 = (rng.standard_normal(s, dtype=np.float32) for s in ((256, 784), (128, 256), (10, 128)))
+
+    def epoch():
+        for i in range(0, len(x), batch):
+            xb = x[i:i + batch]
+            h1 = xb @ w1.T
+            h2 = h1 @ w2.T
+            out = h2 @ w3.T
+            _ = out.T @ h2, out @ w3        # dW3, dh2
+            _ = h2.T @ h1, h2 @ w2          # dW2, dh1
+            _ = h1.T @ xb                   # dW1
+    return epoch
+
+
+def workload_a(n: int, repeats: int) -> list[tuple[str, float]]:
+    x, y = mlp_epoch_data(n)
+    impls = {f"fastnn[{b}]": _backend_call(b, fastnn_mlp_epoch(x, y)) for b in fastnn.available_backends()}
+    torch = _torch()
+    if torch is not None:
+        impls["pytorch"] = torch_mlp_epoch(torch, x, y)
+    sk = sklearn_mlp_epoch(x, y)
+    if sk is not None:
+        impls["sklearn MLPClassifier"] = sk
+    impls["8 matmuls alone (numpy)"] = matmuls_only(x)
+    for fn in impls.values():  # warm-up: JIT, caches, first-touch of buffers
+        fn()
+    return list(interleaved(impls, repeats).items())
+
+
+# ------------------------------------------------------ (b) small-MLP step
+def fastnn_small_step(batch: int) -> Timer:
+    from fastnn import nn, optim
+
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    xb = fastnn.tensor(rng.standard_normal((batch, 20), dtype=np.float32))
+    yb = fastnn.tensor(rng.integers(0, 2, batch).astype(np.int64))
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(xb), yb).backward()
+        opt.step()
+    return step
+
+
+def torch_small_step(torch, batch: int) -> Timer:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xb = torch.randn(batch, 20)
+    yb = torch.randint(0, 2, (batch,))
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(xb), yb).backward()
+        opt.step()
+    return step
+
+
+def workload_b(batches: tuple[int, ...], repeats: int, steps: int) -> list[tuple[str, float]]:
+    rows = []
+    torch = _torch()
+    for batch in batches:
+        impls = {f"fastnn[{b}] batch {batch}": _backend_call(b, fastnn_small_step(batch))
+                 for b in fastnn.available_backends()}
+        if torch is not None:
+            impls[f"pytorch batch {batch}"] = torch_small_step(torch, batch)
+        for fn in impls.values():
+            fn()
+        rows += list(interleaved(impls, repeats, number=steps).items())
+    return rows
+
+
+# ------------------------------------------------------------- (c) kernels
+def kernel_cases(dtype=np.float32) -> dict[str, Callable[[fastnn.backends.Backend], None]]:
+    """One large call of every kernel family, as a function of the backend that runs it."""
+    from fastnn.backends.base import saves_input
+
+    rng = np.random.default_rng(0)
+    n, d_in, d_out, c = 4096, 1024, 1024, 1000
+    x = rng.standard_normal((n, d_in)).astype(dtype)
+    w = rng.standard_normal((d_out, d_in)).astype(dtype) * dtype(0.03)
+    b = rng.standard_normal(d_out).astype(dtype)
+    g = rng.standard_normal((n, d_out)).astype(dtype)
+    big = rng.standard_normal(1 << 22).astype(dtype)
+    logits = rng.standard_normal((n, c)).astype(dtype)
+    target = rng.integers(0, c, n)
+    table = rng.standard_normal((100_000, 64)).astype(dtype)
+    ids = rng.integers(0, 100_000, 200_000)
+    offsets = np.arange(0, 200_000, 20)
+    bag_grad = rng.standard_normal((len(offsets), 64)).astype(dtype)
+    p = rng.standard_normal(1 << 22).astype(dtype)
+    states = [np.zeros_like(p) for _ in range(3)]
+    ref = fastnn.backends.base.Backend()
+    cases = {}
+    for act in ("relu", "gelu", "tanh"):
+        saved = ref.linear_forward(x, w, b, act)[1]
+        cases[f"linear_forward {act}"] = lambda k, a=act: k.linear_forward(x, w, b, a)
+        cases[f"linear_backward {act}"] = lambda k, a=act, s=saved: k.linear_backward(g, x, w, s, a)
+    for act in ("sigmoid", "tanh", "relu", "gelu"):
+        saved = big if saves_input(act) else ref.activation_forward(big, act)
+        cases[f"{act} forward"] = lambda k, a=act: k.activation_forward(big, a)
+        cases[f"{act} backward"] = lambda k, a=act, s=saved: k.activation_backward(big, s, a)
+    cases["softmax_cross_entropy"] = lambda k: k.softmax_cross_entropy(logits, target)
+    cases["log_softmax forward"] = lambda k: k.log_softmax_forward(logits)
+    cases["sgd_update momentum"] = lambda k: k.sgd_update(p, big, states[0], lr=1e-3, momentum=0.9)
+    cases["adam_update"] = lambda k: k.adam_update(p, big, states[0], states[1], step=3, lr=1e-9)
+    cases["adagrad_update"] = lambda k: k.adagrad_update(p, big, states[2], clr=1e-9)
+    cases["rmsprop_update"] = lambda k: k.rmsprop_update(p, big, states[1], lr=1e-9)
+    cases["adadelta_update"] = lambda k: k.adadelta_update(p, big, states[1], states[2], lr=1e-9)
+    cases["embedding_bag_forward mean"] = lambda k: k.embedding_bag_forward(table, ids, offsets, "mean")
+    cases["embedding_bag_backward mean"] = lambda k: k.embedding_bag_backward(bag_grad, ids, offsets, 100_000)
+    cases["dropout_forward"] = lambda k: k.dropout_forward(big, 0.5, 7)
+    return cases
+
+
+def workload_c(repeats: int) -> list[tuple[str, dict[str, float]]]:
+    backends = {name: fastnn.backends._load(name) for name in fastnn.available_backends()}
+    rows = []
+    for case, fn in kernel_cases().items():
+        impls = {name: (lambda k=k, f=fn: f(k)) for name, k in backends.items()}
+        for f in impls.values():
+            f()
+        rows.append((case, interleaved(impls, repeats)))
+    return rows
+
+
+# ------------------------------------------------------------ (d) threads
+def workload_d(n: int, repeats: int) -> list[tuple[str, float]]:
+    """Workload (a) on 1 and then 2 threads, per backend, interleaved."""
+    x, y = mlp_epoch_data(n)
+    impls = {}
+    for b in fastnn.available_backends():
+        for threads in (1, 2):
+            epoch = fastnn_mlp_epoch(x, y)
+
+            def run(b=b, threads=threads, epoch=epoch):
+                fastnn.set_num_threads(threads)
+                with fastnn.use_backend(b):
+                    epoch()
+            impls[f"fastnn[{b}] {threads} thread{'s' if threads > 1 else ''}"] = run
+    for fn in impls.values():
+        fn()
+    result = list(interleaved(impls, repeats).items())
+    fastnn.set_num_threads(os.cpu_count() or 1)
+    return result
+
+
+# ------------------------------------------------- (e) subprocess figures
+_STARTUP = """
+import time; t0 = time.perf_counter()
+import numpy as np, fastnn
+from fastnn import nn, optim
+fastnn.set_backend({backend!r})
+m = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2)); o = optim.SGD(m.parameters(), lr=0.1)
+x = fastnn.tensor(np.ones((32, 20), np.float32)); y = fastnn.tensor(np.zeros(32, np.int64))
+o.zero_grad(); nn.CrossEntropyLoss()(m(x), y).backward(); o.step()
+print(time.perf_counter() - t0)
+"""
+
+_MEMORY = """
+import resource, numpy as np, fastnn
+from fastnn.bench import fastnn_mlp_epoch, mlp_epoch_data
+fastnn.set_backend({backend!r})
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+x, y = mlp_epoch_data({n})
+fastnn_mlp_epoch(x, y)()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(base, x.nbytes + y.nbytes, peak)
+"""
+
+
+def _python(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def workload_e(n: int, repeats: int) -> dict:
+    startup = {}
+    for b in fastnn.available_backends():
+        _python(_STARTUP.format(backend=b))  # warms the Numba cache
+        startup[b] = statistics.median(float(_python(_STARTUP.format(backend=b))) for _ in range(repeats))
+    base, data, peak = (int(v) for v in _python(_MEMORY.format(backend=fastnn.get_backend().name, n=n)).split())
+    return {"startup": startup, "memory": {"interpreter": base, "data": data, "peak": peak}}
+
+
+# ------------------------------------------------------------------ report
+def machine_summary() -> str:
+    from threadpoolctl import threadpool_info
+
+    parts = [f"{platform.machine()} {os.cpu_count()} cores", f"python {platform.python_version()}",
+             f"numpy {np.__version__}", f"fastnn {fastnn.__version__}"]
+    torch = _torch()
+    if torch is not None:
+        parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    blas = {lib["internal_api"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    parts.append(f"fastnn threads {fastnn.get_num_threads()}, BLAS {blas}, "
+                 f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    return "; ".join(parts)
+
+
+def _table(rows: list[tuple[str, float]], baseline: str | None, unit: str = "ms", scale: float = 1e3) -> str:
+    base = dict(rows).get(baseline) if baseline else None
+    width = max(len(name) for name, _ in rows)
+    lines = []
+    for name, t in rows:
+        ratio = f"{t / base:8.3f}x" if base else ""
+        lines.append(f"  {name:<{width}}  {t * scale:10.2f} {unit}  {ratio}")
+    return "\n".join(lines)
+
+
+def run(which: str = "abcde", quick: bool = False, json_path: str | None = None) -> str:
+    """Run the chosen workloads and return the report (also written as JSON if asked)."""
+    n = 6000 if quick else 60000
+    repeats = 3 if quick else 5
+    report = [f"fastnn bench — {machine_summary()}"]
+    results: dict = {}
+    if "a" in which:
+        rows = workload_a(n, repeats)
+        results["a"] = rows
+        report.append(f"(a) one epoch, 784-256-128-10 ReLU MLP, Adam, batch 128, {n} samples "
+                      "(time, and ratio to PyTorch):")
+        report.append(_table(rows, "pytorch" if any(r[0] == "pytorch" for r in rows) else None, "s", 1.0))
+    if "b" in which:
+        rows = workload_b((1, 32, 512), repeats, steps=50 if quick else 200)
+        results["b"] = rows
+        report.append("(b) one SGD step of a 20-64-2 MLP (µs per step; ratio to PyTorch at the same batch):")
+        for batch in (1, 32, 512):
+            sub = [(name, t) for name, t in rows if name.endswith(f"batch {batch}")]
+            report.append(_table(sub, f"pytorch batch {batch}" if any("pytorch" in r[0] for r in sub) else None,
+                                 "µs", 1e6))
+    if "c" in which:
+        rows = workload_c(repeats)
+        results["c"] = rows
+        names = list(rows[0][1])
+        report.append("(c) kernels at a large size, float32 (ms; speed-up over the NumPy reference):")
+        report.append("  " + f"{'kernel':<30}" + "".join(f"{n:>18}" for n in names))
+        for case, times in rows:
+            cells = "".join(f"{times[b] * 1e3:9.2f} ({times['numpy'] / times[b]:5.1f}x)" for b in names)
+            report.append(f"  {case:<30}{cells}")
+    if "d" in which:
+        rows = workload_d(max(n // 4, 1000), repeats)
+        results["d"] = rows
+        report.append("(d) workload (a) on 1 vs 2 threads (s per epoch):")
+        report.append(_table(rows, None, "s", 1.0))
+    if "e" in which:
+        e = workload_e(n, repeats)
+        results["e"] = e
+        report.append("(e) import fastnn + first training step, warm Numba cache (s): "
+                      + ", ".join(f"{b} {t:.3f}" for b, t in e["startup"].items()))
+        m = e["memory"]
+        report.append(f"    peak memory of (a): {m['peak'] / 2**20:.0f} MiB = "
+                      f"{m['peak'] / (m['data'] + m['interpreter']):.2f}x (data {m['data'] / 2**20:.0f} MiB + "
+                      f"interpreter and libraries {m['interpreter'] / 2**20:.0f} MiB)")
+    text = "\n".join(report)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"machine": machine_summary(), "results": results}, f, indent=1, default=str)
+    return text
