@@ -1,0 +1,1 @@
+"""asv benchmarks of fastnn: kernels per backend (NumPy is the baseline), layers, training, start-up."""
