@@ -54,7 +54,9 @@ def _reduce(kernel: str, loss: np.ndarray, grad: np.ndarray, reduction: str, cou
         return np.asarray(loss.sum(), dtype=loss.dtype), grad
     n = loss.dtype.type(count)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(loss.sum() / n, dtype=loss.dtype), grad / n
+        mean = np.asarray(loss.sum() / n, dtype=loss.dtype)  # nan when nothing counts, as in PyTorch
+    # With nothing counted (every row ignored) the gradient stays zero, as PyTorch's does.
+    return mean, (grad / n if count else grad)
 
 
 class Backend:
@@ -222,7 +224,8 @@ class Backend:
         logits (N, C), target (N,) int in [0, C) or == ignore_index. With eps = label_smoothing:
         loss_i = (1-eps) * -log p_i,t_i + eps * mean_c(-log p_ic), 0 for ignored rows;
         dlogits_i = p_i - (1-eps) onehot(t_i) - eps/C (0 for ignored rows).
-        'mean' divides both by the number of non-ignored rows, 'sum' adds, 'none' returns the
+        'mean' divides both by the number of non-ignored rows (when every row is ignored the
+        loss is nan and the gradient 0, as in PyTorch), 'sum' adds, 'none' returns the
         per-row losses (N,) and their unscaled gradient. Returns (loss, dlogits).
         """
         k = "softmax_cross_entropy"
@@ -442,7 +445,8 @@ class Backend:
         checks.shape(k, "grad_out", grad_out, (None, None))
         indices = checks.index_array(k, "indices", indices, int(num_embeddings))
         checks.shape(k, "indices", indices, (grad_out.shape[0],), f" for grad_out {grad_out.shape}")
-        return self._embedding_backward(grad_out, indices, int(num_embeddings), _padding(k, padding_idx, int(num_embeddings)))
+        num_embeddings = int(num_embeddings)
+        return self._embedding_backward(grad_out, indices, num_embeddings, _padding(k, padding_idx, num_embeddings))
 
     def _embedding_backward(self, grad_out, indices, num_embeddings, padding_idx):
         dweight = np.zeros((num_embeddings, grad_out.shape[1]), dtype=grad_out.dtype)

@@ -36,7 +36,8 @@ def index_array(kernel: str, name: str, a, high: int, allow: int | None = None) 
             bad &= arr != allow
         if bad.any():
             value = int(arr[bad.argmax() if bad.ndim == 1 else np.unravel_index(bad.argmax(), bad.shape)])
-            raise IndexError(f"{kernel}: {name} {value} out of range for {high} {'classes' if 'target' in name else 'rows'}")
+            unit = "classes" if "target" in name else "rows"
+            raise IndexError(f"{kernel}: {name} {value} out of range for {high} {unit}")
     return arr
 
 
@@ -44,7 +45,8 @@ def shape(kernel: str, name: str, arr: np.ndarray, expected: tuple, what: str = 
     """Raise unless arr.shape == expected (None in `expected` matches any length)."""
     ok = arr.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, arr.shape))
     if not ok:
-        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
+        dims = ", ".join("*" if e is None else str(e) for e in expected)
+        want = f"({dims},)" if len(expected) == 1 else f"({dims})"
         raise ValueError(f"{kernel}: {name} expected shape {want}{what}, got {arr.shape}")
 
 

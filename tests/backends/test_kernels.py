@@ -177,6 +177,16 @@ def test_softmax_cross_entropy_ignores_ignored_rows(backend, reference, dtype, r
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.3])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_softmax_cross_entropy_with_every_row_ignored(backend, reference, dtype, reduction, smoothing):
+    """PyTorch's answer: a nan mean (0/0) but a zero gradient."""
+    (loss, grad), _ = compare_kernel(backend, reference, "softmax_cross_entropy", (randn(0, (4, 3), dtype),
+                                     np.full(4, -100)), {"reduction": reduction, "label_smoothing": smoothing}, dtype)
+    assert np.isnan(loss) if reduction == "mean" else not np.any(loss)
+    assert not grad.any()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_softmax_cross_entropy_extreme_logits(backend, reference, dtype, reduction, smoothing):
     logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [-1e4, -1e4, -1e4], [5e3, -5e3, 1.0]], dtype=dtype)
     target = np.array([1, 0, 2, 0])
