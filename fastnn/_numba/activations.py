@@ -1,0 +1,255 @@
+"""Elementwise activations, their derivatives, softmax and log-softmax, as Numba kernels.
+
+``forward_into`` / ``backward_into`` apply one activation to a 1-D contiguous slice; the
+activation kernels below and the fused linear kernels of ``fastnn._numba.dense`` both call them,
+so an activation's maths is written once. Activations are passed as integer codes (``CODES``);
+each code has its own inner loop so that LLVM can vectorise it. Backward takes ``saved``: the
+output for identity/relu/sigmoid/tanh, the input for leaky_relu/gelu/gelu_tanh.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import prange
+from numba.extending import overload
+
+from fastnn._numba._jit import BLOCK, jit, serial_and_parallel
+from fastnn._numba.mathfun import erf_, exp_, tanh_
+from fastnn.backends.base import GELU_TANH_COEF, INV_SQRT2, INV_SQRT_2PI, SQRT_2_OVER_PI
+
+IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH, GELU, GELU_TANH = range(7)
+CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH,
+         "gelu": GELU, "gelu_tanh": GELU_TANH}
+
+
+# Scalar maths, generic over float32/float64: each overload casts its constants to x's type so
+# that float32 stays float32 (a Python float constant would promote the loop to float64).
+def sigmoid(x):
+    """1 / (1 + e^-x), evaluated stably as e^x / (1 + e^x) for x < 0."""
+
+
+def gelu(x):
+    """x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))."""
+
+
+def gelu_grad(x):
+    """Phi(x) + x phi(x)."""
+
+
+def sigmoid_pair(x):
+    """(sigmoid(x), sigmoid(-x)), both to full relative precision."""
+
+
+def gelu_tanh(x):
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+
+
+def gelu_tanh_grad(x):
+    """0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3*0.044715 x^2), t = tanh(...)."""
+
+
+@overload(sigmoid)
+def _sigmoid(x):
+    ty = x
+
+    def impl(x):
+        e = exp_(-abs(x))
+        s = ty(1.0) / (ty(1.0) + e)
+        return s if x >= ty(0.0) else e * s
+    return impl
+
+
+@overload(gelu)
+def _gelu(x):
+    ty = x
+    return lambda x: ty(0.5) * x * (ty(1.0) + erf_(x * ty(INV_SQRT2)))
+
+
+@overload(gelu_grad)
+def _gelu_grad(x):
+    ty = x
+
+    def impl(x):
+        cdf = ty(0.5) * (ty(1.0) + erf_(x * ty(INV_SQRT2)))
+        pdf = ty(INV_SQRT_2PI) * exp_(ty(-0.5) * x * x)
+        return cdf + x * pdf
+    return impl
+
+
+# gelu_tanh through 1 + tanh(u) = 2 sigmoid(2u) and 1 - tanh(u)^2 = 4 sigmoid(2u) sigmoid(-2u):
+# the same function, without the cancellation of 1 + tanh(u) for negative u, where a float32
+# tanh that is off by one ulp would put the result off by 1e-4 relative.
+@overload(sigmoid_pair)
+def _sigmoid_pair(x):
+    ty = x
+
+    def impl(x):
+        e = exp_(-abs(x))
+        big = ty(1.0) / (ty(1.0) + e)
+        small = e * big
+        return (big, small) if x >= ty(0.0) else (small, big)
+    return impl
+
+
+@overload(gelu_tanh)
+def _gelu_tanh(x):
+    ty = x
+
+    def impl(x):
+        s, _ = sigmoid_pair(ty(2.0 * SQRT_2_OVER_PI) * (x + ty(GELU_TANH_COEF) * x * x * x))
+        return x * s
+    return impl
+
+
+@overload(gelu_tanh_grad)
+def _gelu_tanh_grad(x):
+    ty = x
+
+    def impl(x):
+        s, s_neg = sigmoid_pair(ty(2.0 * SQRT_2_OVER_PI) * (x + ty(GELU_TANH_COEF) * x * x * x))
+        du = ty(SQRT_2_OVER_PI) * (ty(1.0) + ty(3 * GELU_TANH_COEF) * x * x)
+        return s + ty(2.0) * x * s * s_neg * du
+    return impl
+
+
+@jit
+def forward_into(src, dst, code, negative_slope):
+    """dst = act(src) on 1-D slices of one length (dst may be src)."""
+    zero = src.dtype.type(0.0)
+    slope = src.dtype.type(negative_slope)
+    n = src.shape[0]
+    if code == IDENTITY:
+        for i in range(n):
+            dst[i] = src[i]
+    elif code == RELU:  # written so that NaN passes through, as np.maximum does
+        for i in range(n):
+            dst[i] = zero if src[i] < zero else src[i]
+    elif code == LEAKY_RELU:
+        for i in range(n):
+            dst[i] = src[i] if src[i] > zero else src[i] * slope
+    elif code == SIGMOID:
+        for i in range(n):
+            dst[i] = sigmoid(src[i])
+    elif code == TANH:
+        for i in range(n):
+            dst[i] = tanh_(src[i])
+    elif code == GELU:
+        for i in range(n):
+            dst[i] = gelu(src[i])
+    else:
+        for i in range(n):
+            dst[i] = gelu_tanh(src[i])
+
+
+@jit
+def backward_into(grad_out, saved, dst, code, negative_slope):
+    """dst = grad_out * act'(.) on 1-D slices, from the saved output (or input)."""
+    zero = saved.dtype.type(0.0)
+    one = saved.dtype.type(1.0)
+    slope = saved.dtype.type(negative_slope)
+    n = saved.shape[0]
+    if code == IDENTITY:
+        for i in range(n):
+            dst[i] = grad_out[i]
+    elif code == RELU:
+        for i in range(n):
+            dst[i] = grad_out[i] if saved[i] > zero else zero
+    elif code == LEAKY_RELU:
+        for i in range(n):
+            dst[i] = grad_out[i] if saved[i] > zero else grad_out[i] * slope
+    elif code == SIGMOID:
+        for i in range(n):
+            dst[i] = grad_out[i] * saved[i] * (one - saved[i])
+    elif code == TANH:
+        for i in range(n):
+            dst[i] = grad_out[i] * (one - saved[i] * saved[i])
+    elif code == GELU:
+        for i in range(n):
+            dst[i] = grad_out[i] * gelu_grad(saved[i])
+    else:
+        for i in range(n):
+            dst[i] = grad_out[i] * gelu_tanh_grad(saved[i])
+
+
+def _activation_forward(x, out, code, negative_slope):
+    """out = act(x) over flat arrays, BLOCK elements per task."""
+    n = x.shape[0]
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, n)
+        forward_into(x[lo:hi], out[lo:hi], code, negative_slope)
+
+
+def _activation_backward(grad_out, saved, out, code, negative_slope):
+    """out = grad_out * act'(saved) over flat arrays, BLOCK elements per task."""
+    n = saved.shape[0]
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, n)
+        backward_into(grad_out[lo:hi], saved[lo:hi], out[lo:hi], code, negative_slope)
+
+
+def _softmax_forward(x, out):
+    """Row softmax: out_i = exp(x_i - max x_i) / sum exp(x_i - max x_i)."""
+    for r in prange(x.shape[0]):
+        row, dst = x[r], out[r]
+        if row.shape[0] == 0:
+            continue
+        m = row[0]
+        for j in range(row.shape[0]):
+            m = max(m, row[j])
+        total = row.dtype.type(0.0)
+        for j in range(row.shape[0]):
+            dst[j] = exp_(row[j] - m)
+            total += dst[j]
+        inv = row.dtype.type(1.0) / total
+        for j in range(row.shape[0]):
+            dst[j] *= inv
+
+
+def _softmax_backward(grad_out, out, dx):
+    """Row-wise dx = y * (g - sum_k g_k y_k)."""
+    for r in prange(out.shape[0]):
+        g, y = grad_out[r], out[r]
+        dot = y.dtype.type(0.0)
+        for j in range(y.shape[0]):
+            dot += g[j] * y[j]
+        for j in range(y.shape[0]):
+            dx[r, j] = y[j] * (g[j] - dot)
+
+
+def _log_softmax_forward(x, out):
+    """Row log-softmax: out_i = (x_i - max x_i) - log sum exp(x_i - max x_i)."""
+    for r in prange(x.shape[0]):
+        row, dst = x[r], out[r]
+        if row.shape[0] == 0:
+            continue
+        m = row[0]
+        for j in range(row.shape[0]):
+            m = max(m, row[j])
+        total = row.dtype.type(0.0)
+        for j in range(row.shape[0]):
+            total += exp_(row[j] - m)
+        log_total = row.dtype.type(math.log(total))
+        for j in range(row.shape[0]):
+            dst[j] = (row[j] - m) - log_total
+
+
+def _log_softmax_backward(grad_out, out, dx):
+    """Row-wise dx = g - exp(y) * sum_k g_k."""
+    for r in prange(out.shape[0]):
+        g, y = grad_out[r], out[r]
+        total = y.dtype.type(0.0)
+        for j in range(y.shape[0]):
+            total += g[j]
+        for j in range(y.shape[0]):
+            dx[r, j] = g[j] - exp_(y[j]) * total
+
+
+activation_forward = serial_and_parallel(_activation_forward)
+activation_backward = serial_and_parallel(_activation_backward)
+softmax_forward = serial_and_parallel(_softmax_forward)
+softmax_backward = serial_and_parallel(_softmax_backward)
+log_softmax_forward = serial_and_parallel(_log_softmax_forward)
+log_softmax_backward = serial_and_parallel(_log_softmax_backward)

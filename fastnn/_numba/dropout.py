@@ -1,0 +1,48 @@
+"""Dropout with the counter-based splitmix64 stream of ``base.splitmix64_uniform``.
+
+Element i's uniform depends only on (seed, i), so the masks match the reference bit for bit
+whatever the thread count. All integer arithmetic stays uint64: mixing int64 and uint64 in
+Numba promotes to float64 and silently breaks the stream.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from fastnn._numba._jit import BLOCK, serial_and_parallel
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_ONE = np.uint64(1)
+_TWO_POW_M53 = 1.0 / 9007199254740992.0
+
+
+def _dropout_forward(x, p, seed, scale, out, mask):
+    """u_i = (splitmix64(seed + (i+1) golden) >> 11) 2^-53; mask_i = u_i >= p; out_i = x_i mask_i scale."""
+    n = x.shape[0]
+    s = x.dtype.type(scale)
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
+            z = seed + (np.uint64(i) + _ONE) * _GOLDEN
+            z = (z ^ (z >> _S30)) * _MIX1
+            z = (z ^ (z >> _S27)) * _MIX2
+            z = z ^ (z >> _S31)
+            keep = np.float64(z >> _S11) * _TWO_POW_M53 >= p
+            mask[i] = keep
+            out[i] = x[i] * x.dtype.type(keep) * s
+
+
+def _dropout_backward(grad_out, mask, scale, out):
+    """grad_in_i = grad_out_i mask_i scale."""
+    n = grad_out.shape[0]
+    s = grad_out.dtype.type(scale)
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
+            out[i] = grad_out[i] * grad_out.dtype.type(mask[i]) * s
+
+
+dropout_forward = serial_and_parallel(_dropout_forward)
+dropout_backward = serial_and_parallel(_dropout_backward)
