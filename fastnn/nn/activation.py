@@ -1,0 +1,105 @@
+"""Activation layers. Each names its backend kernel (``kernel_activation``), which lets
+Sequential fuse a Linear followed by the activation into one linear kernel call."""
+
+from __future__ import annotations
+
+from fastnn.nn import functional as F
+from fastnn.nn.module import Module
+from fastnn.tensor import Tensor
+
+
+class _Elementwise(Module):
+    """An activation the fused linear kernel supports: act(x) = activation_forward(x, kernel_activation)."""
+
+    kernel_activation = "identity"
+    negative_slope = 0.01
+
+
+class ReLU(_Elementwise):
+    """max(x, 0)."""
+
+    kernel_activation = "relu"
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.relu(input)
+
+
+class Sigmoid(_Elementwise):
+    """1 / (1 + exp(-x))."""
+
+    kernel_activation = "sigmoid"
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.sigmoid(input)
+
+
+class Tanh(_Elementwise):
+    """tanh(x)."""
+
+    kernel_activation = "tanh"
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanh(input)
+
+
+class LeakyReLU(_Elementwise):
+    """x if x > 0 else negative_slope * x."""
+
+    kernel_activation = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class GELU(_Elementwise):
+    """x * Phi(x) (approximate='none') or 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) ('tanh')."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    @property
+    def kernel_activation(self) -> str:  # type: ignore[override]
+        return "gelu" if self.approximate == "none" else "gelu_tanh"
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.gelu(input, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softmax(Module):
+    """exp(x_i) / sum_j exp(x_j) along `dim`."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """x_i - log sum_j exp(x_j) along `dim`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, self.dim)
+
+
+__all__ = ["GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]

@@ -1,0 +1,141 @@
+"""Sequential, ModuleList and Residual."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from fastnn.nn import functional as F
+from fastnn.nn.activation import _Elementwise
+from fastnn.nn.linear import Linear
+from fastnn.nn.module import Module
+from fastnn.tensor import Tensor
+
+
+def _fused_step(linear: Linear, act: _Elementwise) -> Callable[[Tensor], Tensor]:
+    """One call of the fused linear kernel for `linear` followed by `act`."""
+
+    def step(x: Tensor) -> Tensor:
+        return F.linear_activation(x, linear.weight, linear.bias, act.kernel_activation, act.negative_slope,
+                                   layer=linear._name())
+
+    return step
+
+
+class Sequential(Module):
+    """Modules applied in order. A Linear directly followed by ReLU, Sigmoid, Tanh, LeakyReLU or
+    GELU runs as one fused linear kernel call (the plan is rebuilt whenever the sequence changes)."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for index, module in enumerate(modules):
+            self.add_module(str(index), module)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, "_plan", None)
+        super().__setattr__(name, value)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        object.__setattr__(self, "_plan", None)
+        super().add_module(name, module)
+
+    def _build_plan(self) -> list[Callable[[Tensor], Any]]:
+        modules = [m for m in self._modules.values() if m is not None]
+        plan, i = [], 0
+        while i < len(modules):
+            module = modules[i]
+            following = modules[i + 1] if i + 1 < len(modules) else None
+            if type(module) is Linear and isinstance(following, _Elementwise):
+                plan.append(_fused_step(module, following))
+                i += 2
+            else:
+                plan.append(module)
+                i += 1
+        return plan
+
+    def forward(self, input: Any) -> Any:
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self._build_plan()
+            object.__setattr__(self, "_plan", plan)
+        for step in plan:
+            input = step(input)
+        return input
+
+    def __getitem__(self, index: int | slice) -> Module:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*modules[index])
+        if not -len(modules) <= index < len(modules):
+            raise IndexError(f"Sequential: index {index} is out of range for {len(modules)} modules")
+        return modules[index]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        keys = list(self._modules)
+        if not -len(keys) <= index < len(keys):
+            raise IndexError(f"Sequential: index {index} is out of range for {len(keys)} modules")
+        setattr(self, keys[index], module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (indexing, len, iteration, append, extend)."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __getitem__(self, index: int | slice) -> Module | ModuleList:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        if not -len(modules) <= index < len(modules):
+            raise IndexError(f"ModuleList: index {index} is out of range for {len(modules)} modules")
+        return modules[index]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        keys = list(self._modules)
+        setattr(self, keys[index], module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for module in modules:
+            self.append(module)
+        return self
+
+
+class Residual(Module):
+    """y = x + module(x): a skip connection around `module` (whose output has x's shape)."""
+
+    def __init__(self, module: Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, input: Tensor) -> Tensor:
+        out = self.module(input)
+        if out.shape != input.shape:
+            raise ValueError(f"Residual: the wrapped module maps {input.shape} to {out.shape}; "
+                             "a skip connection needs equal shapes")
+        return input + out
+
+
+__all__ = ["ModuleList", "Residual", "Sequential"]

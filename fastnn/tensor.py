@@ -1,0 +1,906 @@
+"""Tensor: a NumPy array with reverse-mode automatic differentiation, PyTorch's API.
+
+Each differentiable op computes its output array and, when grad mode is on and an input
+requires grad, attaches a node ``(backward, parents)`` to the output: ``backward(g)`` maps the
+gradient of the output to one gradient array (or None) per parent, and closes over only what it
+needs. ``Tensor.backward`` orders the graph without recursion (an explicit-stack depth-first
+search), pushes gradients from the root to the leaves, accumulates (``+=``) into each leaf's
+``.grad`` and frees the graph unless ``retain_graph=True``.
+
+Dtypes follow PyTorch: NumPy arrays keep their dtype, Python floats become float32, Python ints
+int64, bools bool. Two tensors of different floating dtypes are never silently promoted: the op
+raises TypeError naming both dtypes. Python scalars adopt the tensor's dtype.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fastnn import random as _random
+from fastnn.backends import get_backend
+
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int64 = np.dtype(np.int64)
+int32 = np.dtype(np.int32)
+bool_ = np.dtype(np.bool_)
+_FLOATS = (float32, float64)
+_DEFAULT_FLOAT = float32
+
+_grad_enabled = True
+
+
+# ------------------------------------------------------------------------------------ grad mode
+class no_grad:
+    """Context manager and decorator: ops inside build no graph (``requires_grad`` outputs are off)."""
+
+    _enabled = False
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = self._enabled
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return function(*args, **kwargs)
+
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager and decorator that turns grad mode back on inside a ``no_grad`` block."""
+
+    _enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record a graph."""
+    return _grad_enabled
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _freed_graph(_grad: np.ndarray) -> tuple:
+    raise RuntimeError("Trying to backward through the graph a second time (its buffers were freed after the "
+                       "first backward). Pass retain_graph=True to the first backward() to keep them.")
+
+
+_FREED = (_freed_graph, ())
+
+
+def _dtype(dtype: Any) -> np.dtype | None:
+    return None if dtype is None else np.dtype(dtype)
+
+
+def _infer_array(data: Any, dtype: np.dtype | None) -> np.ndarray:
+    """Convert data to an array with PyTorch's dtype inference (arrays keep theirs)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.array(data, dtype=dtype)
+    if isinstance(data, (list, tuple)) and data and any(isinstance(d, Tensor) for d in data):
+        data = [d.data if isinstance(d, Tensor) else d for d in data]
+    arr = np.array(data, dtype=dtype)
+    if dtype is None:
+        if arr.dtype.kind == "f":
+            arr = arr.astype(_DEFAULT_FLOAT)
+        elif arr.dtype.kind in "iu":
+            arr = arr.astype(int64)
+        elif arr.dtype.kind != "b":
+            raise TypeError(f"tensor: cannot build a tensor from data of type {type(data).__name__} "
+                            f"(numpy dtype {arr.dtype})")
+    return arr
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum a broadcast gradient back to `shape` (leading dims, then dims of size 1)."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead:
+        grad = grad.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+def _wrap(data: np.ndarray, requires_grad: bool = False) -> Tensor:
+    t = object.__new__(Tensor)
+    t.data = data
+    t.requires_grad = requires_grad
+    t.grad = None
+    t._ctx = None
+    t._retains_grad = False
+    return t
+
+
+def _result(data: np.ndarray, parents: tuple, backward: Callable) -> Tensor:
+    """The output tensor of an op; records the node when grad mode is on and a parent needs grad."""
+    out = object.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out._retains_grad = False
+    if _grad_enabled:
+        for p in parents:
+            if p.requires_grad:
+                out.requires_grad = True
+                out._ctx = (backward, parents)
+                return out
+    out.requires_grad = False
+    out._ctx = None
+    return out
+
+
+def _axes(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple | None:
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"{op}: dim {d} out of range for a tensor with {ndim} dimensions")
+        out.append(int(d) % max(ndim, 1))
+    return tuple(out)
+
+
+def _binary_operands(op: str, a: Tensor, other: Any) -> tuple[np.ndarray, np.ndarray, Tensor | None]:
+    """The arrays of a binary op: other's data (a Tensor) or a scalar in a's dtype."""
+    x = a.data
+    if isinstance(other, Tensor):
+        y = other.data
+        if x.dtype != y.dtype:
+            if x.dtype.kind == "f" and y.dtype.kind == "f":
+                raise TypeError(f"{op}: dtype mismatch between {x.dtype} and {y.dtype}; convert one operand "
+                                "explicitly with .float() or .double()")
+            if x.dtype.kind == "f":
+                y = y.astype(x.dtype)
+            elif y.dtype.kind == "f":
+                x = x.astype(y.dtype)
+        return x, y, other
+    if isinstance(other, (bool, int, float, np.number, np.bool_)):
+        if x.dtype.kind == "f":
+            return x, x.dtype.type(other), None
+        if isinstance(other, (float, np.floating)):
+            return x.astype(_DEFAULT_FLOAT), _DEFAULT_FLOAT.type(other), None
+        return x, np.asarray(other, dtype=x.dtype if isinstance(other, (int, np.integer)) else None), None
+    if isinstance(other, np.ndarray):
+        return _binary_operands(op, a, _wrap(other))
+    return _binary_operands(op, a, _wrap(_infer_array(other, None)))
+
+
+def _as_tensor(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else _wrap(_infer_array(value, None))
+
+
+# ------------------------------------------------------------------------------------ Tensor
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it and differentiate through them."""
+
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_retains_grad", "__weakref__")
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        self.data = _infer_array(data, _dtype(dtype))
+        self.grad = None
+        self._ctx = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user (not by an op that recorded a graph node)."""
+        return self._ctx is None
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*range(self.data.ndim - 1, -1, -1))
+
+    def size(self, dim: int | None = None) -> tuple | int:
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        if not self.data.ndim:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = ""
+        if self.data.dtype not in (_DEFAULT_FLOAT, int64, bool_):
+            extras += f", dtype=fastnn.{self.data.dtype}"
+        if self._ctx is not None:
+            extras += ", grad_fn=<backward>"
+        elif self.requires_grad:
+            extras += ", requires_grad=True"
+        return f"tensor({body}{extras})"
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.data.dtype}")
+        return int(self.item())
+
+    # ---------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item(): a tensor with {self.data.size} elements cannot be converted to a scalar")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, outside the graph."""
+        return _wrap(self.data)
+
+    def clone(self) -> Tensor:
+        return _result(self.data.copy(), (self,), lambda g: (g,))
+
+    def contiguous(self) -> Tensor:
+        return self if self.data.flags.c_contiguous else self.clone()
+
+    def to(self, dtype: Any) -> Tensor:
+        """The tensor in `dtype` (itself when it already is; differentiable between float dtypes)."""
+        dtype = np.dtype(dtype)
+        source = self.data.dtype
+        if source == dtype:
+            return self
+        return _result(self.data.astype(dtype), (self,), lambda g: (g.astype(source),))
+
+    def float(self) -> Tensor:
+        return self.to(float32)
+
+    def double(self) -> Tensor:
+        return self.to(float64)
+
+    def long(self) -> Tensor:
+        return self.to(int64)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind != "f":
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.data.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf tensors; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` during backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        if self._ctx is not None:
+            self._retains_grad = True
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    # ---------------------------------------------------------------- backward
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None) -> None:
+        """Accumulate d(self)/d(leaf) * gradient into every leaf's ``.grad``.
+
+        `gradient` defaults to 1 for a one-element tensor; any other shape needs it explicitly.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: the tensor does not require grad and has no graph "
+                               "(were its inputs created with requires_grad=True, outside no_grad?)")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs: backward() on a "
+                                   f"tensor of shape {self.data.shape} needs gradient= of that shape")
+            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+        else:
+            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.data.dtype)
+            if grad.shape != self.data.shape:
+                raise RuntimeError(f"backward: gradient has shape {grad.shape} but the tensor has shape "
+                                   f"{self.data.shape}")
+        if self._ctx is None:
+            _accumulate(self, grad)
+            return
+        _run_backward(self, grad, bool(retain_graph))
+
+    # ---------------------------------------------------------------- arithmetic
+    def __add__(self, other: Any) -> Tensor:
+        x, y, o = _binary_operands("add", self, other)
+        if o is None:
+            return _result(x + y, (self,), lambda g: (g,))
+        xs, ys = x.shape, y.shape
+        return _result(x + y, (self, o), lambda g: (_unbroadcast(g, xs), _unbroadcast(g, ys)))
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Tensor:
+        x, y, o = _binary_operands("sub", self, other)
+        if o is None:
+            return _result(x - y, (self,), lambda g: (g,))
+        xs, ys = x.shape, y.shape
+        return _result(x - y, (self, o), lambda g: (_unbroadcast(g, xs), _unbroadcast(-g, ys)))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _as_tensor_like(other, self, "sub") - self
+
+    def __mul__(self, other: Any) -> Tensor:
+        x, y, o = _binary_operands("mul", self, other)
+        if o is None:
+            return _result(x * y, (self,), lambda g: (g * y,))
+        xs, ys = x.shape, y.shape
+        return _result(x * y, (self, o), lambda g: (_unbroadcast(g * y, xs), _unbroadcast(g * x, ys)))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> Tensor:
+        x, y, o = _binary_operands("div", self, other)
+        if x.dtype.kind != "f" and (o is None or y.dtype.kind != "f"):
+            x = x.astype(_DEFAULT_FLOAT)
+            y = np.asarray(y).astype(_DEFAULT_FLOAT)
+        if o is None:
+            return _result(x / y, (self,), lambda g: (g / y,))
+        xs, ys = x.shape, y.shape
+        out = x / y
+        return _result(out, (self, o), lambda g: (_unbroadcast(g / y, xs), _unbroadcast(-g * out / y, ys)))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _as_tensor_like(other, self, "div") / self
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        x, y, o = _binary_operands("pow", self, exponent)
+        out = x**y
+        if o is None:
+            return _result(out, (self,), lambda g: (g * y * x ** (y - 1),))
+        xs, ys = x.shape, y.shape
+
+        def backward(g: np.ndarray) -> tuple:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gy = _unbroadcast(g * out * np.log(x), ys) if o.requires_grad else None
+            return _unbroadcast(g * y * x ** (y - 1), xs), gy
+
+        return _result(out, (self, o), backward)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return _as_tensor_like(base, self, "pow") ** self
+
+    def __neg__(self) -> Tensor:
+        return _result(-self.data, (self,), lambda g: (-g,))
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(_as_tensor(other), self)
+
+    # ---------------------------------------------------------------- comparisons (no grad)
+    def _compare(self, other: Any, ufunc: np.ufunc, op: str) -> Tensor:
+        x, y, _ = _binary_operands(op, self, other)
+        return _wrap(ufunc(x, y))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal, "eq")
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal, "ne")
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less, "lt")
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal, "le")
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater, "gt")
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal, "ge")
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        if dim is None:
+            return _wrap(np.asarray(self.data.argmax(), dtype=int64))
+        return _wrap(self.data.argmax(axis=dim, keepdims=keepdim).astype(int64))
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        if dim is None:
+            return _wrap(np.asarray(self.data.argmin(), dtype=int64))
+        return _wrap(self.data.argmin(axis=dim, keepdims=keepdim).astype(int64))
+
+    # ---------------------------------------------------------------- reductions
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """Sum over `dim` (all dims when None); the gradient broadcasts back."""
+        x = self.data
+        axes = _axes(dim, x.ndim, "sum")
+        out = x.sum(axis=axes, keepdims=keepdim)
+        if out.dtype != x.dtype and x.dtype.kind in "ib":
+            out = out.astype(int64)
+        shape = x.shape
+        kept = _kept_shape(shape, axes, keepdim)
+        return _result(np.asarray(out), (self,), lambda g: (np.broadcast_to(g.reshape(kept), shape),))
+
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """Mean over `dim` (all dims when None): the gradient is g / count, broadcast back."""
+        x = self.data
+        if x.dtype.kind != "f":
+            raise TypeError(f"mean: needs a floating point tensor, got {x.dtype}")
+        axes = _axes(dim, x.ndim, "mean")
+        out = np.asarray(x.mean(axis=axes, keepdims=keepdim))
+        count = x.size // max(out.size, 1) if x.size else 0
+        scale = x.dtype.type(1.0 / count) if count else x.dtype.type(np.nan)
+        shape = x.shape
+        kept = _kept_shape(shape, axes, keepdim)
+        return _result(out, (self,), lambda g: (np.broadcast_to(g.reshape(kept) * scale, shape),))
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """max() -> the largest value (gradient split evenly among ties);
+        max(dim) -> (values, indices), the gradient going to the index chosen."""
+        return _extreme(self, dim, keepdim, "max")
+
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """As :meth:`max`, for the smallest values."""
+        return _extreme(self, dim, keepdim, "min")
+
+    # ---------------------------------------------------------------- shape
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        source = self.data.shape
+        try:
+            out = self.data.reshape(shape)
+        except ValueError:
+            raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for input of shape {source}") from None
+        return _result(out, (self,), lambda g: (g.reshape(source),))
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        shape = self.data.shape
+        if not shape:
+            return self.reshape(1)
+        start, end = start_dim % len(shape), end_dim % len(shape)
+        return self.reshape(shape[:start] + (-1,) + shape[end + 1:])
+
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
+        if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
+            dims = tuple(dims[0])
+        axes = _axes(dims, self.data.ndim, "permute") if dims else ()
+        if sorted(axes) != list(range(self.data.ndim)):
+            raise RuntimeError(f"permute: dims {dims} are not a permutation of {self.data.ndim} dimensions")
+        inverse = tuple(np.argsort(axes))
+        return _result(self.data.transpose(axes), (self,), lambda g: (g.transpose(inverse),))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        axes = list(range(self.data.ndim))
+        a, b = _axes((dim0, dim1), self.data.ndim, "transpose")
+        axes[a], axes[b] = axes[b], axes[a]
+        return self.permute(axes)
+
+    def movedim(self, source: int, destination: int) -> Tensor:
+        axes = list(range(self.data.ndim))
+        s, d = _axes((source, destination), self.data.ndim, "movedim")
+        axes.insert(d, axes.pop(s))
+        return self.permute(axes)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        ndim = self.data.ndim + 1
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"unsqueeze: dim {dim} out of range for a result with {ndim} dimensions")
+        source = self.data.shape
+        return _result(np.expand_dims(self.data, dim % ndim), (self,), lambda g: (g.reshape(source),))
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        source = self.data.shape
+        if dim is None:
+            out = self.data.reshape(tuple(n for n in source if n != 1))
+        else:
+            (axis,) = _axes(dim, self.data.ndim, "squeeze") if source else (0,)
+            out = self.data.reshape(source[:axis] + source[axis + 1:]) if source and source[axis] == 1 else self.data
+        return _result(out, (self,), lambda g: (g.reshape(source),))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        """Basic and integer-array indexing; the gradient is scattered back (added where indices repeat)."""
+        index = _index_arrays(index)
+        x = self.data
+        out = x[index]
+        if not isinstance(out, np.ndarray):
+            out = np.asarray(out)
+        advanced = _has_int_array(index)
+        shape, dtype = x.shape, x.dtype
+
+        def backward(g: np.ndarray) -> tuple:
+            dx = np.zeros(shape, dtype=dtype)
+            if advanced:
+                np.add.at(dx, index, g)
+            else:
+                dx[index] += g
+            return (dx,)
+
+        return _result(out, (self,), backward)
+
+    # ---------------------------------------------------------------- elementwise functions
+    def exp(self) -> Tensor:
+        out = np.exp(self.data)
+        return _result(out, (self,), lambda g: (g * out,))
+
+    def log(self) -> Tensor:
+        x = self.data
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.log(x)
+        return _result(out, (self,), lambda g: (g / x,))
+
+    def log1p(self) -> Tensor:
+        x = self.data
+        return _result(np.log1p(x), (self,), lambda g: (g / (1 + x),))
+
+    def sqrt(self) -> Tensor:
+        out = np.sqrt(self.data)
+        return _result(out, (self,), lambda g: (g / (2 * out),))
+
+    def abs(self) -> Tensor:
+        x = self.data
+        return _result(np.abs(x), (self,), lambda g: (g * np.sign(x),))
+
+    __abs__ = abs
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Clip to [min, max]; the gradient passes where min <= x <= max (as PyTorch)."""
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        x = self.data
+        t = x.dtype.type
+        out = np.clip(x, None if min is None else t(min), None if max is None else t(max))
+        inside = np.ones(x.shape, dtype=bool)
+        if min is not None:
+            inside &= x >= t(min)
+        if max is not None:
+            inside &= x <= t(max)
+        return _result(out, (self,), lambda g: (g * inside,))
+
+    clip = clamp
+
+    def relu(self) -> Tensor:
+        return activation(self, "relu")
+
+    def sigmoid(self) -> Tensor:
+        return activation(self, "sigmoid")
+
+    def tanh(self) -> Tensor:
+        return activation(self, "tanh")
+
+    def softmax(self, dim: int) -> Tensor:
+        from fastnn.nn.functional import softmax
+
+        return softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        from fastnn.nn.functional import log_softmax
+
+        return log_softmax(self, dim)
+
+
+# ------------------------------------------------------------------------------------ engine
+def _accumulate(leaf: Tensor, grad: np.ndarray) -> None:
+    """leaf.grad += grad (a fresh, C-contiguous array of the leaf's dtype the first time)."""
+    if leaf.grad is None:
+        leaf.grad = _wrap(np.array(grad, dtype=leaf.data.dtype, order="C"))
+    else:
+        leaf.grad.data += grad
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """The graph's interior nodes, root first, each before the nodes it came from (no recursion)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node._ctx[1]:
+            if parent._ctx is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
+    grads: dict[int, np.ndarray] = {id(root): grad}
+    for node in _topological_order(root):
+        g = grads.pop(id(node), None)
+        backward, parents = node._ctx
+        if not retain_graph:
+            node._ctx = _FREED
+        if g is None:
+            continue
+        if node._retains_grad:
+            _accumulate(node, g)
+        parent_grads = backward(g)
+        for parent, pg in zip(parents, parent_grads):
+            if pg is None or not parent.requires_grad:
+                continue
+            if parent._ctx is None:
+                _accumulate(parent, pg)
+            else:
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = pg if previous is None else previous + pg
+
+
+# ------------------------------------------------------------------------------------ ops
+def _as_tensor_like(value: Any, like: Tensor, op: str) -> Tensor:
+    """A Python scalar or array as a tensor in `like`'s dtype (for reflected operators)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float, np.number)) and like.data.dtype.kind == "f":
+        return _wrap(np.asarray(value, dtype=like.data.dtype))
+    return _wrap(_infer_array(value, None))
+
+
+def _kept_shape(shape: tuple, axes: tuple | None, keepdim: bool) -> tuple:
+    """The shape of a reduction's output with the reduced dims kept as 1 (for broadcasting back)."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _extreme(t: Tensor, dim: int | None, keepdim: bool, which: str) -> Tensor | tuple[Tensor, Tensor]:
+    x = t.data
+    if x.size == 0:
+        raise RuntimeError(f"{which}: cannot reduce an empty tensor of shape {x.shape}")
+    pick = np.argmax if which == "max" else np.argmin
+    if dim is None:
+        out = np.asarray(x.max() if which == "max" else x.min())
+
+        def backward_all(g: np.ndarray) -> tuple:
+            ties = x == out
+            return (ties * (g / ties.sum()).astype(x.dtype),)
+
+        return _result(out, (t,), backward_all)
+    (axis,) = _axes(dim, x.ndim, which)
+    idx = np.expand_dims(pick(x, axis=axis), axis) if x.ndim else np.zeros((), dtype=np.intp)
+    values = np.take_along_axis(x, idx, axis=axis) if x.ndim else x.copy()
+    shape, dtype = x.shape, x.dtype
+
+    def backward(g: np.ndarray) -> tuple:
+        dx = np.zeros(shape, dtype=dtype)
+        if not shape:
+            return (g.reshape(shape),)
+        np.put_along_axis(dx, idx, g.reshape(idx.shape), axis=axis)
+        return (dx,)
+
+    if not keepdim and x.ndim:
+        values, idx_out = values.squeeze(axis), idx.squeeze(axis)
+    else:
+        idx_out = idx
+    return _result(values, (t,), backward), _wrap(idx_out.astype(int64))
+
+
+def _index_arrays(index: Any) -> Any:
+    """Replace Tensors (and lists) inside an index by arrays."""
+    if isinstance(index, tuple):
+        return tuple(_index_arrays(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+    return index
+
+
+def _has_int_array(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b with NumPy's matmul rules (1-D operands, batch broadcasting); BLAS does the work."""
+    a, b = _as_tensor(a), _as_tensor(b)
+    x, y, _ = _binary_operands("matmul", a, b)
+    if x.ndim == 0 or y.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got {x.shape} and {y.shape}")
+    if x.shape[-1] != y.shape[-2 if y.ndim > 1 else 0]:
+        raise RuntimeError(f"matmul: shapes {x.shape} and {y.shape} cannot be multiplied "
+                           f"({x.shape[-1]} != {y.shape[-2 if y.ndim > 1 else 0]})")
+    out = x @ y
+    x2 = x[None, :] if x.ndim == 1 else x
+    y2 = y[:, None] if y.ndim == 1 else y
+    out_shape2 = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2]) + (x2.shape[-2], y2.shape[-1])
+
+    def backward(g: np.ndarray) -> tuple:
+        g2 = g.reshape(out_shape2)
+        dx = _unbroadcast(g2 @ np.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape) if a.requires_grad else None
+        dy = _unbroadcast(np.swapaxes(x2, -1, -2) @ g2, y2.shape).reshape(y.shape) if b.requires_grad else None
+        return dx, dy
+
+    return _result(out, (a, b), backward)
+
+
+def activation(t: Tensor, name: str, negative_slope: float = 0.01) -> Tensor:
+    """Elementwise activation through the backend's activation kernels."""
+    backend = get_backend()
+    x = t.data
+    out = backend.activation_forward(x, name, negative_slope)
+    saved = x if name in ("leaky_relu", "gelu", "gelu_tanh") else out
+    return _result(out, (t,), lambda g: (backend.activation_backward(g, saved, name, negative_slope),))
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate along `dim`; the gradient is split back into the pieces."""
+    tensors = tuple(_as_tensor(t) for t in tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    _same_dtype("cat", tensors)
+    (axis,) = _axes(dim, tensors[0].data.ndim, "cat")
+    try:
+        out = np.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError:
+        raise RuntimeError(f"cat: shapes {[t.shape for t in tensors]} do not match outside dim {dim}") from None
+    bounds = np.cumsum([t.data.shape[axis] for t in tensors])[:-1]
+    return _result(out, tensors, lambda g: tuple(np.split(g, bounds, axis=axis)))
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Stack equally shaped tensors along a new `dim`."""
+    tensors = tuple(_as_tensor(t) for t in tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    _same_dtype("stack", tensors)
+    shapes = {t.data.shape for t in tensors}
+    if len(shapes) != 1:
+        raise RuntimeError(f"stack: expects tensors of one shape, got {[t.shape for t in tensors]}")
+    ndim = tensors[0].data.ndim + 1
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"stack: dim {dim} out of range for a result with {ndim} dimensions")
+    axis = dim % ndim
+    out = np.stack([t.data for t in tensors], axis=axis)
+    count = len(tensors)
+    return _result(out, tensors, lambda g: tuple(np.take(g, i, axis=axis) for i in range(count)))
+
+
+def _same_dtype(op: str, tensors: Iterable[Tensor]) -> None:
+    dtypes = {t.data.dtype for t in tensors}
+    if len(dtypes) > 1:
+        raise TypeError(f"{op}: tensors have different dtypes {sorted(map(str, dtypes))}")
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise condition ? a : b; gradients flow to the branch chosen."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    a, b = _as_tensor(a), _as_tensor(b)
+    x, y, _ = _binary_operands("where", a, b)
+    out = np.where(cond, x, y)
+    xs, ys = x.shape, y.shape
+    zero = out.dtype.type(0)
+    return _result(out, (a, b), lambda g: (_unbroadcast(np.where(cond, g, zero), xs),
+                                           _unbroadcast(np.where(cond, zero, g), ys)))
+
+
+# ------------------------------------------------------------------------------------ factories
+def _size(size: tuple) -> tuple:
+    if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def _new(data: np.ndarray, requires_grad: bool) -> Tensor:
+    t = _wrap(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of `data`, with PyTorch's dtype inference."""
+    return _new(_infer_array(data, _dtype(dtype)), requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing `array`'s memory and dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return _wrap(array)
+
+
+def zeros(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.zeros(_size(size), dtype=_dtype(dtype) or _DEFAULT_FLOAT), requires_grad)
+
+
+def ones(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.ones(_size(size), dtype=_dtype(dtype) or _DEFAULT_FLOAT), requires_grad)
+
+
+def empty(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.empty(_size(size), dtype=_dtype(dtype) or _DEFAULT_FLOAT), requires_grad)
+
+
+def full(size: Sequence[int], fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    array = _infer_array(fill_value, _dtype(dtype))
+    return _new(np.full(tuple(size), array, dtype=array.dtype), requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.zeros(t.shape, dtype=_dtype(dtype) or t.dtype), requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.ones(t.shape, dtype=_dtype(dtype) or t.dtype), requires_grad)
+
+
+def randn(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from fastnn's global generator."""
+    dtype = _dtype(dtype) or _DEFAULT_FLOAT
+    return _new(_random.default_generator().standard_normal(_size(size), dtype=dtype), requires_grad)
+
+
+def rand(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from fastnn's global generator."""
+    dtype = _dtype(dtype) or _DEFAULT_FLOAT
+    return _new(_random.default_generator().random(_size(size), dtype=dtype), requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Values start, start+step, ... < end; int64 when all arguments are ints, else float32."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = int64 if ints else _DEFAULT_FLOAT
+    return _new(np.arange(start, end, step).astype(dtype), requires_grad)
+
+
+__all__ = [
+    "Tensor", "arange", "bool_", "cat", "empty", "enable_grad", "float32", "float64", "from_numpy", "full",
+    "int32", "int64", "is_grad_enabled", "matmul", "no_grad", "ones", "ones_like", "rand", "randn", "stack",
+    "tensor", "where", "zeros", "zeros_like",
+]
