@@ -1,0 +1,179 @@
+"""Datasets and mini-batch loading, as torch.utils.data: ``Dataset``, ``TensorDataset``, ``DataLoader``.
+
+Shuffling permutes an index array, never the data. The order of epoch ``e`` is drawn by a NumPy
+``Generator`` of the loader's own, seeded with the pair ``(seed, e)``: it depends on nothing but
+the loader's seed and the epoch number (no global random state), so the same seed gives the same
+batches, and the loader's whole state is three integers (seed, epoch, batches already served in
+that epoch) that ``state_dict()`` returns and ``load_state_dict()`` restores, to resume a run
+with exactly the batches it would have seen.
+
+A ``TensorDataset`` batch is gathered by one fancy-indexing ``take`` per array (no per-sample
+loop) into a fresh C-contiguous array; floating arrays keep float32/float64 (other float widths
+become float32), integers become int64. Batches come wrapped as ``fastnn.Tensor``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from fastnn import random as fn_random
+from fastnn.tensor import Tensor, from_numpy
+
+
+class Dataset:
+    """A map-style dataset: ``dataset[i]`` is sample i, ``len(dataset)`` the number of samples."""
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+
+def _array(value: Any) -> np.ndarray:
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _batch_dtype(dtype: np.dtype) -> np.dtype:
+    """float32/float64 stay, other floats become float32, integers int64, bools stay."""
+    if dtype in (np.float32, np.float64) or dtype == np.bool_:
+        return dtype
+    if np.issubdtype(dtype, np.floating):
+        return np.dtype(np.float32)
+    if np.issubdtype(dtype, np.integer):
+        return np.dtype(np.int64)
+    raise TypeError(f"DataLoader: cannot batch arrays of dtype {dtype} (expected numbers or bools)")
+
+
+class TensorDataset(Dataset):
+    """Samples are rows of equally long tensors/arrays: ``dataset[i] = (t[i] for t in tensors)``."""
+
+    def __init__(self, *tensors: Any) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset: expected at least one tensor")
+        arrays = tuple(_array(t) for t in tensors)
+        for a in arrays:
+            if a.ndim == 0:
+                raise ValueError("TensorDataset: tensors must have a first (sample) dimension, got a scalar")
+            _batch_dtype(a.dtype)
+        lengths = [a.shape[0] for a in arrays]
+        if len(set(lengths)) != 1:
+            raise ValueError(f"TensorDataset: Size mismatch between tensors (first dimensions {lengths})")
+        self.arrays = arrays
+        self.tensors = tuple(t if isinstance(t, Tensor) else from_numpy(a) for t, a in zip(tensors, arrays))
+
+    def __getitem__(self, index: int) -> tuple:
+        return tuple(from_numpy(np.asarray(a[index])) for a in self.arrays)
+
+    def __len__(self) -> int:
+        return self.arrays[0].shape[0]
+
+    def gather(self, indices: np.ndarray) -> list[Tensor]:
+        """The batch of rows ``indices`` of every array, each a fresh contiguous array wrapped as a Tensor."""
+        return [from_numpy(np.ascontiguousarray(np.take(a, indices, axis=0), dtype=_batch_dtype(a.dtype)))
+                for a in self.arrays]
+
+
+def default_collate(samples: Sequence[Any]) -> Any:
+    """Stack a list of samples into a batch: tuples/lists column by column (a list of batches), dicts
+    key by key, strings into a list, numbers and arrays/tensors into one Tensor with a leading batch axis
+    (Python floats become float32, integers int64)."""
+    first = samples[0]
+    if isinstance(first, (tuple, list)):
+        if any(len(s) != len(first) for s in samples):
+            raise ValueError("default_collate: each sample in a batch must have the same number of fields")
+        return [default_collate(column) for column in zip(*samples)]
+    if isinstance(first, dict):
+        return {key: default_collate([s[key] for s in samples]) for key in first}
+    if isinstance(first, str):
+        return list(samples)
+    if type(first) is float:
+        return from_numpy(np.array(samples, dtype=np.float32))
+    arrays = [_array(s) for s in samples]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"default_collate: cannot stack samples of different shapes {sorted(shapes)}")
+    stacked = np.stack(arrays)
+    return from_numpy(np.ascontiguousarray(stacked, dtype=_batch_dtype(stacked.dtype)))
+
+
+class DataLoader:
+    """Iterate over a dataset in mini-batches of ``batch_size`` samples.
+
+    shuffle: a new permutation of the samples each epoch (see the module docstring); drop_last: leave out
+    a final batch smaller than batch_size; seed: the loader's seed (None draws one from
+    ``fastnn.random``, so ``fastnn.manual_seed`` makes it reproducible); collate_fn: builds a batch from
+    a list of samples (default :func:`default_collate`; a TensorDataset without collate_fn takes the
+    fancy-indexing fast path).
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
+                 seed: int | None = None, collate_fn: Callable[[list], Any] | None = None) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got {batch_size!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"DataLoader: seed must be a non-negative integer or None, got {seed!r}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.collate_fn = collate_fn
+        self.seed = int(seed) if seed is not None else fn_random.next_seed()
+        self._epoch = 0  # the epoch the next __iter__ serves
+        self._resume_batch = 0  # batches of that epoch to skip (set by load_state_dict)
+        self._position: tuple[int, int] | None = None  # (epoch, batches served) while an epoch is under way
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The sample indices of `epoch` in the order they are served."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, int(epoch)]).permutation(n)
+
+    def __iter__(self) -> Iterator[Any]:
+        epoch, start = self._epoch, self._resume_batch
+        self._epoch, self._resume_batch = epoch + 1, 0
+        self._position = (epoch, start)
+        return self._batches(epoch, self.order(epoch), start)
+
+    def _batches(self, epoch: int, order: np.ndarray, start: int) -> Iterator[Any]:
+        fast = self.collate_fn is None and isinstance(self.dataset, TensorDataset)
+        collate = self.collate_fn or default_collate
+        for b in range(start, len(self)):
+            indices = order[b * self.batch_size:(b + 1) * self.batch_size]
+            self._position = (epoch, b + 1)
+            if fast:
+                yield self.dataset.gather(indices)
+            else:
+                yield collate([self.dataset[int(i)] for i in indices])
+        self._position = None
+
+    def state_dict(self) -> dict[str, int]:
+        """{'seed', 'epoch', 'batch'}: the next batch served is batch `batch` of epoch `epoch`."""
+        if self._position is not None and self._position[1] < len(self):
+            epoch, batch = self._position
+        else:
+            epoch, batch = (self._position[0] + 1 if self._position else self._epoch), 0
+        return {"seed": self.seed, "epoch": epoch, "batch": batch}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """Continue from a :meth:`state_dict`: the next iteration serves the rest of that epoch."""
+        if not isinstance(state_dict, dict) or set(state_dict) != {"seed", "epoch", "batch"}:
+            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"DataLoader.load_state_dict: expected keys ['batch', 'epoch', 'seed'], got {got}")
+        values = {key: int(value) for key, value in state_dict.items()}
+        if values["seed"] < 0 or values["epoch"] < 0 or not 0 <= values["batch"] <= len(self):
+            raise ValueError(f"DataLoader.load_state_dict: invalid state {values} for a loader of {len(self)} batches")
+        self.seed, self._epoch, self._resume_batch = values["seed"], values["epoch"], values["batch"]
+        self._position = None
+
+
+__all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate"]

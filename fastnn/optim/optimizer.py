@@ -1,0 +1,239 @@
+"""The optimizer base class: parameter groups, lazily created per-parameter state, and checkpoints.
+
+As in PyTorch, ``param_groups`` is a list of dicts, each holding ``params`` (a list of parameters)
+and that group's options (``lr`` ...); ``state[p]`` is the dict of state of parameter ``p``,
+created on its first update. ``state_dict()`` packs the state keyed by each parameter's integer
+index (counting through the groups in order) and the groups with ``params`` as index lists.
+
+A step is all-or-nothing: every gradient of every group is checked (shape, dtype, finite values)
+before any parameter or state is touched. Parameters whose ``grad`` is ``None`` are skipped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from typing import Any
+
+import numpy as np
+
+from fastnn.optim.functional import check_gradients
+
+
+class ParamState(MutableMapping):
+    """``optimizer.state``: parameter -> state dict, keyed by the parameter's identity.
+
+    Reading a parameter that has no state yet gives (and stores) an empty dict, like torch's
+    ``defaultdict(dict)``; ``p in state`` does not create an entry.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[Any, dict]] = {}
+
+    def __getitem__(self, param) -> dict:
+        entry = self._entries.get(id(param))
+        if entry is None:
+            entry = self._entries[id(param)] = (param, {})
+        return entry[1]
+
+    def __setitem__(self, param, value: dict) -> None:
+        self._entries[id(param)] = (param, value)
+
+    def __delitem__(self, param) -> None:
+        del self._entries[id(param)]
+
+    def __contains__(self, param) -> bool:
+        return id(param) in self._entries
+
+    def __iter__(self) -> Iterator:
+        return (param for param, _ in self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"ParamState({len(self)} parameters)"
+
+
+def as_array(value) -> np.ndarray:
+    """The ndarray behind a fastnn Tensor, a NumPy array or anything array-like (a torch CPU tensor)."""
+    if isinstance(value, np.ndarray):
+        return value
+    data = getattr(value, "data", None)
+    return data if isinstance(data, np.ndarray) else np.asarray(value)
+
+
+def _is_parameter(obj) -> bool:
+    return isinstance(getattr(obj, "data", None), np.ndarray) and hasattr(obj, "grad")
+
+
+class Optimizer:
+    """Base class: subclasses set ``defaults``, :meth:`_state_keys` and :meth:`_update_group`."""
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        if _is_parameter(params):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            f"but got {type(params).__name__}")
+        self.defaults = defaults
+        self.state = ParamState()
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {key}: {group[key]}" for key in sorted(group) if key != "params"]
+        return "\n".join(lines) + "\n)"
+
+    # ----------------------------------------------------------------- groups
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options; options it leaves out take the defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if _is_parameter(params):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
+                            "of tensors in sets will change between runs. Please use a list instead.")
+        params = list(params)
+        for param in params:
+            if not _is_parameter(param):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(param).__name__}")
+        group = dict(param_group, params=params)
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        ids = [id(p) for p in params]
+        if len(ids) != len(set(ids)):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters", stacklevel=3)
+        taken = {id(p) for g in self.param_groups for p in g["params"]}
+        if taken.intersection(ids):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient: to None (the default, as torch), or to zeros in place."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if set_to_none:
+                    param.grad = None
+                else:
+                    as_array(param.grad).fill(0)
+
+    # ------------------------------------------------------------------- step
+    def step(self, closure: Callable[[], Any] | None = None):
+        """One update of every parameter that has a gradient; returns closure() when given.
+
+        All gradients of all groups are checked first, so the update is all-or-nothing.
+        """
+        loss = closure() if closure is not None else None
+        name = type(self).__name__
+        work = []
+        for g, group in enumerate(self.param_groups):
+            params, grads, where = [], [], []
+            for i, param in enumerate(group["params"]):
+                if param.grad is not None:
+                    params.append(param)
+                    grads.append(as_array(param.grad))
+                    where.append(f"param {i} of group {g}")
+            check_gradients(f"{name}.step", [p.data for p in params], grads, where)
+            work.append((group, params, grads))
+        for group, params, grads in work:
+            if params:
+                self._update_group(group, params, grads)
+        return loss
+
+    def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
+        """Update the checked parameters of one group (creating their state on first use)."""
+        raise NotImplementedError
+
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """The entries a parameter's state holds under this group's options (``step`` and arrays)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """{'state': {index: {key: array copy or int}}, 'param_groups': [{..., 'params': [indices]}]}."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {key: value for key, value in group.items() if key != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for param, entry in self.state._entries.values():
+            if id(param) in index and entry:
+                state[index[id(param)]] = {key: value.copy() if isinstance(value, np.ndarray) else value
+                                           for key, value in entry.items()}
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore state and group options from :meth:`state_dict`'s layout (arrays may be Tensors).
+
+        Checks the number of groups and their sizes, the state keys this optimizer needs and every
+        state array's shape against its parameter before anything changes; floating-point state is
+        cast to its parameter's dtype (as torch does).
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            got = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"{name}: expected a dict with keys 'state' and 'param_groups', got {got}")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}: loaded state dict has a different number of parameter groups "
+                             f"({len(saved_groups)}, expected {len(self.param_groups)})")
+        owner: dict[int, tuple[Any, dict]] = {}
+        for g, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}: loaded state dict contains a parameter group that doesn't match the size "
+                                 f"of optimizer's group (group {g}: {len(saved['params'])} vs {len(group['params'])})")
+            merged = {**self.defaults, **saved, "params": group["params"]}
+            for index, param in zip(saved["params"], group["params"]):
+                owner[int(index)] = (param, merged)
+        new_state = ParamState()
+        for index, entry in state_dict["state"].items():
+            if int(index) not in owner:
+                raise ValueError(f"{name}: state for parameter index {index}, which no parameter group lists")
+            param, group = owner[int(index)]
+            new_state[param] = self._checked_state(name, int(index), param, group, entry)
+        self.param_groups = [{**self.defaults, **saved, "params": group["params"]}
+                             for group, saved in zip(self.param_groups, saved_groups)]
+        self.state = new_state
+
+    def _checked_state(self, name: str, index: int, param, group: dict, entry: dict) -> dict:
+        """A copy of one parameter's saved state, cast to its dtype, after checking keys and shapes."""
+        shape, dtype = param.data.shape, param.data.dtype
+        missing = set(self._state_keys(group)) - set(entry)
+        if entry and missing:
+            raise ValueError(f"{name}: state of parameter {index} lacks {sorted(missing)} (has {sorted(entry)})")
+        restored: dict[str, Any] = {}
+        for key, value in entry.items():
+            if key == "step":
+                step = float(as_array(value))
+                if step < 0 or step != int(step):
+                    raise ValueError(f"{name}: state of parameter {index} has step {step}, expected an integer >= 0")
+                restored[key] = int(step)
+                continue
+            if value is None:
+                restored[key] = None
+                continue
+            array = as_array(value)
+            if array.shape != shape:
+                raise ValueError(f"{name}: state '{key}' of parameter {index} has shape {array.shape}, "
+                                 f"expected the parameter's shape {shape}")
+            if not np.issubdtype(array.dtype, np.floating):
+                raise TypeError(f"{name}: state '{key}' of parameter {index} has dtype {array.dtype}, expected floats")
+            restored[key] = np.array(array, dtype=dtype, order="C", copy=True)
+        return restored
+
+
+__all__ = ["Optimizer", "ParamState", "as_array"]
