@@ -1,0 +1,196 @@
+"""Optimizer kernels on every backend and dtype: one step against a closed form written from
+PyTorch's documented update rules (computed in float64), and 20 steps against torch.optim."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from backend_testing import assert_close
+
+SHAPE = (7, 5)
+STEPS = 20
+
+# Kernel options per case; the torch.optim constructor arguments follow from them (see torch_optimizer).
+SGD_CASES = [
+    {"lr": 0.1}, {"lr": 0.1, "weight_decay": 0.05}, {"lr": 0.05, "momentum": 0.9},
+    {"lr": 0.05, "momentum": 0.9, "dampening": 0.4, "weight_decay": 0.01},
+    {"lr": 0.05, "momentum": 0.8, "nesterov": True},
+    {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.1},
+]
+ADAGRAD_CASES = [
+    {"lr": 0.1}, {"lr": 0.1, "lr_decay": 0.05}, {"lr": 0.05, "initial_accumulator_value": 0.3, "eps": 1e-6},
+    {"lr": 0.05, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.1},
+]
+RMSPROP_CASES = [
+    {"lr": 0.01}, {"lr": 0.01, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.1}, {"lr": 0.01, "momentum": 0.9},
+    {"lr": 0.01, "centered": True}, {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.05},
+]
+ADADELTA_CASES = [{}, {"lr": 0.5, "rho": 0.95, "eps": 1e-4, "weight_decay": 0.1}]
+ADAM_CASES = [
+    {}, {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6}, {"lr": 0.01, "weight_decay": 0.1},
+    {"lr": 0.01, "amsgrad": True}, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.05},
+]
+ADAMW_CASES = [
+    {"lr": 0.01, "weight_decay": 0.01}, {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True},
+    {"lr": 0.05, "weight_decay": 0.0, "beta1": 0.5},
+]
+CASES = ([("sgd", c) for c in SGD_CASES] + [("adagrad", c) for c in ADAGRAD_CASES]
+         + [("rmsprop", c) for c in RMSPROP_CASES] + [("adadelta", c) for c in ADADELTA_CASES]
+         + [("adam", c) for c in ADAM_CASES] + [("adamw", c) for c in ADAMW_CASES])
+CASE_IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in case.items()) or 'defaults'}" for name, case in CASES]
+
+STATE_NAMES = {
+    "sgd": ("momentum_buffer",), "adagrad": ("state_sum",), "rmsprop": ("square_avg", "momentum_buffer", "grad_avg"),
+    "adadelta": ("square_avg", "acc_delta"), "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    "adamw": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+}
+TORCH_STATE_NAMES = {"state_sum": "sum"}
+
+
+def used_state(name: str, case: dict) -> tuple[str, ...]:
+    """The state arrays this configuration keeps (PyTorch creates the same ones lazily)."""
+    wanted = {
+        "momentum_buffer": case.get("momentum", 0) > 0, "grad_avg": case.get("centered", False),
+        "max_exp_avg_sq": case.get("amsgrad", False),
+    }
+    return tuple(s for s in STATE_NAMES[name] if wanted.get(s, True))
+
+
+def initial_state(name: str, case: dict, dtype, rng) -> dict[str, np.ndarray]:
+    """A mid-training state: second moments positive and larger than the first moments squared."""
+    state = {}
+    for s in used_state(name, case):
+        values = rng.standard_normal(SHAPE)
+        positive = s in ("state_sum", "square_avg", "acc_delta", "exp_avg_sq", "max_exp_avg_sq")
+        state[s] = (values * values + 0.5 if positive else 0.1 * values).astype(dtype)
+    return state
+
+
+# ----------------------------------------------------------------- closed forms (float64, PyTorch docs)
+def closed_form_step(name: str, case: dict, p, g, state: dict, step: int) -> dict[str, np.ndarray]:
+    """One step of PyTorch's documented algorithm for `name`, from a given state, in float64."""
+    p, g = p.astype(np.float64), g.astype(np.float64)
+    s = {k: v.astype(np.float64) for k, v in state.items()}
+    wd = case.get("weight_decay", 0.01 if name == "adamw" else 0.0)
+    if name != "adamw":
+        g = g + wd * p
+    if name == "sgd":
+        mu, tau, lr = case.get("momentum", 0.0), case.get("dampening", 0.0), case["lr"]
+        if mu:
+            s["momentum_buffer"] = g if step == 1 else mu * s["momentum_buffer"] + (1 - tau) * g
+            g = g + mu * s["momentum_buffer"] if case.get("nesterov") else s["momentum_buffer"]
+        p = p - lr * g
+    elif name == "adagrad":
+        clr = case["lr"] / (1 + (step - 1) * case.get("lr_decay", 0.0))
+        s["state_sum"] = s["state_sum"] + g * g
+        p = p - clr * g / (np.sqrt(s["state_sum"]) + case.get("eps", 1e-10))
+    elif name == "rmsprop":
+        alpha, eps, mu, lr = case.get("alpha", 0.99), case.get("eps", 1e-8), case.get("momentum", 0.0), case["lr"]
+        s["square_avg"] = alpha * s["square_avg"] + (1 - alpha) * g * g
+        v = s["square_avg"]
+        if case.get("centered"):
+            s["grad_avg"] = alpha * s["grad_avg"] + (1 - alpha) * g
+            v = v - s["grad_avg"] ** 2
+        if mu > 0:
+            s["momentum_buffer"] = mu * s["momentum_buffer"] + g / (np.sqrt(v) + eps)
+            p = p - lr * s["momentum_buffer"]
+        else:
+            p = p - lr * g / (np.sqrt(v) + eps)
+    elif name == "adadelta":
+        rho, eps, lr = case.get("rho", 0.9), case.get("eps", 1e-6), case.get("lr", 1.0)
+        s["square_avg"] = rho * s["square_avg"] + (1 - rho) * g * g
+        delta = np.sqrt(s["acc_delta"] + eps) / np.sqrt(s["square_avg"] + eps) * g
+        s["acc_delta"] = rho * s["acc_delta"] + (1 - rho) * delta * delta
+        p = p - lr * delta
+    else:
+        lr, b1, b2, eps = case.get("lr", 1e-3), case.get("beta1", 0.9), case.get("beta2", 0.999), case.get("eps", 1e-8)
+        if name == "adamw":
+            p = p * (1 - lr * wd)
+        s["exp_avg"] = b1 * s["exp_avg"] + (1 - b1) * g
+        s["exp_avg_sq"] = b2 * s["exp_avg_sq"] + (1 - b2) * g * g
+        v = s["exp_avg_sq"]
+        if case.get("amsgrad"):
+            s["max_exp_avg_sq"] = np.maximum(s["max_exp_avg_sq"], s["exp_avg_sq"])
+            v = s["max_exp_avg_sq"]
+        m_hat, v_hat = s["exp_avg"] / (1 - b1**step), v / (1 - b2**step)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return {"param": p, **s}
+
+
+# ----------------------------------------------------------------- kernel driver
+def kernel_step(backend, name: str, case: dict, param, grad, state: dict, step: int) -> None:
+    """Apply one update of `name` through the backend's kernel, the way an optimizer class would."""
+    if name == "sgd":
+        options = {k: case[k] for k in ("momentum", "dampening", "weight_decay", "nesterov") if k in case}
+        backend.sgd_update(param, grad, state.get("momentum_buffer"), lr=case["lr"], first_step=step == 1, **options)
+    elif name == "adagrad":
+        clr = case["lr"] / (1 + (step - 1) * case.get("lr_decay", 0.0))
+        options = {k: case[k] for k in ("weight_decay", "eps") if k in case}
+        backend.adagrad_update(param, grad, state["state_sum"], clr=clr, **options)
+    elif name == "rmsprop":
+        backend.rmsprop_update(param, grad, state["square_avg"], state.get("momentum_buffer"), state.get("grad_avg"),
+                               **case)
+    elif name == "adadelta":
+        backend.adadelta_update(param, grad, state["square_avg"], state["acc_delta"], **case)
+    else:
+        options = dict(case)
+        if name == "adamw":
+            options.setdefault("weight_decay", 0.01)  # AdamW's default, unlike Adam's 0
+        backend.adam_update(param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+                            step=step, decoupled_weight_decay=name == "adamw", **options)
+
+
+@pytest.mark.parametrize("step", [1, 4])
+@pytest.mark.parametrize("name,case", CASES, ids=CASE_IDS)
+def test_one_step_matches_the_closed_form(backend, dtype, name, case, step):
+    rng = np.random.default_rng(step)
+    param, grad = rng.standard_normal(SHAPE).astype(dtype), rng.standard_normal(SHAPE).astype(dtype)
+    state = initial_state(name, case, dtype, rng)
+    expected = closed_form_step(name, case, param, grad, state, step)
+    actual = {"param": param.copy(), **{k: v.copy() for k, v in state.items()}}
+    kernel_step(backend, name, case, actual["param"], grad, {k: actual[k] for k in state}, step)
+    for key, value in expected.items():
+        assert_close(actual[key], value.astype(dtype), dtype, what=f"{backend.name} {name} {key}")
+
+
+# ----------------------------------------------------------------- against torch.optim
+def torch_optimizer(torch, name: str, case: dict, params):
+    options = dict(case)
+    if "beta1" in options or "beta2" in options:
+        options["betas"] = (options.pop("beta1", 0.9), options.pop("beta2", 0.999))
+    classes = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop,
+               "adadelta": torch.optim.Adadelta, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    return classes[name](params, foreach=False, **options)
+
+
+def kernel_trajectory(backend, name, case, param0, grads):
+    """Run the kernels for every step, creating state as PyTorch does (zeros, or Adagrad's
+    initial_accumulator_value)."""
+    param = param0.copy()
+    state = {s: np.zeros_like(param) for s in used_state(name, case)}
+    if name == "adagrad":
+        state["state_sum"][...] = case.get("initial_accumulator_value", 0.0)
+    case = {k: v for k, v in case.items() if k != "initial_accumulator_value"}
+    for step, grad in enumerate(grads, start=1):
+        kernel_step(backend, name, case, param, grad, state, step)
+    return param, state
+
+
+@pytest.mark.parametrize("name,case", CASES, ids=CASE_IDS)
+def test_twenty_steps_match_torch_optim(backend, dtype, name, case):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: no torch.optim trajectory to compare")
+    rng = np.random.default_rng(7)
+    param0 = rng.standard_normal(SHAPE).astype(dtype)
+    grads = [(rng.standard_normal(SHAPE) * (1 + 0.1 * i)).astype(dtype) for i in range(STEPS)]
+    tensor = torch.from_numpy(param0.copy()).requires_grad_(True)
+    optimizer = torch_optimizer(torch, name, case, [tensor])
+    for grad in grads:
+        tensor.grad = torch.from_numpy(grad.copy())
+        optimizer.step()
+    param, state = kernel_trajectory(backend, name, case, param0, grads)
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    assert_close(param, tensor.detach().numpy(), dtype, rtol=rtol, what=f"{backend.name} {name} param")
+    torch_state = optimizer.state[tensor]
+    for key, value in state.items():
+        expected = torch_state[TORCH_STATE_NAMES.get(key, key)].numpy()
+        assert_close(value, expected, dtype, rtol=rtol, what=f"{backend.name} {name} {key}")
