@@ -1,0 +1,123 @@
+# cython: language_level=3
+"""Elementwise activations, row softmax and log-softmax, forward and backward.
+
+Inputs are C-contiguous and already checked by fastnn.backends.base (shapes, dtypes, names);
+elementwise kernels take flat views. Work is split into contiguous runs across an OpenMP team
+only above PARALLEL_MIN_WORK elements (elementwise.pxd).
+"""
+
+from cython.parallel cimport prange
+
+from elementwise cimport (act_backward_span, act_forward_span, chunk_start, f_exp, f_log, floating, span_max,
+                          span_sum, team_size)
+
+
+def activation_forward(floating[::1] out, const floating[::1] x, int act, double slope, int nthreads):
+    """out = act(x), flat arrays of one length."""
+    cdef Py_ssize_t n = x.shape[0], lo, hi
+    cdef int c, chunks = team_size(n, nthreads)
+    if n == 0:
+        return
+    if chunks == 1:
+        with nogil:
+            act_forward_span(&out[0], &x[0], n, act, <floating>slope)
+        return
+    for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+        lo = chunk_start(n, c, chunks)
+        hi = chunk_start(n, c + 1, chunks)
+        act_forward_span(&out[lo], &x[lo], hi - lo, act, <floating>slope)
+
+
+def activation_backward(floating[::1] out, const floating[::1] grad_out, const floating[::1] saved, int act,
+                        double slope, int nthreads):
+    """out = grad_out * act'(saved), flat arrays of one length."""
+    cdef Py_ssize_t n = saved.shape[0], lo, hi
+    cdef int c, chunks = team_size(n, nthreads)
+    if n == 0:
+        return
+    if chunks == 1:
+        with nogil:
+            act_backward_span(&out[0], &grad_out[0], &saved[0], n, act, <floating>slope)
+        return
+    for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+        lo = chunk_start(n, c, chunks)
+        hi = chunk_start(n, c + 1, chunks)
+        act_backward_span(&out[lo], &grad_out[lo], &saved[lo], hi - lo, act, <floating>slope)
+
+
+cdef void _softmax_rows(floating* out, const floating* x, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
+                        bint log) noexcept nogil:
+    """Rows r0..r1: softmax, or log-softmax when `log`, shifted by the row maximum."""
+    cdef Py_ssize_t r, j
+    cdef const floating* xr
+    cdef floating* orow
+    cdef floating m, inv, lse
+    for r in range(r0, r1):
+        xr = x + r * cols
+        orow = out + r * cols
+        m = span_max(xr, cols)
+        for j in range(cols):
+            orow[j] = f_exp(xr[j] - m)
+        if log:
+            lse = f_log(span_sum(orow, cols))
+            for j in range(cols):
+                orow[j] = (xr[j] - m) - lse
+        else:
+            inv = 1 / span_sum(orow, cols)
+            for j in range(cols):
+                orow[j] = orow[j] * inv
+
+
+cdef void _softmax_backward_rows(floating* out, const floating* g, const floating* y, Py_ssize_t r0, Py_ssize_t r1,
+                                 Py_ssize_t cols, bint log) noexcept nogil:
+    """softmax: dx = y (g - sum g*y); log-softmax: dx = g - exp(y) sum g; rows r0..r1."""
+    cdef Py_ssize_t r, j
+    cdef Py_ssize_t o
+    cdef floating s
+    for r in range(r0, r1):
+        o = r * cols
+        if log:
+            s = span_sum(g + o, cols)
+            for j in range(cols):
+                out[o + j] = g[o + j] - f_exp(y[o + j]) * s
+        else:
+            for j in range(cols):
+                out[o + j] = g[o + j] * y[o + j]
+            s = span_sum(out + o, cols)
+            for j in range(cols):
+                out[o + j] = y[o + j] * (g[o + j] - s)
+
+
+def softmax_forward(floating[:, ::1] out, const floating[:, ::1] x, bint log, int nthreads):
+    """Row softmax (log-softmax when `log`) of x (N, C) into out."""
+    cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1], lo, hi
+    cdef int c, chunks = team_size(rows * cols, nthreads)
+    if rows == 0 or cols == 0:
+        return
+    chunks = min(chunks, rows)
+    if chunks == 1:
+        with nogil:
+            _softmax_rows(&out[0, 0], &x[0, 0], 0, rows, cols, log)
+        return
+    for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+        lo = chunk_start(rows, c, chunks)
+        hi = chunk_start(rows, c + 1, chunks)
+        _softmax_rows(&out[0, 0], &x[0, 0], lo, hi, cols, log)
+
+
+def softmax_backward(floating[:, ::1] out, const floating[:, ::1] grad_out, const floating[:, ::1] y, bint log,
+                     int nthreads):
+    """Backward of the row softmax (log-softmax when `log`) from its output y."""
+    cdef Py_ssize_t rows = y.shape[0], cols = y.shape[1], lo, hi
+    cdef int c, chunks = team_size(rows * cols, nthreads)
+    if rows == 0 or cols == 0:
+        return
+    chunks = min(chunks, rows)
+    if chunks == 1:
+        with nogil:
+            _softmax_backward_rows(&out[0, 0], &grad_out[0, 0], &y[0, 0], 0, rows, cols, log)
+        return
+    for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+        lo = chunk_start(rows, c, chunks)
+        hi = chunk_start(rows, c + 1, chunks)
+        _softmax_backward_rows(&out[0, 0], &grad_out[0, 0], &y[0, 0], lo, hi, cols, log)

@@ -1,0 +1,111 @@
+# cython: language_level=3
+"""Fused linear layer: BLAS gemm for the products, one compiled pass for bias + activation
+(forward) and for dz = grad_out * act'(saved) with the bias column sums (backward).
+
+Row-major (N, K) memory is column-major (K, N), so each product is called transposed:
+z^T = W^T' x^T, dx^T = W^T dz^T, dW^T = x^T dz. All dimensions are >= 1 (the Python layer sends
+empty shapes to the reference) and every array is C-contiguous.
+"""
+
+import numpy as np
+
+from cython.parallel cimport prange, threadid
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+from elementwise cimport act_backward_span, act_forward_span, chunk_start, floating, team_size, IDENTITY
+
+
+cdef void _gemm(char transa, char transb, int m, int n, int k, const floating* a, int lda, const floating* b,
+                int ldb, floating* c, int ldc) noexcept nogil:
+    """Column-major c (m, n) = op(a) op(b)."""
+    cdef floating one = 1, zero = 0
+    if floating is float:
+        sgemm(&transa, &transb, &m, &n, &k, &one, <float*>a, &lda, <float*>b, &ldb, &zero, c, &ldc)
+    else:
+        dgemm(&transa, &transb, &m, &n, &k, &one, <double*>a, &lda, <double*>b, &ldb, &zero, c, &ldc)
+
+
+cdef void _bias_act_rows(floating* out, floating* z, const floating* bias, Py_ssize_t r0, Py_ssize_t r1,
+                         Py_ssize_t cols, int act, floating slope) noexcept nogil:
+    """Rows r0..r1: z += bias, out = act(z) while the row is in cache (out may be z)."""
+    cdef Py_ssize_t r, j
+    cdef floating* zr
+    for r in range(r0, r1):
+        zr = z + r * cols
+        if bias != NULL:
+            for j in range(cols):
+                zr[j] = zr[j] + bias[j]
+        act_forward_span(out + r * cols, zr, cols, act, slope)
+
+
+cdef void _dz_rows(floating* dz, floating* dbias, const floating* g, const floating* saved, Py_ssize_t r0,
+                   Py_ssize_t r1, Py_ssize_t cols, int act, floating slope) noexcept nogil:
+    """Rows r0..r1: dz = g * act'(saved) (skipped when dz is g), dbias += dz (when not NULL)."""
+    cdef Py_ssize_t r, j
+    cdef floating* dzr
+    for r in range(r0, r1):
+        dzr = dz + r * cols
+        if dzr != g + r * cols:
+            act_backward_span(dzr, g + r * cols, saved + r * cols, cols, act, slope)
+        if dbias != NULL:
+            for j in range(cols):
+                dbias[j] = dbias[j] + dzr[j]
+
+
+def linear_forward(floating[:, ::1] out, floating[:, ::1] z, const floating[:, ::1] x,
+                   const floating[:, ::1] weight, const floating[::1] bias, int act, double slope, int nthreads):
+    """z = x @ weight.T (+ bias); out = act(z). out may be z itself (activations that save
+    their output); x (N, I), weight (O, I), z and out (N, O)."""
+    cdef int n = x.shape[0], i = x.shape[1], o = weight.shape[0], c
+    cdef int chunks = min(team_size(<Py_ssize_t>n * o, nthreads), n)
+    cdef const floating* b = &bias[0] if bias is not None else NULL
+    cdef Py_ssize_t lo, hi
+    with nogil:
+        _gemm(c'T', c'N', o, n, i, &weight[0, 0], i, &x[0, 0], i, &z[0, 0], o)
+        if chunks == 1:
+            _bias_act_rows(&out[0, 0], &z[0, 0], b, 0, n, o, act, <floating>slope)
+    if chunks > 1:
+        for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+            lo = chunk_start(n, c, chunks)
+            hi = chunk_start(n, c + 1, chunks)
+            _bias_act_rows(&out[0, 0], &z[0, 0], b, lo, hi, o, act, <floating>slope)
+
+
+def linear_backward(floating[:, ::1] dz, const floating[:, ::1] grad_out, const floating[:, ::1] x,
+                    const floating[:, ::1] weight, const floating[:, ::1] saved, int act, double slope,
+                    floating[:, ::1] dx, floating[:, ::1] dweight, floating[::1] dbias, int nthreads):
+    """dz = grad_out * act'(saved) (dz may be grad_out for identity), dbias = dz.sum(0),
+    dx = dz @ weight (when dx is not None), dweight = dz.T @ x."""
+    cdef int n = x.shape[0], i = x.shape[1], o = weight.shape[0], c
+    cdef int chunks = min(team_size(<Py_ssize_t>n * o, nthreads), n)
+    cdef Py_ssize_t lo, hi, j
+    cdef floating* db = &dbias[0] if dbias is not None else NULL
+    cdef floating[:, ::1] partial
+    cdef floating* dzp = &dz[0, 0]
+    if dzp == &grad_out[0, 0] and db == NULL:
+        chunks = 0  # nothing to compute before the products
+    elif chunks == 1:
+        with nogil:
+            if db != NULL:
+                for j in range(o):
+                    db[j] = 0
+            _dz_rows(dzp, db, &grad_out[0, 0], &saved[0, 0], 0, n, o, act, <floating>slope)
+    else:
+        # one row of bias partial sums per thread, added up afterwards: no shared element is raced on
+        partial = np.zeros((chunks, o), dtype=np.float32 if floating is float else np.float64)
+        for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+            lo = chunk_start(n, c, chunks)
+            hi = chunk_start(n, c + 1, chunks)
+            _dz_rows(dzp, &partial[c, 0] if db != NULL else NULL, &grad_out[0, 0], &saved[0, 0], lo, hi, o, act,
+                     <floating>slope)
+        if db != NULL:
+            with nogil:
+                for j in range(o):
+                    db[j] = partial[0, j]
+                for c in range(1, chunks):
+                    for j in range(o):
+                        db[j] = db[j] + partial[c, j]
+    with nogil:
+        if dx is not None:
+            _gemm(c'N', c'N', i, n, o, &weight[0, 0], i, dzp, o, &dx[0, 0], i)
+        _gemm(c'N', c'T', i, o, n, &x[0, 0], i, dzp, o, &dweight[0, 0], i)

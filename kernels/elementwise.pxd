@@ -1,0 +1,232 @@
+# Shared inline code of the Cython kernels: scalar maths in float/double, the activation
+# spans used by both activations.pyx and dense.pyx, short reductions, and the rule that
+# decides when a kernel starts an OpenMP team.
+#
+# Spans take raw pointers over a contiguous run of n elements and switch on the activation
+# outside their loops, so each loop is a straight elementwise loop that gcc vectorises
+# (through libmvec for exp/tanh/erf/log1p, see vecmath.h).
+
+from cython cimport floating
+
+cdef extern from "vecmath.h" nogil:
+    float expf(float)
+    double exp(double)
+    float logf(float)
+    double log(double)
+    float log1pf(float)
+    double log1p(double)
+    float tanhf(float)
+    double tanh(double)
+    float erff(float)
+    double erf(double)
+    float sqrtf(float)
+    double sqrt(double)
+    float fabsf(float)
+    double fabs(double)
+
+# Activation codes, in the order of fastnn.backends.checks.ACTIVATIONS.
+cdef enum:
+    IDENTITY = 0
+    RELU = 1
+    LEAKY_RELU = 2
+    SIGMOID = 3
+    TANH = 4
+    GELU = 5
+    GELU_TANH = 6
+
+# Smallest amount of work (in elements) worth an OpenMP team. Measured on this project's
+# 2-core machine (see kernels/README of the report in git log): entering a parallel region of
+# 2 threads costs ~5-20 us with OMP_WAIT_POLICY=PASSIVE (threads sleep between regions), while
+# a cheap elementwise kernel runs ~1-2 ns per element, so below ~64k elements one thread wins.
+cdef enum:
+    PARALLEL_MIN_WORK = 65536
+
+cdef extern from "vecmath.h" nogil:
+    # the constants of fastnn.backends.base, as C macros (a .pxd cannot hold initialised globals)
+    const double SQRT_2_OVER_PI "FASTNN_SQRT_2_OVER_PI"
+    const double GELU_TANH_COEF "FASTNN_GELU_TANH_COEF"
+    const double INV_SQRT2 "FASTNN_INV_SQRT2"
+    const double INV_SQRT_2PI "FASTNN_INV_SQRT_2PI"
+
+
+cdef inline int team_size(Py_ssize_t work, int nthreads) noexcept nogil:
+    """Threads to use for `work` elements: 1 below PARALLEL_MIN_WORK, else up to nthreads
+    with at least PARALLEL_MIN_WORK elements each."""
+    cdef Py_ssize_t most = work // PARALLEL_MIN_WORK
+    if nthreads <= 1 or most <= 1:
+        return 1
+    return <int>(most if most < nthreads else nthreads)
+
+
+cdef inline Py_ssize_t chunk_start(Py_ssize_t n, int chunk, int chunks) noexcept nogil:
+    """First item of chunk `chunk` when n items are cut into `chunks` near-equal runs."""
+    return (n * chunk) // chunks
+
+
+# ------------------------------------------------------------------ scalar maths
+cdef inline floating f_exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating f_log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating f_log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+
+cdef inline floating f_tanh(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating f_erf(floating x) noexcept nogil:
+    if floating is float:
+        return erff(x)
+    else:
+        return erf(x)
+
+
+cdef inline floating f_sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline floating f_abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+cdef inline floating sigmoid(floating x) noexcept nogil:
+    """1/(1+e^-x) without overflow: with e = e^-|x|, 1/(1+e) for x >= 0, e/(1+e) below."""
+    cdef floating e = f_exp(-f_abs(x))
+    cdef floating s = 1 / (1 + e)
+    return s if x >= 0 else e * s
+
+
+# ------------------------------------------------------------- activation spans
+cdef inline void act_forward_span(floating* out, const floating* x, Py_ssize_t n, int act,
+                                  floating slope) noexcept nogil:
+    """out[i] = act(x[i]) for i < n (out may be x)."""
+    cdef Py_ssize_t i
+    cdef floating v, c = <floating>SQRT_2_OVER_PI, k = <floating>GELU_TANH_COEF
+    cdef floating r2 = <floating>INV_SQRT2
+    if act == IDENTITY:
+        for i in range(n):
+            out[i] = x[i]
+    elif act == RELU:
+        for i in range(n):
+            v = x[i]
+            out[i] = 0 if v < 0 else v  # NaN passes through, as np.maximum
+    elif act == LEAKY_RELU:
+        for i in range(n):
+            v = x[i]
+            out[i] = v if v > 0 else v * slope
+    elif act == SIGMOID:
+        for i in range(n):
+            out[i] = sigmoid(x[i])
+    elif act == TANH:
+        for i in range(n):
+            out[i] = f_tanh(x[i])
+    elif act == GELU:
+        for i in range(n):
+            v = x[i]
+            out[i] = <floating>0.5 * v * (1 + f_erf(v * r2))
+    else:
+        for i in range(n):
+            v = x[i]
+            out[i] = <floating>0.5 * v * (1 + f_tanh(c * (v + k * v * v * v)))
+
+
+cdef inline void act_backward_span(floating* out, const floating* g, const floating* saved, Py_ssize_t n,
+                                   int act, floating slope) noexcept nogil:
+    """out[i] = g[i] * act'(.) from `saved` (the output, or the input for leaky_relu/gelu*)."""
+    cdef Py_ssize_t i
+    cdef floating y, th, c = <floating>SQRT_2_OVER_PI, k = <floating>GELU_TANH_COEF
+    cdef floating k3 = <floating>(3 * GELU_TANH_COEF), r2 = <floating>INV_SQRT2
+    cdef floating r2pi = <floating>INV_SQRT_2PI
+    if act == IDENTITY:
+        for i in range(n):
+            out[i] = g[i]
+    elif act == RELU:
+        for i in range(n):
+            out[i] = g[i] if saved[i] > 0 else 0
+    elif act == LEAKY_RELU:
+        for i in range(n):
+            out[i] = g[i] if saved[i] > 0 else g[i] * slope
+    elif act == SIGMOID:
+        for i in range(n):
+            y = saved[i]
+            out[i] = g[i] * y * (1 - y)
+    elif act == TANH:
+        for i in range(n):
+            y = saved[i]
+            out[i] = g[i] * (1 - y * y)
+    elif act == GELU:
+        for i in range(n):
+            y = saved[i]
+            out[i] = g[i] * (<floating>0.5 * (1 + f_erf(y * r2)) + y * (r2pi * f_exp(<floating>-0.5 * y * y)))
+    else:
+        for i in range(n):
+            y = saved[i]
+            th = f_tanh(c * (y + k * y * y * y))
+            out[i] = g[i] * (<floating>0.5 * (1 + th) + <floating>0.5 * y * (1 - th * th) * (c * (1 + k3 * y * y)))
+
+
+# ------------------------------------------------------------------ reductions
+cdef inline floating span_max(const floating* x, Py_ssize_t n) noexcept nogil:
+    """max of x[0:n] (n >= 1), eight running maxima so the loop vectorises."""
+    cdef floating m[8]
+    cdef Py_ssize_t i, j
+    cdef floating v, best
+    for j in range(8):
+        m[j] = x[0]
+    i = 0
+    while i + 8 <= n:
+        for j in range(8):
+            v = x[i + j]
+            m[j] = v if v > m[j] else m[j]
+        i += 8
+    best = m[0]
+    for j in range(1, 8):
+        best = m[j] if m[j] > best else best
+    while i < n:
+        best = x[i] if x[i] > best else best
+        i += 1
+    return best
+
+
+cdef inline floating span_sum(const floating* x, Py_ssize_t n) noexcept nogil:
+    """sum of x[0:n] with eight partial sums (vectorises; pairwise-like accuracy)."""
+    cdef floating s[8]
+    cdef Py_ssize_t i, j
+    cdef floating total = 0
+    for j in range(8):
+        s[j] = 0
+    i = 0
+    while i + 8 <= n:
+        for j in range(8):
+            s[j] += x[i + j]
+        i += 8
+    for j in range(8):
+        total += s[j]
+    while i < n:
+        total += x[i]
+        i += 1
+    return total

@@ -1,0 +1,147 @@
+# cython: language_level=3
+"""Embedding gather, embedding-bag pooling, and their scatter-add backwards.
+
+Indices are int64 in range and offsets are valid (checked by fastnn.backends.base). Forward
+kernels write disjoint output rows, so they split rows across threads. The backward kernels
+scatter into shared rows (an index may repeat), so threads split the embedding *columns*
+instead: every thread walks all indices over its own columns and no element is raced on.
+"""
+
+import numpy as np
+
+from libc.string cimport memcpy
+from cython.parallel cimport prange
+
+from elementwise cimport chunk_start, floating, team_size
+
+
+cdef void _gather_rows(floating* out, const floating* weight, const long long* indices, Py_ssize_t r0,
+                       Py_ssize_t r1, Py_ssize_t dim) noexcept nogil:
+    cdef Py_ssize_t r
+    for r in range(r0, r1):
+        memcpy(out + r * dim, weight + indices[r] * dim, dim * sizeof(floating))
+
+
+def embedding_forward(floating[:, ::1] out, const floating[:, ::1] weight, const long long[::1] indices,
+                      int nthreads):
+    """out[i] = weight[indices[i]]."""
+    cdef Py_ssize_t n = indices.shape[0], dim = weight.shape[1]
+    cdef int c, chunks = min(team_size(n * dim, nthreads), n)
+    if n == 0 or dim == 0:
+        return
+    if chunks == 1:
+        with nogil:
+            _gather_rows(&out[0, 0], &weight[0, 0], &indices[0], 0, n, dim)
+        return
+    for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+        _gather_rows(&out[0, 0], &weight[0, 0], &indices[0], chunk_start(n, c, chunks), chunk_start(n, c + 1, chunks),
+                     dim)
+
+
+cdef void _scatter_cols(floating* dweight, const floating* rows, const long long* indices, const long long* row_of,
+                        const floating* row_scale, Py_ssize_t n, Py_ssize_t dim, long long padding_idx,
+                        Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """dweight[indices[i], c0:c1] += rows[row_of[i], c0:c1] * row_scale[row_of[i]] for every i whose
+    index is not padding_idx (row_of NULL: row i; row_scale NULL: scale 1)."""
+    cdef Py_ssize_t i, j, r
+    cdef floating s
+    cdef floating* dst
+    cdef const floating* src
+    for i in range(n):
+        if indices[i] == padding_idx:
+            continue
+        r = row_of[i] if row_of != NULL else i
+        dst = dweight + indices[i] * dim
+        src = rows + r * dim
+        if row_scale != NULL:
+            s = row_scale[r]
+            for j in range(c0, c1):
+                dst[j] = dst[j] + src[j] * s
+        else:
+            for j in range(c0, c1):
+                dst[j] = dst[j] + src[j]
+
+
+cdef void _scatter(floating[:, ::1] dweight, const floating[:, ::1] rows, const long long[::1] indices,
+                   const long long* row_of, const floating* row_scale, long long padding_idx,
+                   int nthreads) noexcept:
+    """Scatter-add driver: columns split across threads above the threshold."""
+    cdef Py_ssize_t n = indices.shape[0], dim = dweight.shape[1]
+    cdef int c, chunks = min(team_size(n * dim, nthreads), dim // 16)  # at least 16 columns per thread
+    if n == 0 or dim == 0:
+        return
+    if chunks <= 1:
+        with nogil:
+            _scatter_cols(&dweight[0, 0], &rows[0, 0], &indices[0], row_of, row_scale, n, dim, padding_idx, 0, dim)
+        return
+    for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+        _scatter_cols(&dweight[0, 0], &rows[0, 0], &indices[0], row_of, row_scale, n, dim, padding_idx,
+                      chunk_start(dim, c, chunks), chunk_start(dim, c + 1, chunks))
+
+
+def embedding_backward(floating[:, ::1] dweight, const floating[:, ::1] grad_out, const long long[::1] indices,
+                       long long padding_idx, int nthreads):
+    """dweight (zeros on entry) += scatter of grad_out rows by indices, padding_idx skipped."""
+    _scatter(dweight, grad_out, indices, NULL, NULL, padding_idx, nthreads)
+
+
+cdef void _bag_rows(floating* out, const floating* weight, const long long* indices, const long long* offsets,
+                    Py_ssize_t n_bags, Py_ssize_t n, Py_ssize_t dim, bint mean, long long padding_idx,
+                    Py_ssize_t b0, Py_ssize_t b1) noexcept nogil:
+    """Bags b0..b1: out[b] = sum (or mean) of weight rows of the bag's non-padding indices."""
+    cdef Py_ssize_t b, k, j, stop, count
+    cdef floating* o
+    cdef const floating* w
+    cdef floating inv
+    for b in range(b0, b1):
+        o = out + b * dim
+        stop = offsets[b + 1] if b + 1 < n_bags else n
+        count = 0
+        for k in range(offsets[b], stop):
+            if indices[k] == padding_idx:
+                continue
+            count += 1
+            w = weight + indices[k] * dim
+            for j in range(dim):
+                o[j] = o[j] + w[j]
+        if mean and count > 1:
+            inv = count
+            for j in range(dim):
+                o[j] = o[j] / inv
+
+
+def embedding_bag_forward(floating[:, ::1] out, const floating[:, ::1] weight, const long long[::1] indices,
+                          const long long[::1] offsets, bint mean, long long padding_idx, int nthreads):
+    """out (zeros on entry, (B, D)): pooled rows of each bag."""
+    cdef Py_ssize_t n_bags = offsets.shape[0], n = indices.shape[0], dim = weight.shape[1]
+    cdef int c, chunks = min(team_size(n * dim, nthreads), n_bags)
+    if n_bags == 0 or dim == 0:
+        return
+    if chunks <= 1:
+        with nogil:
+            _bag_rows(&out[0, 0], &weight[0, 0], &indices[0] if n else NULL, &offsets[0], n_bags, n, dim, mean,
+                      padding_idx, 0, n_bags)
+        return
+    for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+        _bag_rows(&out[0, 0], &weight[0, 0], &indices[0], &offsets[0], n_bags, n, dim, mean, padding_idx,
+                  chunk_start(n_bags, c, chunks), chunk_start(n_bags, c + 1, chunks))
+
+
+def embedding_bag_backward(floating[:, ::1] dweight, const floating[:, ::1] grad_out, const long long[::1] indices,
+                           const long long[::1] offsets, bint mean, long long padding_idx, int nthreads):
+    """dweight (zeros on entry) += grad_out[bag(j)] (/ the bag's count for mean) at indices[j]."""
+    cdef Py_ssize_t n_bags = offsets.shape[0], n = indices.shape[0], b, k, stop, count
+    if n == 0 or n_bags == 0:
+        return
+    cdef long long[::1] bag_of = np.empty(n, dtype=np.int64)
+    cdef floating[::1] inv_count = np.ones(n_bags, dtype=np.float32 if floating is float else np.float64)
+    with nogil:
+        for b in range(n_bags):
+            stop = offsets[b + 1] if b + 1 < n_bags else n
+            count = 0
+            for k in range(offsets[b], stop):
+                bag_of[k] = b
+                count += indices[k] != padding_idx
+            if mean and count > 1:
+                inv_count[b] = <floating>1 / <floating>count
+    _scatter(dweight, grad_out, indices, &bag_of[0], &inv_count[0] if mean else NULL, padding_idx, nthreads)

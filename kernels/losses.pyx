@@ -1,0 +1,156 @@
+# cython: language_level=3
+"""Losses with their gradient in one pass: softmax + cross-entropy, mse, bce with logits.
+
+Each kernel writes the per-element (or per-row) losses and the gradient already multiplied by
+`scale` (1/count for 'mean', 1 otherwise), and
+returns the sum of the losses (float64 accumulation of float blocks).
+"""
+
+import numpy as np
+
+from cython.parallel cimport prange
+
+from elementwise cimport chunk_start, f_abs, f_exp, f_log, f_log1p, floating, span_max, span_sum, team_size
+
+cdef enum:
+    BLOCK = 512  # elements summed in the working precision before joining the float64 total
+
+
+cdef void _xent_rows(floating* grad, floating* loss, const floating* x, const long long* target, Py_ssize_t r0,
+                     Py_ssize_t r1, Py_ssize_t cols, long long ignore_index, double eps, floating scale) noexcept nogil:
+    """Rows r0..r1 of the fused softmax cross-entropy (see the module docstring)."""
+    cdef Py_ssize_t r, j, t
+    cdef const floating* xr
+    cdef floating* gr
+    cdef floating m, lse, inv, off = <floating>(eps / cols), hit = <floating>(1 - eps)
+    cdef double shifted
+    for r in range(r0, r1):
+        xr = x + r * cols
+        gr = grad + r * cols
+        t = <Py_ssize_t>target[r]
+        if target[r] == ignore_index:
+            loss[r] = 0
+            for j in range(cols):
+                gr[j] = 0
+            continue
+        m = span_max(xr, cols)
+        for j in range(cols):
+            gr[j] = f_exp(xr[j] - m)
+        inv = span_sum(gr, cols)
+        lse = f_log(inv)
+        inv = 1 / inv
+        loss[r] = -((xr[t] - m) - lse) * hit
+        if eps != 0:
+            shifted = 0
+            for j in range(cols):
+                shifted += xr[j] - m
+            loss[r] = loss[r] - <floating>(shifted / cols - lse) * <floating>eps
+        for j in range(cols):
+            gr[j] = (gr[j] * inv - off) * scale
+        gr[t] = gr[t] - hit * scale
+
+
+def softmax_cross_entropy(floating[:, ::1] grad, floating[::1] loss, const floating[:, ::1] logits,
+                          const long long[::1] target, long long ignore_index, double eps, double scale,
+                          int nthreads):
+    """Per-row losses into `loss` (N,), scaled dlogits into `grad` (N, C)."""
+    cdef Py_ssize_t rows = logits.shape[0], cols = logits.shape[1], lo, hi
+    cdef int c, chunks = min(team_size(rows * cols, nthreads), rows)
+    if rows == 0:
+        return
+    if chunks == 1:
+        with nogil:
+            _xent_rows(&grad[0, 0], &loss[0], &logits[0, 0], &target[0], 0, rows, cols, ignore_index, eps,
+                       <floating>scale)
+        return
+    for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+        lo = chunk_start(rows, c, chunks)
+        hi = chunk_start(rows, c + 1, chunks)
+        _xent_rows(&grad[0, 0], &loss[0], &logits[0, 0], &target[0], lo, hi, cols, ignore_index, eps,
+                   <floating>scale)
+
+
+cdef double _mse_span(floating* grad, floating* loss, const floating* x, const floating* t, Py_ssize_t n,
+                      floating scale) noexcept nogil:
+    """loss = d^2, grad = 2d * scale with d = x - t; returns sum(loss). loss may be NULL."""
+    cdef floating buf[BLOCK]
+    cdef floating* lb
+    cdef floating d
+    cdef Py_ssize_t start = 0, j, m
+    cdef double total = 0
+    while start < n:
+        m = min(<Py_ssize_t>BLOCK, n - start)
+        lb = loss + start if loss != NULL else buf
+        for j in range(m):
+            d = x[start + j] - t[start + j]
+            grad[start + j] = 2 * d * scale
+            lb[j] = d * d
+        total += span_sum(lb, m)
+        start += m
+    return total
+
+
+cdef double _bce_span(floating* grad, floating* loss, const floating* x, const floating* t, Py_ssize_t n,
+                      floating scale) noexcept nogil:
+    """loss = max(x,0) - x t + log1p(e^-|x|), grad = (sigmoid(x) - t) * scale; returns sum(loss)."""
+    cdef floating buf[BLOCK]
+    cdef floating* lb
+    cdef floating v, e, s
+    cdef Py_ssize_t start = 0, j, m
+    cdef double total = 0
+    while start < n:
+        m = min(<Py_ssize_t>BLOCK, n - start)
+        lb = loss + start if loss != NULL else buf
+        for j in range(m):
+            v = x[start + j]
+            e = f_exp(-f_abs(v))
+            s = 1 / (1 + e)
+            grad[start + j] = ((s if v >= 0 else e * s) - t[start + j]) * scale
+            lb[j] = ((0 if v < 0 else v) - v * t[start + j]) + f_log1p(e)
+        total += span_sum(lb, m)
+        start += m
+    return total
+
+
+cdef double _pointwise_loss(bint bce, floating[::1] grad, floating[::1] loss, const floating[::1] x,
+                            const floating[::1] target, double scale, int nthreads):
+    """Run the mse or bce span over n elements, split across threads above the threshold."""
+    cdef Py_ssize_t n = x.shape[0], lo, hi
+    cdef int c, chunks = team_size(n, nthreads)
+    cdef floating* lp = &loss[0] if loss is not None else NULL
+    cdef double total = 0
+    cdef double[::1] partial
+    if n == 0:
+        return 0.0
+    if chunks == 1:
+        with nogil:
+            if bce:
+                total = _bce_span(&grad[0], lp, &x[0], &target[0], n, <floating>scale)
+            else:
+                total = _mse_span(&grad[0], lp, &x[0], &target[0], n, <floating>scale)
+        return total
+    partial = np.zeros(chunks)
+    for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
+        lo = chunk_start(n, c, chunks)
+        hi = chunk_start(n, c + 1, chunks)
+        if bce:
+            partial[c] = _bce_span(&grad[lo], lp + lo if lp != NULL else NULL, &x[lo], &target[lo], hi - lo,
+                                   <floating>scale)
+        else:
+            partial[c] = _mse_span(&grad[lo], lp + lo if lp != NULL else NULL, &x[lo], &target[lo], hi - lo,
+                                   <floating>scale)
+    for c in range(chunks):
+        total += partial[c]
+    return total
+
+
+def mse_loss(floating[::1] grad, floating[::1] loss, const floating[::1] x, const floating[::1] target,
+             double scale, int nthreads):
+    """grad = 2 (x - t) * scale; loss = (x - t)^2 when loss is not None; returns sum (x - t)^2."""
+    return _pointwise_loss(False, grad, loss, x, target, scale, nthreads)
+
+
+def bce_with_logits(floating[::1] grad, floating[::1] loss, const floating[::1] logits,
+                    const floating[::1] target, double scale, int nthreads):
+    """grad = (sigmoid(x) - t) * scale; loss (when not None) and its sum as the stable BCE."""
+    return _pointwise_loss(True, grad, loss, logits, target, scale, nthreads)
