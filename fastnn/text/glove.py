@@ -83,7 +83,8 @@ def load_glove(path: str | os.PathLike, vocab: Vocab | None = None, dim: int | N
     ``match_lowercase`` looks a missing word up again in lowercase (GloVe 6B is lowercase).
     Without a vocab, the vocabulary is ``pad_token``, ``unk_token`` and then the file's words in
     file order (first occurrence kept); ``max_words`` reads only the first lines of the file.
-    ``dim`` defaults to the width of the first line; every line must match it.
+    ``dim`` defaults to the width of the first line; every line must have that width (checked for
+    all lines), and the numbers of the lines used must parse (ValueError naming the line otherwise).
     """
     path = os.fspath(path)
     dtype = np.dtype(dtype)

@@ -116,3 +116,9 @@ def test_conll_tab_separated_bio_and_missing_column(tmp_path):
     bad.write_text("a O\nb\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 2: 1 columns"):
         read_conll(bad, tag_column=1)
+
+
+def test_conll_docstart_without_blank_line_still_ends_the_sentence(tmp_path):
+    path = tmp_path / "wikigold.conll"
+    path.write_text("010 I-MISC\nis O\n-DOCSTART- O\nThe O\n", encoding="utf-8")
+    assert read_conll(path) == [(["010", "is"], ["I-MISC", "O"]), (["The"], ["O"])]
