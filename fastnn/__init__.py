@@ -6,7 +6,50 @@ from fastnn.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
+# The tensor layer and fastnn.nn, after the thread and backend setup above.
+from fastnn import nn, random  # noqa: E402
+from fastnn.random import manual_seed  # noqa: E402
+from fastnn.tensor import (  # noqa: E402
+    Tensor,
+    arange,
+    bool_,
+    cat,
+    empty,
+    enable_grad,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    int32,
+    int64,
+    is_grad_enabled,
+    matmul,
+    no_grad,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+
+float = float32  # torch.float, torch.double, torch.long, torch.bool
+double = float64
+long = int64
+bool = bool_
+
+# The training utilities build on the tensor layer, so they are imported after everything above.
+from fastnn import data, optim  # noqa: E402
+from fastnn.io import load, save  # noqa: E402
+
 __all__ = [
     "__version__", "available_backends", "get_backend", "get_num_threads", "set_backend",
     "set_num_threads", "threads", "use_backend",
+    "data", "load", "optim", "save",
+    "Tensor", "arange", "bool", "bool_", "cat", "double", "empty", "enable_grad", "float", "float32", "float64",
+    "from_numpy", "full", "int32", "int64", "is_grad_enabled", "long", "manual_seed", "matmul", "nn", "no_grad",
+    "ones", "ones_like", "rand", "randn", "random", "stack", "tensor", "where", "zeros", "zeros_like",
 ]
