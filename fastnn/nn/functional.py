@@ -52,11 +52,11 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 def _kernel_call(fn: str, kernel, *args: Any, **kwargs: Any) -> Any:
-    """Call a kernel, prefixing index errors (bad labels or ids) with the user-facing function's name."""
+    """Call a kernel; an index error (a bad label or id) is re-raised naming the user-facing function."""
     try:
         return kernel(*args, **kwargs)
     except IndexError as exc:
-        raise IndexError(f"{fn}: {exc}") from None
+        raise IndexError(f"{fn}: {str(exc).split(': ', 1)[-1]}") from None
 
 
 def _last_axis_2d(x: np.ndarray, dim: int, fn: str) -> tuple[np.ndarray, tuple, int]:
