@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from fastnn.optim.functional import check_gradients
+from fastnn.tensor import Tensor, enable_grad
 
 
 class ParamState(MutableMapping):
@@ -63,15 +64,11 @@ def as_array(value) -> np.ndarray:
     return data if isinstance(data, np.ndarray) else np.asarray(value)
 
 
-def _is_parameter(obj) -> bool:
-    return isinstance(getattr(obj, "data", None), np.ndarray) and hasattr(obj, "grad")
-
-
 class Optimizer:
     """Base class: subclasses set ``defaults``, :meth:`_state_keys` and :meth:`_update_group`."""
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
-        if _is_parameter(params):
+        if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             f"but got {type(params).__name__}")
         self.defaults = defaults
@@ -98,15 +95,17 @@ class Optimizer:
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
-        if _is_parameter(params):
+        if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
             raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
                             "of tensors in sets will change between runs. Please use a list instead.")
         params = list(params)
         for param in params:
-            if not _is_parameter(param):
+            if not isinstance(param, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(param).__name__}")
+            if not param.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
         group = dict(param_group, params=params)
         for name, default in self.defaults.items():
             group.setdefault(name, default)
@@ -135,7 +134,10 @@ class Optimizer:
 
         All gradients of all groups are checked first, so the update is all-or-nothing.
         """
-        loss = closure() if closure is not None else None
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         name = type(self).__name__
         work = []
         for g, group in enumerate(self.param_groups):

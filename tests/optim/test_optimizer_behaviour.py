@@ -16,20 +16,22 @@ from fastnn.tensor import Tensor, from_numpy
 def make_param(values, dtype=np.float64, grad=None) -> Tensor:
     p = Tensor(np.asarray(values, dtype=dtype), requires_grad=True)
     if grad is not None:
-        p.grad = from_numpy(np.asarray(grad, dtype=dtype))
+        p.grad = from_numpy(np.array(grad, dtype=dtype))
     return p
 
 
 P0 = np.array([0.5, -1.0, 2.0])
 G0 = np.array([0.3, -0.2, 1.5])
 G1 = np.array([-0.1, 0.4, 0.5])
+for constant in (P0, G0, G1):
+    constant.setflags(write=False)  # shared by every test: nothing may write into them
 
 
 def one_step(cls, grads=(G0,), dtype=np.float64, **options) -> np.ndarray:
     p = make_param(P0, dtype)
     opt = cls([p], **options)
     for g in grads:
-        p.grad = from_numpy(np.asarray(g, dtype=dtype))
+        p.grad = from_numpy(np.array(g, dtype=dtype))
         opt.step()
     return p.data
 
@@ -383,3 +385,25 @@ def test_functional_adam_on_plain_arrays_checks_gradients():
     np.testing.assert_allclose(param, P0 - 0.01 * G0 / (np.abs(G0) + 1e-8), rtol=1e-12)
     with pytest.raises(ValueError, match="adam: the gradient of param 0 .* non-finite"):
         F.adam([param], [np.array([np.nan, 0.0, 0.0])], [m], [v], [None], [2])
+
+
+def test_closure_runs_with_grad_enabled_and_its_gradients_are_used():
+    p = make_param(P0)
+    opt = optim.SGD([p], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    with fastnn.no_grad():
+        loss = opt.step(closure)
+    assert loss.item() == pytest.approx(float((P0**2).sum()))
+    np.testing.assert_allclose(p.data, P0 - 0.1 * 2 * P0)
+
+
+def test_non_leaf_tensor_is_refused():
+    p = make_param(P0)
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        optim.SGD([p * 2], lr=0.1)

@@ -1,8 +1,9 @@
 """Every optimizer configuration against torch.optim over 30 steps on a small MLP, both dtypes, every backend.
 
-Both runs start from the same weights and see the same mini-batches; each framework's gradients are those
-of the MLP's loss at *its own* current weights (computed by torch's autograd from the weights' values), so
-the comparison isolates the optimizers' updates.
+Both runs start from the same weights and see the same mini-batches. Two variants: each framework's
+gradients come from its own backward (fastnn.nn modules and autodiff against torch.nn), and, to isolate
+the optimizers' updates, gradients of the loss at fastnn's own current weights computed by torch's
+autograd.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import optim
+from fastnn import nn, optim
 from fastnn.tensor import Tensor, from_numpy
 
 torch = pytest.importorskip("torch", reason="PyTorch is needed for optimizer parity tests")
@@ -92,16 +93,31 @@ def run_fastnn(name, options, dtype) -> list[np.ndarray]:
     return [p.data for p in params]
 
 
+def run_fastnn_autodiff(name, options, dtype) -> list[np.ndarray]:
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+    if dtype == np.float64:
+        model.double()
+    model.load_state_dict(dict(zip(["0.weight", "0.bias", "2.weight", "2.bias"], initial_weights(dtype))))
+    opt = getattr(optim, name)(model.parameters(), **options)
+    loss_fn = nn.MSELoss()
+    for x, y in batches(dtype):
+        opt.zero_grad()
+        loss_fn(model(from_numpy(x)), from_numpy(y)).backward()
+        opt.step()
+    return [p.data for p in model.parameters()]
+
+
 def tolerance(dtype) -> dict:
     return {"rtol": 1e-9, "atol": 1e-11} if dtype == np.float64 else {"rtol": 2e-4, "atol": 2e-5}
 
 
+@pytest.mark.parametrize("gradients", ["own_backward", "torch_gradients"])
 @pytest.mark.parametrize("config", CONFIGS, ids=config_id)
-def test_thirty_steps_match_torch(config, dtype, backend):
+def test_thirty_steps_match_torch(config, gradients, dtype, backend):
     name, options = config
     expected = run_torch(name, options, dtype)
     with fastnn.use_backend(backend.name):
-        got = run_fastnn(name, options, dtype)
+        got = (run_fastnn_autodiff if gradients == "own_backward" else run_fastnn)(name, options, dtype)
     initial = initial_weights(dtype)
     for g, e, w0 in zip(got, expected, initial):
         assert g.dtype == dtype
