@@ -16,6 +16,7 @@ from numba.extending import overload
 
 from fastnn._numba._jit import BLOCK, jit, serial_and_parallel
 from fastnn._numba.mathfun import erf_, exp_, tanh_
+from fastnn._numba.reductions import dot, maximum, total
 from fastnn.backends.base import GELU_TANH_COEF, INV_SQRT2, INV_SQRT_2PI, SQRT_2_OVER_PI
 
 IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH, GELU, GELU_TANH = range(7)
@@ -196,14 +197,10 @@ def _softmax_forward(x, out):
         row, dst = x[r], out[r]
         if row.shape[0] == 0:
             continue
-        m = row[0]
-        for j in range(row.shape[0]):
-            m = max(m, row[j])
-        total = row.dtype.type(0.0)
+        m = maximum(row)
         for j in range(row.shape[0]):
             dst[j] = exp_(row[j] - m)
-            total += dst[j]
-        inv = row.dtype.type(1.0) / total
+        inv = row.dtype.type(1.0) / total(dst)
         for j in range(row.shape[0]):
             dst[j] *= inv
 
@@ -211,12 +208,10 @@ def _softmax_forward(x, out):
 def _softmax_backward(grad_out, out, dx):
     """Row-wise dx = y * (g - sum_k g_k y_k)."""
     for r in prange(out.shape[0]):
-        g, y = grad_out[r], out[r]
-        dot = y.dtype.type(0.0)
+        g, y, d = grad_out[r], out[r], dx[r]
+        gy = dot(g, y)
         for j in range(y.shape[0]):
-            dot += g[j] * y[j]
-        for j in range(y.shape[0]):
-            dx[r, j] = y[j] * (g[j] - dot)
+            d[j] = y[j] * (g[j] - gy)
 
 
 def _log_softmax_forward(x, out):
@@ -225,13 +220,10 @@ def _log_softmax_forward(x, out):
         row, dst = x[r], out[r]
         if row.shape[0] == 0:
             continue
-        m = row[0]
+        m = maximum(row)
         for j in range(row.shape[0]):
-            m = max(m, row[j])
-        total = row.dtype.type(0.0)
-        for j in range(row.shape[0]):
-            total += exp_(row[j] - m)
-        log_total = row.dtype.type(math.log(total))
+            dst[j] = exp_(row[j] - m)
+        log_total = row.dtype.type(math.log(total(dst)))
         for j in range(row.shape[0]):
             dst[j] = (row[j] - m) - log_total
 
@@ -239,12 +231,10 @@ def _log_softmax_forward(x, out):
 def _log_softmax_backward(grad_out, out, dx):
     """Row-wise dx = g - exp(y) * sum_k g_k."""
     for r in prange(out.shape[0]):
-        g, y = grad_out[r], out[r]
-        total = y.dtype.type(0.0)
+        g, y, d = grad_out[r], out[r], dx[r]
+        g_sum = total(g)
         for j in range(y.shape[0]):
-            total += g[j]
-        for j in range(y.shape[0]):
-            dx[r, j] = g[j] - exp_(y[j]) * total
+            d[j] = g[j] - exp_(y[j]) * g_sum
 
 
 activation_forward = serial_and_parallel(_activation_forward)

@@ -25,14 +25,17 @@ def _dropout_forward(x, p, seed, scale, out, mask):
     n = x.shape[0]
     s = x.dtype.type(scale)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-            z = seed + (np.uint64(i) + _ONE) * _GOLDEN
+        lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+        src, dst, keep_out = x[lo:hi], out[lo:hi], mask[lo:hi]
+        counter = seed + np.uint64(lo) * _GOLDEN
+        for i in range(src.shape[0]):
+            z = counter + (np.uint64(i) + _ONE) * _GOLDEN
             z = (z ^ (z >> _S30)) * _MIX1
             z = (z ^ (z >> _S27)) * _MIX2
             z = z ^ (z >> _S31)
             keep = np.float64(z >> _S11) * _TWO_POW_M53 >= p
-            mask[i] = keep
-            out[i] = x[i] * x.dtype.type(keep) * s
+            keep_out[i] = keep
+            dst[i] = src[i] * src.dtype.type(keep) * s
 
 
 def _dropout_backward(grad_out, mask, scale, out):
@@ -40,8 +43,10 @@ def _dropout_backward(grad_out, mask, scale, out):
     n = grad_out.shape[0]
     s = grad_out.dtype.type(scale)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-            out[i] = grad_out[i] * grad_out.dtype.type(mask[i]) * s
+        lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+        g, keep, dst = grad_out[lo:hi], mask[lo:hi], out[lo:hi]
+        for i in range(g.shape[0]):
+            dst[i] = g[i] * g.dtype.type(keep[i]) * s
 
 
 dropout_forward = serial_and_parallel(_dropout_forward)

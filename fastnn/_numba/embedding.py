@@ -32,8 +32,9 @@ def _embedding_backward(grad_out, indices, padding_idx, dweight):
             k = indices[i]
             if k == padding_idx:
                 continue
-            for j in range(lo, hi):
-                dweight[k, j] += grad_out[i, j]
+            dst, src = dweight[k, lo:hi], grad_out[i, lo:hi]
+            for j in range(dst.shape[0]):
+                dst[j] += src[j]
 
 
 def _embedding_bag_forward(weight, indices, offsets, mean, padding_idx, out):
@@ -77,13 +78,14 @@ def _embedding_bag_backward(grad_out, indices, offsets, mean, padding_idx, dweig
                 for p in range(offsets[b], stop):
                     count += indices[p] != padding_idx
             divisor = grad_out.dtype.type(max(count, 1))
+            src = grad_out[b, lo:hi]
             for p in range(offsets[b], stop):
                 k = indices[p]
                 if k == padding_idx:
                     continue
-                for j in range(lo, hi):
-                    value = grad_out[b, j] / divisor if mean else grad_out[b, j]
-                    dweight[k, j] += value
+                dst = dweight[k, lo:hi]
+                for j in range(dst.shape[0]):
+                    dst[j] += src[j] / divisor if mean else src[j]
 
 
 embedding_forward = serial_and_parallel(_embedding_forward)

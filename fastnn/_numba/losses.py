@@ -1,7 +1,9 @@
 """Loss kernels: fused softmax + cross-entropy, mse, and binary cross-entropy on logits.
 
 Each writes per-element (or per-row) losses and the gradient, already multiplied by ``scale``
-(1/count for a 'mean' reduction, else 1), in one pass over the inputs.
+(1/count for a 'mean' reduction, else 1), in one pass over the inputs. The pointwise losses also
+return per-block float64 sums, so a reduced loss needs no second pass and does not depend on the
+thread count.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from numba import prange
 
 from fastnn._numba._jit import BLOCK, serial_and_parallel
 from fastnn._numba.mathfun import exp_
+from fastnn._numba.reductions import maximum, total, total_f64
 
 
 def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale, loss, grad):
@@ -22,8 +25,8 @@ def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale,
     ty = logits.dtype.type
     keep = ty(1.0 - label_smoothing)
     smooth = ty(label_smoothing)
-    smooth_per_class = ty(label_smoothing / classes)
     s = ty(scale)
+    shift = ty(label_smoothing / classes) * s
     for r in prange(rows):
         x, g = logits[r], grad[r]
         t = target[r]
@@ -32,69 +35,54 @@ def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale,
             for j in range(classes):
                 g[j] = 0
             continue
-        m = x[0]
+        m = maximum(x)
         for j in range(classes):
-            m = max(m, x[j])
-        total = ty(0.0)
-        shifted_sum = ty(0.0)
-        for j in range(classes):
-            d = x[j] - m
-            g[j] = exp_(d)
-            total += g[j]
-            shifted_sum += d
-        log_total = ty(math.log(total))
-        logp_t = (x[t] - m) - log_total
-        row_loss = -logp_t * keep
+            g[j] = exp_(x[j] - m)
+        sum_exp = total(g)
+        log_sum_exp = ty(math.log(sum_exp))
+        row_loss = -((x[t] - m) - log_sum_exp) * keep
         if label_smoothing != 0.0:
-            mean_logp = shifted_sum / ty(classes) - log_total
+            mean_logp = (total(x) / ty(classes) - m) - log_sum_exp
             row_loss -= mean_logp * smooth
         loss[r] = row_loss
-        inv = s / total
-        shift = smooth_per_class * s
+        inv = s / sum_exp
         for j in range(classes):
             g[j] = g[j] * inv - shift
         g[t] -= keep * s
 
 
-def _mse(input, target, scale, loss, grad, partial, need_loss):
-    """d = x - t: loss = d^2 (when need_loss), grad = scale * 2d, partial[b] = sum of d^2 over
-    block b accumulated in float64 (a sum independent of the thread count)."""
+def _mse(input, target, scale, loss, grad, partial):
+    """d = x - t: loss = d^2, grad = scale * 2d, partial[b] = float64 sum of block b's losses."""
     n = input.shape[0]
-    ty = input.dtype.type
-    two_s = ty(2.0 * scale)
+    two_s = input.dtype.type(2.0 * scale)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        acc = 0.0
-        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-            d = input[i] - target[i]
-            sq = d * d
-            if need_loss:
-                loss[i] = sq
-            acc += sq
-            grad[i] = two_s * d
-        partial[b] = acc
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, n)
+        x, t, out, g = input[lo:hi], target[lo:hi], loss[lo:hi], grad[lo:hi]
+        for i in range(x.shape[0]):
+            d = x[i] - t[i]
+            out[i] = d * d
+            g[i] = two_s * d
+        partial[b] = total_f64(out)
 
 
-def _bce_with_logits(logits, target, scale, loss, grad, partial, need_loss):
+def _bce_with_logits(logits, target, scale, loss, grad, partial):
     """loss = max(x,0) - x t + log1p(e^-|x|), grad = scale (sigmoid(x) - t); partial sums as in mse."""
     n = logits.shape[0]
     ty = logits.dtype.type
-    zero = ty(0.0)
-    one = ty(1.0)
-    s = ty(scale)
+    zero, one, s = ty(0.0), ty(1.0), ty(scale)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        acc = 0.0
-        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-            x = logits[i]
-            t = target[i]
-            e = exp_(-abs(x))
-            value = (max(x, zero) - x * t) + ty(math.log1p(e))
-            if need_loss:
-                loss[i] = value
-            acc += value
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, n)
+        x, t, out, g = logits[lo:hi], target[lo:hi], loss[lo:hi], grad[lo:hi]
+        for i in range(x.shape[0]):
+            e = exp_(-abs(x[i]))
+            out[i] = e
             inv = one / (one + e)
-            sig = inv if x >= zero else e * inv
-            grad[i] = (sig - t) * s
-        partial[b] = acc
+            g[i] = ((inv if x[i] >= zero else e * inv) - t[i]) * s
+        for i in range(x.shape[0]):  # log1p has no vectorised form: keep it out of the loop above
+            out[i] = (max(x[i], zero) - x[i] * t[i]) + ty(math.log1p(out[i]))
+        partial[b] = total_f64(out)
 
 
 softmax_cross_entropy = serial_and_parallel(_softmax_cross_entropy)

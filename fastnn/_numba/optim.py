@@ -1,8 +1,9 @@
 """Fused in-place optimizer updates, one pass over the parameter per step (torch.optim's rules).
 
-Every kernel walks flat arrays in BLOCK-sized tasks; state arrays that an option does not use
-arrive as empty arrays and are never touched. Option flags are loop-invariant, so LLVM unswitches
-the loops and each variant vectorises.
+Every kernel walks flat arrays in BLOCK-sized tasks, each a set of slices indexed from 0 (a loop
+from a non-zero start keeps Numba's negative-index check and does not vectorise). State arrays
+that an option does not use arrive empty and are never touched. Option flags are loop-invariant,
+so LLVM unswitches the loops and each variant vectorises.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ def _sgd(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, firs
     n = param.shape[0]
     wd, mom, damp, step = ty(weight_decay), ty(momentum), ty(1.0 - dampening), ty(lr)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-            g = grad[i] + wd * param[i] if weight_decay != 0.0 else grad[i]
+        lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+        p, dp, u = param[lo:hi], grad[lo:hi], buf[lo:hi]
+        for i in range(p.shape[0]):
+            g = dp[i] + wd * p[i] if weight_decay != 0.0 else dp[i]
             if momentum != 0.0:
-                v = g if first_step else buf[i] * mom + damp * g
-                buf[i] = v
+                v = g if first_step else u[i] * mom + damp * g
+                u[i] = v
                 g = g + mom * v if nesterov else v
-            param[i] -= step * g
+            p[i] -= step * g
 
 
 def _adagrad(param, grad, state_sum, clr, weight_decay, eps):
@@ -36,11 +39,13 @@ def _adagrad(param, grad, state_sum, clr, weight_decay, eps):
     n = param.shape[0]
     wd, step, e = ty(weight_decay), ty(clr), ty(eps)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-            g = grad[i] + wd * param[i] if weight_decay != 0.0 else grad[i]
-            s = state_sum[i] + g * g
-            state_sum[i] = s
-            param[i] -= step * g / (math.sqrt(s) + e)
+        lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+        p, dp, acc = param[lo:hi], grad[lo:hi], state_sum[lo:hi]
+        for i in range(p.shape[0]):
+            g = dp[i] + wd * p[i] if weight_decay != 0.0 else dp[i]
+            s = acc[i] + g * g
+            acc[i] = s
+            p[i] -= step * g / (math.sqrt(s) + e)
 
 
 def _rmsprop(param, grad, square_avg, buf, grad_avg, lr, alpha, eps, weight_decay, momentum, centered):
@@ -51,22 +56,24 @@ def _rmsprop(param, grad, square_avg, buf, grad_avg, lr, alpha, eps, weight_deca
     n = param.shape[0]
     wd, a, rest, e, mom, step = ty(weight_decay), ty(alpha), ty(1.0 - alpha), ty(eps), ty(momentum), ty(lr)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-            g = grad[i] + wd * param[i] if weight_decay != 0.0 else grad[i]
-            v = square_avg[i] * a + rest * g * g
-            square_avg[i] = v
+        lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+        p, dp, sq, mb, ga = param[lo:hi], grad[lo:hi], square_avg[lo:hi], buf[lo:hi], grad_avg[lo:hi]
+        for i in range(p.shape[0]):
+            g = dp[i] + wd * p[i] if weight_decay != 0.0 else dp[i]
+            v = sq[i] * a + rest * g * g
+            sq[i] = v
             if centered:
-                m = grad_avg[i] * a + rest * g
-                grad_avg[i] = m
+                m = ga[i] * a + rest * g
+                ga[i] = m
                 avg = math.sqrt(v - m * m) + e
             else:
                 avg = math.sqrt(v) + e
             if momentum > 0.0:
-                u = buf[i] * mom + g / avg
-                buf[i] = u
-                param[i] -= step * u
+                u = mb[i] * mom + g / avg
+                mb[i] = u
+                p[i] -= step * u
             else:
-                param[i] -= step * g / avg
+                p[i] -= step * g / avg
 
 
 def _adadelta(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
@@ -76,13 +83,15 @@ def _adadelta(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
     n = param.shape[0]
     wd, r, rest, e, step = ty(weight_decay), ty(rho), ty(1.0 - rho), ty(eps), ty(lr)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-            g = grad[i] + wd * param[i] if weight_decay != 0.0 else grad[i]
-            v = square_avg[i] * r + rest * g * g
-            square_avg[i] = v
-            delta = math.sqrt(acc_delta[i] + e) / math.sqrt(v + e) * g
-            acc_delta[i] = acc_delta[i] * r + rest * delta * delta
-            param[i] -= step * delta
+        lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+        p, dp, sq, acc = param[lo:hi], grad[lo:hi], square_avg[lo:hi], acc_delta[lo:hi]
+        for i in range(p.shape[0]):
+            g = dp[i] + wd * p[i] if weight_decay != 0.0 else dp[i]
+            v = sq[i] * r + rest * g * g
+            sq[i] = v
+            delta = math.sqrt(acc[i] + e) / math.sqrt(v + e) * g
+            acc[i] = acc[i] * r + rest * delta * delta
+            p[i] -= step * delta
 
 
 def _adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay, amsgrad,
@@ -99,17 +108,19 @@ def _adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, bet
     step_size = ty(lr / (1.0 - beta1**step))
     bc2_sqrt = ty((1.0 - beta2**step) ** 0.5)
     for b in prange((n + BLOCK - 1) // BLOCK):
-        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-            p = param[i] * shrink if decoupled else param[i]
-            g = grad[i] + wd * p if coupled else grad[i]
-            m = exp_avg[i] * b1 + rest1 * g
-            exp_avg[i] = m
-            v = exp_avg_sq[i] * b2 + rest2 * g * g
-            exp_avg_sq[i] = v
+        lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+        p, dp, m1, m2, vmax = param[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi], max_exp_avg_sq[lo:hi]
+        for i in range(p.shape[0]):
+            w = p[i] * shrink if decoupled else p[i]
+            g = dp[i] + wd * w if coupled else dp[i]
+            m = m1[i] * b1 + rest1 * g
+            m1[i] = m
+            v = m2[i] * b2 + rest2 * g * g
+            m2[i] = v
             if amsgrad:
-                v = max(max_exp_avg_sq[i], v)
-                max_exp_avg_sq[i] = v
-            param[i] = p - step_size * m / (math.sqrt(v) / bc2_sqrt + e)
+                v = max(vmax[i], v)
+                vmax[i] = v
+            p[i] = w - step_size * m / (math.sqrt(v) / bc2_sqrt + e)
 
 
 sgd = serial_and_parallel(_sgd)

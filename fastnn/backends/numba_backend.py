@@ -112,11 +112,10 @@ class NumbaBackend(Backend):
     def _pointwise_loss(self, kernel, input, target, reduction):
         n = input.size
         scale = 1.0 / n if reduction == "mean" and n else 1.0
-        need_loss = reduction == "none"
-        loss = np.empty_like(input) if need_loss else _EMPTY[input.dtype]
+        loss = np.empty_like(input)
         grad = np.empty_like(input)
         partial = np.empty(blocks(n), dtype=np.float64)
-        pick(kernel, n)(_flat(input), _flat(target), scale, _flat(loss), _flat(grad), partial, need_loss)
+        pick(kernel, n)(_flat(input), _flat(target), scale, _flat(loss), _flat(grad), partial)
         return _reduced(loss, reduction, partial.sum(), n, input.dtype), grad
 
     def _mse_loss(self, input, target, reduction):
