@@ -246,3 +246,45 @@ def test_mismatched_model_checkpoint_gives_a_clear_error(tmp_path):
     fastnn.save({"model": nn.Linear(4, 3).state_dict()}, path)
     with pytest.raises(Exception, match=r"size mismatch for weight.*\(3, 4\)"):
         nn.Linear(5, 3).load_state_dict(fastnn.load(path)["model"])
+
+
+SCHEDULER_BUILDERS = {
+    "StepLR": lambda opt: lr_scheduler.StepLR(opt, step_size=3, gamma=0.5),
+    "MultiStepLR": lambda opt: lr_scheduler.MultiStepLR(opt, milestones=[2, 7, 7, 11], gamma=0.5),
+    "ExponentialLR": lambda opt: lr_scheduler.ExponentialLR(opt, gamma=0.9),
+    "CosineAnnealingLR": lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=6, eta_min=0.001),
+    "LambdaLR": lambda opt: lr_scheduler.LambdaLR(opt, lambda epoch: 1.0 / (1 + epoch)),
+    "OneCycleLR": lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=20, three_phase=True),
+    "ReduceLROnPlateau": lambda opt: lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5, cooldown=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULER_BUILDERS))
+def test_scheduler_and_optimizer_state_survive_a_file(tmp_path, name):
+    metrics = [1.0, 0.9, 0.95, 0.97, 0.99, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.2, 0.7, 0.75, 0.8, 0.9, 1.0, 1.0]
+
+    def build():
+        p = Tensor(np.zeros(2), requires_grad=True)
+        opt = optim.SGD([p], lr=0.1, momentum=0.9)
+        return opt, SCHEDULER_BUILDERS[name](opt)
+
+    def advance(opt, sched, epochs):
+        out = []
+        for epoch in epochs:
+            if name == "ReduceLROnPlateau":
+                sched.step(metrics[epoch])
+            else:
+                sched.step()
+            out.append((opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]))
+        return out
+
+    opt, sched = build()
+    advance(opt, sched, range(6))
+    fastnn.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp_path / "s.fnn")
+    expected = advance(opt, sched, range(6, 18))
+    assert len(set(expected)) > 1
+    opt2, sched2 = build()
+    checkpoint = fastnn.load(tmp_path / "s.fnn")
+    opt2.load_state_dict(checkpoint["optimizer"])
+    sched2.load_state_dict(checkpoint["scheduler"])
+    assert advance(opt2, sched2, range(6, 18)) == expected
