@@ -20,7 +20,8 @@ A file is a ZIP archive that ``numpy.load`` opens as an ``.npz`` (stored, not co
   dtype survives).
 
 Writing is atomic: the archive goes to a temporary file in the target's directory, is flushed and
-fsync'ed, then renamed over the target with ``os.replace``; an interrupted save leaves the old file.
+fsync'ed, then renamed over the target with ``os.replace`` (mode 0644); an interrupted save leaves
+the old file.
 Loading uses ``numpy.load(..., allow_pickle=False)`` and JSON only, so loading a file can never run
 code. A file that is truncated, corrupted, not a ZIP archive, of another format or an unknown
 version, that lacks a member or holds an object (pickled) array raises ``ValueError`` naming the path

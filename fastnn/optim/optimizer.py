@@ -147,12 +147,21 @@ class Optimizer:
                     params.append(param)
                     grads.append(as_array(param.grad))
                     where.append(f"param {i} of group {g}")
+                    self._check_state_matches(name, where[-1], param)
             check_gradients(f"{name}.step", [p.data for p in params], grads, where)
             work.append((group, params, grads))
         for group, params, grads in work:
             if params:
                 self._update_group(group, params, grads)
         return loss
+
+    def _check_state_matches(self, name: str, where: str, param) -> None:
+        """The state arrays must still fit the parameter (its storage may have been replaced since)."""
+        entry = self.state._entries.get(id(param))
+        for key, value in (entry[1].items() if entry else ()):
+            if isinstance(value, np.ndarray) and (value.shape != param.data.shape or value.dtype != param.data.dtype):
+                raise ValueError(f"{name}.step: state '{key}' of {where} is {value.shape} {value.dtype} but the "
+                                 f"parameter is now {param.data.shape} {param.data.dtype}")
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         """Update the checked parameters of one group (creating their state on first use)."""

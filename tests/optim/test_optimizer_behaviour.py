@@ -407,3 +407,15 @@ def test_non_leaf_tensor_is_refused():
     p = make_param(P0)
     with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
         optim.SGD([p * 2], lr=0.1)
+
+
+def test_state_that_no_longer_fits_its_parameter_is_reported_before_any_update():
+    first, second = make_param(P0, grad=G0), make_param(P0, grad=G0)
+    opt = optim.Adam([first, second], lr=0.1)
+    opt.step()
+    after_one_step = first.data.copy()
+    second.data = second.data.astype(np.float32)  # e.g. a model converted after the optimizer was built
+    second.grad = from_numpy(np.array(G0, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"state 'exp_avg' of param 1 of group 0 is \(3,\) float64 .* float32"):
+        opt.step()
+    np.testing.assert_array_equal(first.data, after_one_step)
