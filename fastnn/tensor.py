@@ -766,12 +766,28 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
 
 def activation(t: Tensor, name: str, negative_slope: float = 0.01) -> Tensor:
-    """Elementwise activation through the backend's activation kernels."""
-    backend = get_backend()
+    """Elementwise activation by the backend's activation kernels.
+
+    `name` is one of the kernel activations; the input's dtype and layout are checked here, so the
+    backend's private kernels (whose preconditions are C-contiguous float arrays) run directly.
+    """
     x = t.data
-    out = backend.activation_forward(x, name, negative_slope)
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"{name}: input must be float32 or float64, got {x.dtype}")
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    backend = get_backend()
+    negative_slope = float(negative_slope)
+    out = backend._activation_forward(x, name, negative_slope)
     saved = x if name in ("leaky_relu", "gelu", "gelu_tanh") else out
-    return _result(out, (t,), lambda g: (backend.activation_backward(g, saved, name, negative_slope),))
+    dtype = x.dtype
+
+    def backward(g: np.ndarray) -> tuple:
+        if not g.flags.c_contiguous or g.dtype != dtype:
+            g = np.ascontiguousarray(g, dtype=dtype)
+        return (backend._activation_backward(g, saved, name, negative_slope),)
+
+    return _result(out, (t,), backward)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from fastnn import random as _random
-from fastnn.backends import get_backend
+from fastnn.backends import checks, get_backend
 from fastnn.tensor import Tensor, _as_tensor, _result, _wrap, activation
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _REDUCTIONS = ("mean", "sum", "none")
+_KERNEL_ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -88,6 +89,9 @@ def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activa
     """y = act(x @ weight.T + bias) in one fused kernel call; x may be (*, in_features).
 
     fastnn's addition to PyTorch's API (Sequential uses it for a Linear followed by an activation).
+    This is the hot path of every MLP step: the checks the public kernel would make are made
+    here once, then the backend's private kernels run directly (their preconditions hold:
+    C-contiguous float arrays of one dtype, matching shapes, a known activation).
     """
     x = input.data
     w = weight.data
@@ -95,20 +99,38 @@ def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activa
     where = layer or f"linear: weight {w.shape}"
     if x.ndim == 0 or x.shape[-1] != in_features:
         raise ValueError(f"{where} expected input (*, {in_features}), got {x.shape}")
-    if x.dtype != w.dtype:
-        raise TypeError(f"{where}: input dtype {x.dtype} does not match weight dtype {w.dtype}")
+    if x.dtype != w.dtype or w.dtype not in _FLOATS:
+        raise TypeError(f"{where}: input dtype {x.dtype} does not match weight dtype {w.dtype}"
+                        if x.dtype != w.dtype else f"{where}: weight must be float32 or float64, got {w.dtype}")
+    if activation_name not in _KERNEL_ACTIVATIONS:
+        raise ValueError(f"{where}: activation must be one of {', '.join(_KERNEL_ACTIVATIONS)}, "
+                         f"got {activation_name!r}")
     x2 = x if x.ndim == 2 else x.reshape(-1, in_features)
-    b = None if bias is None else bias.data
+    if not x2.flags.c_contiguous:
+        x2 = np.ascontiguousarray(x2)
+    if not w.flags.c_contiguous:
+        w = np.ascontiguousarray(w)
+    b = None
+    if bias is not None:
+        b = bias.data
+        if b.shape != (w.shape[0],) or b.dtype != w.dtype:
+            raise ValueError(f"{where}: bias must be ({w.shape[0]},) {w.dtype}, got {b.shape} {b.dtype}")
+        if not b.flags.c_contiguous:
+            b = np.ascontiguousarray(b)
+    negative_slope = float(negative_slope)
     backend = get_backend()
-    out, saved = backend.linear_forward(x2, w, b, activation_name, negative_slope)
+    out, saved = backend._linear_forward(x2, w, b, activation_name, negative_slope)
     need_x = input.requires_grad
     need_b = bias is not None and bias.requires_grad
     if x.ndim != 2:
         out = out.reshape(x.shape[:-1] + (w.shape[0],))
+    dtype = w.dtype
 
     def backward(g: np.ndarray) -> tuple:
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
-        dx, dw, db = backend.linear_backward(g2, x2, w, saved, activation_name, negative_slope, need_x, need_b)
+        if not g2.flags.c_contiguous or g2.dtype != dtype:
+            g2 = np.ascontiguousarray(g2, dtype=dtype)
+        dx, dw, db = backend._linear_backward(g2, x2, w, saved, activation_name, negative_slope, need_x, need_b)
         if need_x and x.ndim != 2:
             dx = dx.reshape(x.shape)
         return dx, dw, db
@@ -345,12 +367,22 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     if weight is not None:
         logp = log_softmax(logits, 1)
         return _weighted_nll(fn, logp, labels, weight, ignore_index, reduction, label_smoothing, spatial)
-    loss, dlogits = _kernel_call(fn, get_backend().softmax_cross_entropy, logits.data, labels, reduction,
-                                 ignore_index, label_smoothing)
+    loss, dlogits = _softmax_cross_entropy(logits.data, labels, reduction, int(ignore_index), float(label_smoothing))
     if reduction == "none":
         out = _result(loss, (logits,), lambda g: (dlogits * g[:, None],))
         return out.reshape(spatial)
     return _result(loss, (logits,), lambda g: (dlogits * g,))
+
+
+def _softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: str, ignore_index: int,
+                           label_smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+    """The fused kernel on (M, C) logits and (M,) labels, its preconditions checked here (hot path)."""
+    if logits.shape[1] == 0:
+        raise ValueError(f"cross_entropy: input must have at least one class, got shape {logits.shape}")
+    labels = checks.index_array("cross_entropy", "target", labels, logits.shape[1], allow=ignore_index)
+    if not logits.flags.c_contiguous:
+        logits = np.ascontiguousarray(logits)
+    return get_backend()._softmax_cross_entropy(logits, labels, reduction, ignore_index, label_smoothing)
 
 
 def _class_layout(fn: str, input: Tensor, target: Tensor) -> tuple[Tensor, np.ndarray, tuple]:
