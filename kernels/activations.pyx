@@ -8,14 +8,14 @@ only above PARALLEL_MIN_WORK elements (elementwise.pxd).
 
 from cython.parallel cimport prange
 
-from elementwise cimport (act_backward_span, act_forward_span, chunk_start, f_exp, f_log, floating, span_max,
-                          span_sum, team_size)
+from elementwise cimport (COST_MATH, COST_PASS, act_backward_span, act_cost, act_forward_span, chunk_start, f_exp,
+                          f_log, floating, span_max, span_sum, team_size)
 
 
 def activation_forward(floating[::1] out, const floating[::1] x, int act, double slope, int nthreads):
     """out = act(x), flat arrays of one length."""
     cdef Py_ssize_t n = x.shape[0], lo, hi
-    cdef int c, chunks = team_size(n, nthreads)
+    cdef int c, chunks = team_size(n * act_cost(act), nthreads)
     if n == 0:
         return
     if chunks == 1:
@@ -32,7 +32,7 @@ def activation_backward(floating[::1] out, const floating[::1] grad_out, const f
                         double slope, int nthreads):
     """out = grad_out * act'(saved), flat arrays of one length."""
     cdef Py_ssize_t n = saved.shape[0], lo, hi
-    cdef int c, chunks = team_size(n, nthreads)
+    cdef int c, chunks = team_size(n * act_cost(act), nthreads)
     if n == 0:
         return
     if chunks == 1:
@@ -91,7 +91,7 @@ cdef void _softmax_backward_rows(floating* out, const floating* g, const floatin
 def softmax_forward(floating[:, ::1] out, const floating[:, ::1] x, bint log, int nthreads):
     """Row softmax (log-softmax when `log`) of x (N, C) into out."""
     cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1], lo, hi
-    cdef int c, chunks = team_size(rows * cols, nthreads)
+    cdef int c, chunks = team_size(rows * cols * COST_MATH, nthreads)
     if rows == 0 or cols == 0:
         return
     chunks = min(chunks, rows)
@@ -109,7 +109,7 @@ def softmax_backward(floating[:, ::1] out, const floating[:, ::1] grad_out, cons
                      int nthreads):
     """Backward of the row softmax (log-softmax when `log`) from its output y."""
     cdef Py_ssize_t rows = y.shape[0], cols = y.shape[1], lo, hi
-    cdef int c, chunks = team_size(rows * cols, nthreads)
+    cdef int c, chunks = team_size(rows * cols * (COST_MATH if log else COST_PASS), nthreads)
     if rows == 0 or cols == 0:
         return
     chunks = min(chunks, rows)

@@ -12,7 +12,7 @@ import numpy as np
 from cython.parallel cimport prange, threadid
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
-from elementwise cimport act_backward_span, act_forward_span, chunk_start, floating, team_size, IDENTITY
+from elementwise cimport IDENTITY, act_backward_span, act_cost, act_forward_span, chunk_start, floating, team_size
 
 
 cdef void _gemm(char transa, char transb, int m, int n, int k, const floating* a, int lda, const floating* b,
@@ -35,7 +35,8 @@ cdef void _bias_act_rows(floating* out, floating* z, const floating* bias, Py_ss
         if bias != NULL:
             for j in range(cols):
                 zr[j] = zr[j] + bias[j]
-        act_forward_span(out + r * cols, zr, cols, act, slope)
+        if act != IDENTITY or out != z:
+            act_forward_span(out + r * cols, zr, cols, act, slope)
 
 
 cdef void _dz_rows(floating* dz, floating* dbias, const floating* g, const floating* saved, Py_ssize_t r0,
@@ -57,7 +58,7 @@ def linear_forward(floating[:, ::1] out, floating[:, ::1] z, const floating[:, :
     """z = x @ weight.T (+ bias); out = act(z). out may be z itself (activations that save
     their output); x (N, I), weight (O, I), z and out (N, O)."""
     cdef int n = x.shape[0], i = x.shape[1], o = weight.shape[0], c
-    cdef int chunks = min(team_size(<Py_ssize_t>n * o, nthreads), n)
+    cdef int chunks = min(team_size(<Py_ssize_t>n * o * act_cost(act), nthreads), n)
     cdef const floating* b = &bias[0] if bias is not None else NULL
     cdef Py_ssize_t lo, hi
     with nogil:
@@ -77,7 +78,7 @@ def linear_backward(floating[:, ::1] dz, const floating[:, ::1] grad_out, const 
     """dz = grad_out * act'(saved) (dz may be grad_out for identity), dbias = dz.sum(0),
     dx = dz @ weight (when dx is not None), dweight = dz.T @ x."""
     cdef int n = x.shape[0], i = x.shape[1], o = weight.shape[0], c
-    cdef int chunks = min(team_size(<Py_ssize_t>n * o, nthreads), n)
+    cdef int chunks = min(team_size(<Py_ssize_t>n * o * act_cost(act), nthreads), n)
     cdef Py_ssize_t lo, hi, j
     cdef floating* db = &dbias[0] if dbias is not None else NULL
     cdef floating[:, ::1] partial

@@ -8,7 +8,7 @@ identical for every backend and thread count; keep_i = u_i >= p, out_i = x_i * k
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from cython.parallel cimport prange
 
-from elementwise cimport chunk_start, floating, team_size
+from elementwise cimport COST_MATH, COST_PASS, chunk_start, floating, team_size
 
 cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
 
@@ -36,7 +36,7 @@ def dropout_forward(floating[::1] out, uint8_t[::1] mask, const floating[::1] x,
                     double scale, int nthreads):
     """out = x * mask * scale, mask from the seeded stream; flat arrays."""
     cdef Py_ssize_t n = x.shape[0]
-    cdef int c, chunks = team_size(n, nthreads)
+    cdef int c, chunks = team_size(n * COST_MATH, nthreads)
     if n == 0:
         return
     if chunks == 1:
@@ -59,7 +59,7 @@ def dropout_backward(floating[::1] out, const floating[::1] grad_out, const uint
                      int nthreads):
     """out = grad_out * mask * scale; flat arrays."""
     cdef Py_ssize_t n = grad_out.shape[0]
-    cdef int c, chunks = team_size(n, nthreads)
+    cdef int c, chunks = team_size(n * COST_PASS, nthreads)
     if n == 0:
         return
     if chunks == 1:

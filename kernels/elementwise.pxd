@@ -34,12 +34,20 @@ cdef enum:
     GELU = 5
     GELU_TANH = 6
 
-# Smallest amount of work (in elements) worth an OpenMP team. Measured on this project's
-# 2-core machine (see kernels/README of the report in git log): entering a parallel region of
-# 2 threads costs ~5-20 us with OMP_WAIT_POLICY=PASSIVE (threads sleep between regions), while
-# a cheap elementwise kernel runs ~1-2 ns per element, so below ~64k elements one thread wins.
+# When to start an OpenMP team. Measured on this project's 2-core machine (quiet, float32,
+# OMP_WAIT_POLICY=PASSIVE): entering a 2-thread parallel region costs ~50-60 us (the sleeping
+# thread must wake), so 2 threads beat 1 only past ~130-260k elements of a ~1.5 ns/element
+# kernel (tanh 1.12x at 262k, 1.38x at 1M; dropout 1.50x at 262k) and never below 1M elements
+# of a ~0.1 ns/element pass (relu 0.72x at 1M). Work is therefore counted in quarter-nanoseconds
+# of one thread's time, from per-element costs measured the same way, and each extra thread
+# needs PARALLEL_MIN_WORK (~500 us of serial work) to pay for itself. On a loaded machine a
+# team can wait a scheduler tick (~20 ms) for its second core: thresholds err on the high side.
 cdef enum:
-    PARALLEL_MIN_WORK = 65536
+    COST_PASS = 1       # ~0.25 ns/element: copy, relu, scaling, embedding rows, sgd, mse
+    COST_UPDATE = 3     # ~0.75 ns/element: adam, adagrad, rmsprop, adadelta (sqrt, division)
+    COST_MATH = 6       # ~1.5 ns/element: exp, tanh, erf, log1p (libmvec), splitmix64
+    PARALLEL_MIN_WORK = 2000000
+
 
 cdef extern from "vecmath.h" nogil:
     # the constants of fastnn.backends.base, as C macros (a .pxd cannot hold initialised globals)
@@ -50,12 +58,15 @@ cdef extern from "vecmath.h" nogil:
 
 
 cdef inline int team_size(Py_ssize_t work, int nthreads) noexcept nogil:
-    """Threads to use for `work` elements: 1 below PARALLEL_MIN_WORK, else up to nthreads
-    with at least PARALLEL_MIN_WORK elements each."""
-    cdef Py_ssize_t most = work // PARALLEL_MIN_WORK
-    if nthreads <= 1 or most <= 1:
-        return 1
-    return <int>(most if most < nthreads else nthreads)
+    """Threads worth starting for `work` (elements x COST_*): one more per PARALLEL_MIN_WORK,
+    at most nthreads."""
+    cdef Py_ssize_t most = 1 + work // PARALLEL_MIN_WORK
+    return <int>(most if most < nthreads else nthreads) if nthreads > 1 else 1
+
+
+cdef inline int act_cost(int act) noexcept nogil:
+    """Per-element cost of an activation (forward or backward)."""
+    return COST_PASS if act == IDENTITY or act == RELU or act == LEAKY_RELU else COST_MATH
 
 
 cdef inline Py_ssize_t chunk_start(Py_ssize_t n, int chunk, int chunks) noexcept nogil:

@@ -12,7 +12,7 @@ import numpy as np
 from libc.string cimport memcpy
 from cython.parallel cimport prange
 
-from elementwise cimport chunk_start, floating, team_size
+from elementwise cimport COST_PASS, chunk_start, floating, team_size
 
 
 cdef void _gather_rows(floating* out, const floating* weight, const long long* indices, Py_ssize_t r0,
@@ -26,7 +26,7 @@ def embedding_forward(floating[:, ::1] out, const floating[:, ::1] weight, const
                       int nthreads):
     """out[i] = weight[indices[i]]."""
     cdef Py_ssize_t n = indices.shape[0], dim = weight.shape[1]
-    cdef int c, chunks = min(team_size(n * dim, nthreads), n)
+    cdef int c, chunks = min(team_size(n * dim * COST_PASS, nthreads), n)
     if n == 0 or dim == 0:
         return
     if chunks == 1:
@@ -67,7 +67,7 @@ cdef void _scatter(floating[:, ::1] dweight, const floating[:, ::1] rows, const 
                    int nthreads) noexcept:
     """Scatter-add driver: columns split across threads above the threshold."""
     cdef Py_ssize_t n = indices.shape[0], dim = dweight.shape[1]
-    cdef int c, chunks = min(team_size(n * dim, nthreads), dim // 16)  # at least 16 columns per thread
+    cdef int c, chunks = min(team_size(n * dim * COST_PASS, nthreads), dim // 16)  # at least 16 columns per thread
     if n == 0 or dim == 0:
         return
     if chunks <= 1:
@@ -114,7 +114,7 @@ def embedding_bag_forward(floating[:, ::1] out, const floating[:, ::1] weight, c
                           const long long[::1] offsets, bint mean, long long padding_idx, int nthreads):
     """out (zeros on entry, (B, D)): pooled rows of each bag."""
     cdef Py_ssize_t n_bags = offsets.shape[0], n = indices.shape[0], dim = weight.shape[1]
-    cdef int c, chunks = min(team_size(n * dim, nthreads), n_bags)
+    cdef int c, chunks = min(team_size(n * dim * COST_PASS, nthreads), n_bags)
     if n_bags == 0 or dim == 0:
         return
     if chunks <= 1:

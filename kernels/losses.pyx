@@ -10,7 +10,7 @@ import numpy as np
 
 from cython.parallel cimport prange
 
-from elementwise cimport chunk_start, f_abs, f_exp, f_log, f_log1p, floating, span_max, span_sum, team_size
+from elementwise cimport COST_MATH, COST_PASS, chunk_start, f_abs, f_exp, f_log, f_log1p, floating, span_max, span_sum, team_size
 
 cdef enum:
     BLOCK = 512  # elements summed in the working precision before joining the float64 total
@@ -55,7 +55,7 @@ def softmax_cross_entropy(floating[:, ::1] grad, floating[::1] loss, const float
                           int nthreads):
     """Per-row losses into `loss` (N,), scaled dlogits into `grad` (N, C)."""
     cdef Py_ssize_t rows = logits.shape[0], cols = logits.shape[1], lo, hi
-    cdef int c, chunks = min(team_size(rows * cols, nthreads), rows)
+    cdef int c, chunks = min(team_size(rows * cols * COST_MATH, nthreads), rows)
     if rows == 0:
         return
     if chunks == 1:
@@ -116,7 +116,7 @@ cdef double _pointwise_loss(bint bce, floating[::1] grad, floating[::1] loss, co
                             const floating[::1] target, double scale, int nthreads):
     """Run the mse or bce span over n elements, split across threads above the threshold."""
     cdef Py_ssize_t n = x.shape[0], lo, hi
-    cdef int c, chunks = team_size(n, nthreads)
+    cdef int c, chunks = team_size(n * (COST_MATH if bce else COST_PASS), nthreads)
     cdef floating* lp = &loss[0] if loss is not None else NULL
     cdef double total = 0
     cdef double[::1] partial

@@ -10,7 +10,7 @@ Optional state arrays are None when the option is off.
 from libc.string cimport memset
 from cython.parallel cimport prange
 
-from elementwise cimport chunk_start, f_sqrt, floating, team_size
+from elementwise cimport COST_PASS, COST_UPDATE, chunk_start, f_sqrt, floating, team_size
 
 cdef enum Kind:
     SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM
@@ -134,7 +134,7 @@ cdef _run(Kind kind, floating[::1] param, const floating[::1] grad, floating[::1
           floating[::1] s3, Hyper h, int nthreads):
     """Run `kind` over the flat arrays, split across threads above the threshold."""
     cdef Py_ssize_t n = param.shape[0]
-    cdef int c, chunks = team_size(n, nthreads)
+    cdef int c, chunks = team_size(n * (COST_PASS if kind == SGD else COST_UPDATE), nthreads)
     cdef floating* p1 = &s1[0] if s1 is not None else NULL
     cdef floating* p2 = &s2[0] if s2 is not None else NULL
     cdef floating* p3 = &s3[0] if s3 is not None else NULL
