@@ -34,9 +34,6 @@ class Activation:
     def time_backward(self, backend, size, activation, dtype):
         self.backend.activation_backward(self.grad_out, self.saved, self.activation)
 
-    def peakmem_forward(self, backend, size, activation, dtype):
-        self.backend.activation_forward(self.x, self.activation)
-
 
 class Softmax:
     """Row softmax and log-softmax of a (rows, columns) array, forward and backward."""

@@ -17,6 +17,11 @@ SIZES = ["small", "medium", "large"]
 DTYPES = ["float32", "float64"]
 SEED = 0
 
+# Load the compiled backends (import Numba, the extension modules) when asv's forkserver imports
+# the suite, once, rather than in each of the ~1,000 forked benchmark processes; each benchmark's
+# setup still compiles, or loads from Numba's cache, the kernels it runs.
+LOADED_BACKENDS = fastnn.available_backends()
+
 # (rows, columns) of the arrays the elementwise kernels (activations, dropout) run over:
 # 2K, 256K and 1M elements.
 ELEMENTWISE_SHAPES = {"small": (32, 64), "medium": (256, 1024), "large": (1024, 1024)}

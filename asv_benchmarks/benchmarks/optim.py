@@ -47,6 +47,3 @@ class OptimizerUpdate:
 
     def time_update(self, backend, size, optimizer, dtype):
         self.run()
-
-    def peakmem_update(self, backend, size, optimizer, dtype):
-        self.run()
