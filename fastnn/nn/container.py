@@ -17,7 +17,7 @@ def _fused_step(linear: Linear, act: _Elementwise) -> Callable[[Tensor], Tensor]
 
     def step(x: Tensor) -> Tensor:
         return F.linear_activation(x, linear.weight, linear.bias, act.kernel_activation, act.negative_slope,
-                                   layer=linear._name())
+                                   layer=linear._name)
 
     return step
 

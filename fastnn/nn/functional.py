@@ -85,26 +85,21 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activation_name: str,
-                      negative_slope: float = 0.01, layer: str | None = None) -> Tensor:
+                      negative_slope: float = 0.01, layer: Any = None) -> Tensor:
     """y = act(x @ weight.T + bias) in one fused kernel call; x may be (*, in_features).
 
     fastnn's addition to PyTorch's API (Sequential uses it for a Linear followed by an activation).
     This is the hot path of every MLP step: the checks the public kernel would make are made
     here once, then the backend's private kernels run directly (their preconditions hold:
-    C-contiguous float arrays of one dtype, matching shapes, a known activation).
+    C-contiguous float arrays of one dtype, matching shapes, a known activation). `layer`, a
+    string or a function returning one, names the calling layer in error messages.
     """
     x = input.data
     w = weight.data
     in_features = w.shape[1]
-    where = layer or f"linear: weight {w.shape}"
-    if x.ndim == 0 or x.shape[-1] != in_features:
-        raise ValueError(f"{where} expected input (*, {in_features}), got {x.shape}")
-    if x.dtype != w.dtype or w.dtype not in _FLOATS:
-        raise TypeError(f"{where}: input dtype {x.dtype} does not match weight dtype {w.dtype}"
-                        if x.dtype != w.dtype else f"{where}: weight must be float32 or float64, got {w.dtype}")
-    if activation_name not in _KERNEL_ACTIVATIONS:
-        raise ValueError(f"{where}: activation must be one of {', '.join(_KERNEL_ACTIVATIONS)}, "
-                         f"got {activation_name!r}")
+    if (x.ndim == 0 or x.shape[-1] != in_features or x.dtype != w.dtype or w.dtype not in _FLOATS
+            or activation_name not in _KERNEL_ACTIVATIONS):
+        _linear_input_error(x, w, activation_name, _layer_name(layer, f"linear: weight {w.shape}"))
     x2 = x if x.ndim == 2 else x.reshape(-1, in_features)
     if not x2.flags.c_contiguous:
         x2 = np.ascontiguousarray(x2)
@@ -114,7 +109,8 @@ def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activa
     if bias is not None:
         b = bias.data
         if b.shape != (w.shape[0],) or b.dtype != w.dtype:
-            raise ValueError(f"{where}: bias must be ({w.shape[0]},) {w.dtype}, got {b.shape} {b.dtype}")
+            raise ValueError(f"{_layer_name(layer, 'linear')}: bias must be ({w.shape[0]},) {w.dtype}, "
+                             f"got {b.shape} {b.dtype}")
         if not b.flags.c_contiguous:
             b = np.ascontiguousarray(b)
     negative_slope = float(negative_slope)
@@ -137,6 +133,22 @@ def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activa
 
     parents = (input, weight) if bias is None else (input, weight, bias)
     return _result(out, parents, backward)
+
+
+def _layer_name(layer: Any, default: str) -> str:
+    if layer is None:
+        return default
+    return layer() if callable(layer) else str(layer)
+
+
+def _linear_input_error(x: np.ndarray, w: np.ndarray, activation_name: str, where: str) -> None:
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"{where} expected input (*, {w.shape[1]}), got {x.shape}")
+    if x.dtype != w.dtype:
+        raise TypeError(f"{where}: input dtype {x.dtype} does not match weight dtype {w.dtype}")
+    if w.dtype not in _FLOATS:
+        raise TypeError(f"{where}: weight must be float32 or float64, got {w.dtype}")
+    raise ValueError(f"{where}: activation must be one of {', '.join(_KERNEL_ACTIVATIONS)}, got {activation_name!r}")
 
 
 # ------------------------------------------------------------------------------------ activations
@@ -379,7 +391,9 @@ def _softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: st
     """The fused kernel on (M, C) logits and (M,) labels, its preconditions checked here (hot path)."""
     if logits.shape[1] == 0:
         raise ValueError(f"cross_entropy: input must have at least one class, got shape {logits.shape}")
-    labels = checks.index_array("cross_entropy", "target", labels, logits.shape[1], allow=ignore_index)
+    if not (labels.dtype == np.int64 and labels.flags.c_contiguous and labels.size
+            and labels.min() >= 0 and labels.max() < logits.shape[1]):
+        labels = checks.index_array("cross_entropy", "target", labels, logits.shape[1], allow=ignore_index)
     if not logits.flags.c_contiguous:
         logits = np.ascontiguousarray(logits)
     return get_backend()._softmax_cross_entropy(logits, labels, reduction, ignore_index, label_smoothing)

@@ -41,7 +41,7 @@ class Linear(Module):
         return f"Linear({self.in_features} -> {self.out_features})"
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.linear_activation(input, self.weight, self.bias, "identity", layer=self._name())
+        return F.linear_activation(input, self.weight, self.bias, "identity", layer=self._name)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -148,9 +148,21 @@ class Module:
             children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
 
+    def _module_list(self) -> list[Module]:
+        """named_modules() without the names."""
+        seen: set[int] = set()
+        order, stack = [], [self]
+        while stack:
+            module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            order.append(module)
+            stack.extend(m for m in reversed(module._modules.values()) if m is not None)
+        return order
+
     def modules(self) -> Iterator[Module]:
-        for _, module in self.named_modules():
-            yield module
+        return iter(self._module_list())
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         seen: set[int] = set()
@@ -178,15 +190,26 @@ class Module:
         return self._named_members("_parameters", prefix, recurse)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
-        for _, param in self.named_parameters(recurse=recurse):
-            yield param
+        return iter(self._unique_members("_parameters", recurse))
+
+    def _unique_members(self, registry: str, recurse: bool) -> list[Tensor]:
+        """The registry's values over this module (and its descendants), each once, in
+        named_parameters' order; no names are built (zero_grad and optimizers call this often)."""
+        seen: set[int] = set()
+        members = []
+        modules = self._module_list() if recurse else [self]
+        for module in modules:
+            for value in getattr(module, registry).values():
+                if value is not None and id(value) not in seen:
+                    seen.add(id(value))
+                    members.append(value)
+        return members
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
         return self._named_members("_buffers", prefix, recurse)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
-        for _, buffer in self.named_buffers(recurse=recurse):
-            yield buffer
+        return iter(self._unique_members("_buffers", recurse))
 
     # ---------------------------------------------------------------- modes and grads
     def train(self, mode: bool = True) -> Module:
@@ -206,7 +229,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default) or to zeros in place."""
-        for param in self.parameters():
+        for param in self._unique_members("_parameters", True):
             if param.grad is None:
                 continue
             if set_to_none:
