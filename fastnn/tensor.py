@@ -173,7 +173,11 @@ def _binary_operands(op: str, a: Tensor, other: Any) -> tuple[np.ndarray, np.nda
             return x, x.dtype.type(other), None
         if isinstance(other, (float, np.floating)):
             return x.astype(_DEFAULT_FLOAT), _DEFAULT_FLOAT.type(other), None
-        return x, np.asarray(other, dtype=x.dtype if isinstance(other, (int, np.integer)) else None), None
+        if isinstance(other, (bool, np.bool_)):
+            return x, np.asarray(other, dtype=x.dtype), None
+        if x.dtype == bool_:
+            x = x.astype(int64)
+        return x, np.asarray(other, dtype=x.dtype), None
     if isinstance(other, np.ndarray):
         return _binary_operands(op, a, _wrap(other))
     return _binary_operands(op, a, _wrap(_infer_array(other, None)))
@@ -296,6 +300,8 @@ class Tensor:
         source = self.data.dtype
         if source == dtype:
             return self
+        if dtype.kind != "f" or source.kind != "f":
+            return _wrap(self.data.astype(dtype))
         return _result(self.data.astype(dtype), (self,), lambda g: (g.astype(source),))
 
     def float(self) -> Tensor:
@@ -322,9 +328,61 @@ class Tensor:
         if self._ctx is not None:
             self._retains_grad = True
 
+    # ---------------------------------------------------------------- in-place (outside the graph)
+    def _inplace(self, op: str) -> None:
+        if self.requires_grad and _grad_enabled:
+            raise RuntimeError(f"{op}: a tensor that requires grad cannot be modified in place while grad mode "
+                               "is on; wrap the update in fastnn.no_grad() (as for a parameter update)")
+
+    def _update(self, op: str, ufunc: np.ufunc, other: Any) -> Tensor:
+        self._inplace(op)
+        _, y, _ = _binary_operands(op, self, other)
+        ufunc(self.data, y, out=self.data, casting="same_kind")
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._update("add_", np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._update("sub_", np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._update("mul_", np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._update("div_", np.true_divide, other)
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._update("add_", np.add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._update("sub_", np.subtract, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._update("mul_", np.multiply, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._update("div_", np.true_divide, other)
+
+    def copy_(self, source: Any) -> Tensor:
+        """Copy `source` (broadcast, cast to this dtype) into this tensor's array."""
+        self._inplace("copy_")
+        self.data[...] = source.data if isinstance(source, Tensor) else source
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        self._inplace("fill_")
+        self.data[...] = value
+        return self
+
     def zero_(self) -> Tensor:
+        self._inplace("zero_")
         self.data[...] = 0
         return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._inplace("__setitem__")
+        self.data[_index_arrays(index)] = value.data if isinstance(value, Tensor) else value
 
     # ---------------------------------------------------------------- backward
     def backward(self, gradient: Any = None, retain_graph: bool | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastnn.nn import functional as F
@@ -10,16 +10,6 @@ from fastnn.nn.activation import _Elementwise
 from fastnn.nn.linear import Linear
 from fastnn.nn.module import Module
 from fastnn.tensor import Tensor
-
-
-def _fused_step(linear: Linear, act: _Elementwise) -> Callable[[Tensor], Tensor]:
-    """One call of the fused linear kernel for `linear` followed by `act`."""
-
-    def step(x: Tensor) -> Tensor:
-        return F.linear_activation(x, linear.weight, linear.bias, act.kernel_activation, act.negative_slope,
-                                   layer=linear._name)
-
-    return step
 
 
 class Sequential(Module):
@@ -39,17 +29,19 @@ class Sequential(Module):
         object.__setattr__(self, "_plan", None)
         super().add_module(name, module)
 
-    def _build_plan(self) -> list[Callable[[Tensor], Any]]:
+    def _build_plan(self) -> list[tuple[Module, _Elementwise | None]]:
+        """(module, None) runs the module; (linear, activation) runs both as one fused kernel call.
+        Plain tuples of modules, so deepcopy and pickling map them to the copies."""
         modules = [m for m in self._modules.values() if m is not None]
         plan, i = [], 0
         while i < len(modules):
             module = modules[i]
             following = modules[i + 1] if i + 1 < len(modules) else None
             if type(module) is Linear and isinstance(following, _Elementwise):
-                plan.append(_fused_step(module, following))
+                plan.append((module, following))
                 i += 2
             else:
-                plan.append(module)
+                plan.append((module, None))
                 i += 1
         return plan
 
@@ -58,8 +50,12 @@ class Sequential(Module):
         if plan is None:
             plan = self._build_plan()
             object.__setattr__(self, "_plan", plan)
-        for step in plan:
-            input = step(input)
+        for module, act in plan:
+            if act is None:
+                input = module(input)
+            else:
+                input = F.linear_activation(input, module.weight, module.bias, act.kernel_activation,
+                                            act.negative_slope, layer=module._name)
         return input
 
     def __getitem__(self, index: int | slice) -> Module:

@@ -208,3 +208,33 @@ def test_cat_and_stack_shapes():
     assert fastnn.stack([a, a], dim=1).shape == (2, 2, 3)
     with pytest.raises(TypeError, match="cat: tensors have different dtypes"):
         fastnn.cat([a, fastnn.zeros(1, 3, dtype=fastnn.float64)])
+
+
+def test_in_place_updates_under_no_grad_keep_the_tensor_object():
+    p = fastnn.tensor([1.0, 2.0], requires_grad=True)
+    (p * p).sum().backward()
+    same = p
+    with fastnn.no_grad():
+        p -= 0.5 * p.grad
+        p.add_(fastnn.ones(2), alpha=2.0)
+        p *= 2
+    assert p is same and p.tolist() == [(1 - 1 + 2) * 2, (2 - 2 + 2) * 2]
+    with pytest.raises(RuntimeError, match="in place while grad mode is on"):
+        p += 1
+    t = fastnn.zeros(3)
+    t[1] = 5.0
+    t.fill_(1).mul_(3)
+    assert t.tolist() == [3.0, 3.0, 3.0] and t.copy_(fastnn.tensor([1.0, 2.0, 3.0])).tolist() == [1.0, 2.0, 3.0]
+
+
+def test_converting_to_an_integer_dtype_leaves_the_graph():
+    x = fastnn.tensor([1.5, 2.5], requires_grad=True)
+    assert not x.long().requires_grad and x.long().dtype == np.int64
+    y = x.double()
+    assert y.requires_grad
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [1.0, 1.0]
+
+
+def test_bool_tensors_promote_to_int64_with_int_scalars():
+    assert (fastnn.tensor([True, False]) + 2).tolist() == [3, 2]

@@ -330,3 +330,17 @@ def test_constant_initialisers():
     assert np.all(nn.init.constant_(t, 0.25).numpy() == 0.25)
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         nn.init.xavier_uniform_(fastnn.zeros(3))
+
+
+def test_deepcopy_and_pickle_give_independent_working_models():
+    import copy
+    import pickle
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    x = fastnn.randn(2, 3)
+    expected = model(x).numpy().copy()
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        np.testing.assert_array_equal(clone(x).numpy(), expected)
+        clone[0].weight.data[...] = 0
+        assert not np.array_equal(clone(x).numpy(), expected)
+        np.testing.assert_array_equal(model(x).numpy(), expected)
