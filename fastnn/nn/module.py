@@ -45,6 +45,16 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+_structure_version = 0
+"""Bumped whenever any module's registered parameters, buffers or children may change; the
+cached parameter lists (see Module._unique_members) are valid while it stays the same."""
+
+
+def _structure_changed() -> None:
+    global _structure_version
+    _structure_version += 1
+
+
 class _IncompatibleKeys(NamedTuple):
     missing_keys: list
     unexpected_keys: list
@@ -68,6 +78,7 @@ class Module:
 
     # ---------------------------------------------------------------- registration
     def __setattr__(self, name: str, value: Any) -> None:
+        _structure_changed()
         params = self.__dict__.get("_parameters")
         if isinstance(value, Parameter):
             if params is None:
@@ -102,11 +113,13 @@ class Module:
                 registry.pop(name, None)
 
     def __delattr__(self, name: str) -> None:
+        _structure_changed()
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        _structure_changed()
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
         self._parameters[name] = param
@@ -114,6 +127,7 @@ class Module:
 
     def register_buffer(self, name: str, tensor: Tensor | None) -> None:
         """Register a non-trainable tensor that is part of the state_dict."""
+        _structure_changed()
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
         self._remove_from(name, self._buffers)
@@ -121,6 +135,7 @@ class Module:
         object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        _structure_changed()
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module or None, got {type(module).__name__}")
         self._remove_from(name, self._modules)
@@ -194,9 +209,18 @@ class Module:
 
     def _unique_members(self, registry: str, recurse: bool) -> list[Tensor]:
         """The registry's values over this module (and its descendants), each once, in
-        named_parameters' order; no names are built (zero_grad and optimizers call this often)."""
+        named_parameters' order; no names are built, and the list is cached until the structure
+        of any module changes (zero_grad runs every step)."""
+        key = (registry, recurse)
+        cache = self.__dict__.get("_members_cache")
+        if cache is not None and cache[0] == _structure_version and key in cache[1]:
+            return cache[1][key]
+        if cache is None or cache[0] != _structure_version:
+            cache = (_structure_version, {})
+            object.__setattr__(self, "_members_cache", cache)
         seen: set[int] = set()
-        members = []
+        members: list[Tensor] = []
+        cache[1][key] = members
         modules = self._module_list() if recurse else [self]
         for module in modules:
             for value in getattr(module, registry).values():
