@@ -344,3 +344,17 @@ def test_deepcopy_and_pickle_give_independent_working_models():
         clone[0].weight.data[...] = 0
         assert not np.array_equal(clone(x).numpy(), expected)
         np.testing.assert_array_equal(model(x).numpy(), expected)
+
+
+def test_parameter_list_follows_structure_changes_anywhere_in_the_tree():
+    inner = nn.Linear(2, 2)
+    model = nn.Sequential(nn.Sequential(inner))
+    assert len(list(model.parameters())) == 2
+    inner.extra = nn.Parameter(fastnn.ones(1))
+    assert len(list(model.parameters())) == 3
+    inner.bias = None
+    del inner.extra
+    assert [p.shape for p in model.parameters()] == [(2, 2)]
+    model.append(nn.Linear(2, 1))
+    assert len(list(model.parameters())) == 3
+    model.zero_grad()
