@@ -15,9 +15,9 @@ from numba import prange
 from numba.extending import overload
 
 from fastnn._numba._jit import BLOCK, jit, serial_and_parallel
-from fastnn._numba.mathfun import erf_, exp_, tanh_
+from fastnn._numba.mathfun import exp_, norm_cdf, tanh_
 from fastnn._numba.reductions import dot, maximum, total
-from fastnn.backends.base import GELU_TANH_COEF, INV_SQRT2, INV_SQRT_2PI, SQRT_2_OVER_PI
+from fastnn.backends.base import GELU_TANH_COEF, INV_SQRT_2PI, SQRT_2_OVER_PI
 
 IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH, GELU, GELU_TANH = range(7)
 CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH,
@@ -63,8 +63,7 @@ def _sigmoid(x):
 
 @overload(gelu)
 def _gelu(x):
-    ty = x
-    return lambda x: ty(0.5) * x * (ty(1.0) + erf_(x * ty(INV_SQRT2)))
+    return lambda x: x * norm_cdf(x)
 
 
 @overload(gelu_grad)
@@ -72,7 +71,7 @@ def _gelu_grad(x):
     ty = x
 
     def impl(x):
-        cdf = ty(0.5) * (ty(1.0) + erf_(x * ty(INV_SQRT2)))
+        cdf = norm_cdf(x)
         pdf = ty(INV_SQRT_2PI) * exp_(ty(-0.5) * x * x)
         return cdf + x * pdf
     return impl

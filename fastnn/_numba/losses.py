@@ -13,8 +13,8 @@ import math
 from numba import prange
 
 from fastnn._numba._jit import BLOCK, serial_and_parallel
-from fastnn._numba.mathfun import exp_
-from fastnn._numba.reductions import maximum, total, total_f64
+from fastnn._numba.mathfun import exp_, log1p_unit
+from fastnn._numba.reductions import maximum, squared_distance_f64, total, total_f64
 
 
 def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale, loss, grad):
@@ -51,8 +51,9 @@ def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale,
         g[t] -= keep * s
 
 
-def _mse(input, target, scale, loss, grad, partial):
-    """d = x - t: loss = d^2, grad = scale * 2d, partial[b] = float64 sum of block b's losses."""
+def _mse(input, target, scale, loss, grad, partial, need_loss):
+    """d = x - t: loss = d^2 (only when need_loss), grad = scale * 2d, partial[b] = float64 sum of
+    block b's losses."""
     n = input.shape[0]
     two_s = input.dtype.type(2.0 * scale)
     for b in prange((n + BLOCK - 1) // BLOCK):
@@ -61,13 +62,15 @@ def _mse(input, target, scale, loss, grad, partial):
         x, t, out, g = input[lo:hi], target[lo:hi], loss[lo:hi], grad[lo:hi]
         for i in range(x.shape[0]):
             d = x[i] - t[i]
-            out[i] = d * d
+            if need_loss:
+                out[i] = d * d
             g[i] = two_s * d
-        partial[b] = total_f64(out)
+        partial[b] = squared_distance_f64(x, t)
 
 
-def _bce_with_logits(logits, target, scale, loss, grad, partial):
-    """loss = max(x,0) - x t + log1p(e^-|x|), grad = scale (sigmoid(x) - t); partial sums as in mse."""
+def _bce_with_logits(logits, target, scale, loss, grad, partial, need_loss):
+    """loss = max(x,0) - x t + log1p(e^-|x|), grad = scale (sigmoid(x) - t); partial sums as in
+    mse. The losses are always written (``loss`` must be full size): the block sums read them."""
     n = logits.shape[0]
     ty = logits.dtype.type
     zero, one, s = ty(0.0), ty(1.0), ty(scale)
@@ -77,11 +80,9 @@ def _bce_with_logits(logits, target, scale, loss, grad, partial):
         x, t, out, g = logits[lo:hi], target[lo:hi], loss[lo:hi], grad[lo:hi]
         for i in range(x.shape[0]):
             e = exp_(-abs(x[i]))
-            out[i] = e
+            out[i] = (max(x[i], zero) - x[i] * t[i]) + log1p_unit(e)
             inv = one / (one + e)
             g[i] = ((inv if x[i] >= zero else e * inv) - t[i]) * s
-        for i in range(x.shape[0]):  # log1p has no vectorised form: keep it out of the loop above
-            out[i] = (max(x[i], zero) - x[i] * t[i]) + ty(math.log1p(out[i]))
         partial[b] = total_f64(out)
 
 

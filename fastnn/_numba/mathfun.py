@@ -1,4 +1,4 @@
-"""Scalar transcendentals for the Numba kernels: ``exp_``, ``tanh_``, ``erf_``.
+"""Scalar transcendentals for the Numba kernels: ``exp_``, ``tanh_``, ``log1p_unit``, ``norm_cdf``.
 
 float64 calls libm (exact to the reference within ~1e-15). float32 uses plain-arithmetic
 approximations that LLVM vectorises: PyPI's llvmlite has no SVML, so ``math.exp`` on float32
@@ -9,9 +9,15 @@ inside a loop runs one element at a time, ~7x slower than NumPy's SIMD ufunc.
   smallest subnormal and up to overflow come out right. Max relative error ~1.5e-7.
 - tanh (Eigen's ``generic_fast_tanh_float``): an odd 13/6 rational on x clamped to +-7.9053,
   x itself for |x| < 4e-4. Max relative error ~4e-7 on float32's whole range.
-- erf: libm ``erff`` (no fused kernel depends on it for speed).
+- log1p on [0, 1] (``log1p_unit``, for the softplus term of the logistic loss):
+  log1p(e) = 2 atanh(s) with s = e / (2 + e) in [0, 1/3], atanh by its odd series to s^15
+  (truncation 2e-9 relative).
+- Phi, the standard normal cdf (``norm_cdf``, for the exact gelu): float64 as the reference,
+  0.5 (1 + erf(x / sqrt 2)) with libm; float32 as 0.5 erfc(-x / sqrt 2), erfc by Numerical
+  Recipes' ``erfcc`` (t = 1 / (1 + |z|/2), erfc = t exp(-z^2 + P(t)), relative error < 1.2e-7
+  everywhere, so also in the far negative tail, where 1 + erf(.) cancels).
 
-NaN propagates through all three (the clamps keep NaN).
+NaN propagates through all of them (the clamps keep NaN).
 """
 
 from __future__ import annotations
@@ -41,6 +47,14 @@ _A1, _A3, _A5, _A7 = F(4.89352455891786e-03), F(6.37261928875436e-04), F(1.48572
 _A9, _A11, _A13 = F(-8.60467152213735e-11), F(2.00018790482477e-13), F(-2.76076847742355e-16)
 _B0, _B2, _B4, _B6 = F(4.89352518554385e-03), F(2.26843463243900e-03), F(1.18534705686654e-04), F(1.19825839466702e-06)
 
+_ATANH_SERIES = tuple(F(1.0 / k) for k in (15, 13, 11, 9, 7, 5, 3))
+_T15, _T13, _T11, _T9, _T7, _T5, _T3 = _ATANH_SERIES
+_TWO = F(2.0)
+_NEG_INV_SQRT2 = F(-0.7071067811865476)
+_ERFC_POLY = tuple(F(c) for c in (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806,
+                                  0.09678418, 0.37409196, 1.00002368, -1.26551223))
+_C9, _C8, _C7, _C6, _C5, _C4, _C3, _C2, _C1, _C0 = _ERFC_POLY
+
 
 @intrinsic
 def _bits_to_float32(typingctx, bits):
@@ -60,9 +74,9 @@ def tanh_(x):
     return math.tanh(x)
 
 
-def erf_(x):
-    """erf(x) from libm (erff for float32)."""
-    return math.erf(x)
+def log1p_unit(x):
+    """log(1 + x) for x in [0, 1]; float32 by the vectorisable series, float64 by libm."""
+    return math.log1p(x)
 
 
 @overload(exp_)
@@ -99,6 +113,33 @@ def _tanh_overload(x):
     return tanhf
 
 
-@overload(erf_)
-def _erf_overload(x):
-    return lambda x: math.erf(x)
+@overload(log1p_unit)
+def _log1p_unit_overload(x):
+    if x != types.float32:
+        return lambda x: math.log1p(x)
+
+    def log1pf(x):
+        s = x / (_TWO + x)
+        s2 = s * s
+        series = ((((((_T15 * s2 + _T13) * s2 + _T11) * s2 + _T9) * s2 + _T7) * s2 + _T5) * s2 + _T3) * s2
+        return _TWO * s + _TWO * s * series
+    return log1pf
+
+
+def norm_cdf(x):
+    """Phi(x) = 0.5 (1 + erf(x / sqrt 2))."""
+    return 0.5 * (1.0 + math.erf(x * 0.7071067811865476))
+
+
+@overload(norm_cdf)
+def _norm_cdf_overload(x):
+    if x != types.float32:
+        return lambda x: 0.5 * (1.0 + math.erf(x * 0.7071067811865476))
+
+    def phif(x):
+        z = x * _NEG_INV_SQRT2
+        t = _ONE / (_ONE + _HALF * abs(z))
+        p = ((((((((_C9 * t + _C8) * t + _C7) * t + _C6) * t + _C5) * t + _C4) * t + _C3) * t + _C2) * t + _C1) * t
+        erfc = t * exp_(p + _C0 - z * z)
+        return _HALF * erfc if z >= 0 else _ONE - _HALF * erfc
+    return phif

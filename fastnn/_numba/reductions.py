@@ -42,6 +42,16 @@ def dot(a, b):
     return s
 
 
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def squared_distance_f64(a, b):
+    """sum_i (a_i - b_i)^2, the differences taken in the arrays' dtype, accumulated in float64."""
+    s = 0.0
+    for i in range(a.shape[0]):
+        d = a[i] - b[i]
+        s += d * d
+    return s
+
+
 @jit
 def maximum(a):
     """max of a non-empty 1-D array (a NaN may or may not win; callers only need NaN to spread

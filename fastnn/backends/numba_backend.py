@@ -109,20 +109,21 @@ class NumbaBackend(Backend):
                                                         loss, grad)
         return _reduced(loss, reduction, loss.sum(dtype=np.float64), count, loss.dtype), grad
 
-    def _pointwise_loss(self, kernel, input, target, reduction):
+    def _pointwise_loss(self, kernel, input, target, reduction, loss_always):
         n = input.size
         scale = 1.0 / n if reduction == "mean" and n else 1.0
-        loss = np.empty_like(input)
+        need_loss = reduction == "none"
+        loss = np.empty_like(input) if need_loss or loss_always else _EMPTY[input.dtype]
         grad = np.empty_like(input)
         partial = np.empty(blocks(n), dtype=np.float64)
-        pick(kernel, n)(_flat(input), _flat(target), scale, _flat(loss), _flat(grad), partial)
+        pick(kernel, n)(_flat(input), _flat(target), scale, _flat(loss), _flat(grad), partial, need_loss)
         return _reduced(loss, reduction, partial.sum(), n, input.dtype), grad
 
     def _mse_loss(self, input, target, reduction):
-        return self._pointwise_loss(losses.mse, input, target, reduction)
+        return self._pointwise_loss(losses.mse, input, target, reduction, loss_always=False)
 
     def _bce_with_logits(self, logits, target, reduction):
-        return self._pointwise_loss(losses.bce_with_logits, logits, target, reduction)
+        return self._pointwise_loss(losses.bce_with_logits, logits, target, reduction, loss_always=True)
 
     # ------------------------------------------------------------- optimizers
     def _sgd_update(self, param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step):
