@@ -75,7 +75,18 @@ def _freed_graph(_grad: np.ndarray) -> tuple:
                        "first backward). Pass retain_graph=True to the first backward() to keep them.")
 
 
-_FREED = (_freed_graph, ())
+class _Node:
+    """One recorded op: ``backward(g)`` returns a gradient (or None) per input, and ``inputs``
+    holds, per input, the input's own node (an op output), the leaf Tensor (when it requires
+    grad), or None. The node does not hold its output tensor, so an intermediate array lives
+    only as long as some backward closure needs it (or the user holds the tensor)."""
+
+    __slots__ = ("backward", "inputs", "retained")
+
+    def __init__(self, backward: Callable, inputs: tuple) -> None:
+        self.backward = backward
+        self.inputs = inputs
+        self.retained: Tensor | None = None  # the output tensor, when retain_grad() asked for its .grad
 
 
 def _dtype(dtype: Any) -> np.dtype | None:
@@ -121,7 +132,6 @@ def _wrap(data: np.ndarray, requires_grad: bool = False) -> Tensor:
     t.requires_grad = requires_grad
     t.grad = None
     t._ctx = None
-    t._retains_grad = False
     return t
 
 
@@ -130,12 +140,12 @@ def _result(data: np.ndarray, parents: tuple, backward: Callable) -> Tensor:
     out = object.__new__(Tensor)
     out.data = data
     out.grad = None
-    out._retains_grad = False
     if _grad_enabled:
         for p in parents:
             if p.requires_grad:
                 out.requires_grad = True
-                out._ctx = (backward, parents)
+                out._ctx = _Node(backward, tuple(
+                    q._ctx if q._ctx is not None else (q if q.requires_grad else None) for q in parents))
                 return out
     out.requires_grad = False
     out._ctx = None
@@ -191,7 +201,7 @@ def _as_tensor(value: Any) -> Tensor:
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and differentiate through them."""
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
     __hash__ = object.__hash__
 
@@ -199,7 +209,6 @@ class Tensor:
         self.data = _infer_array(data, _dtype(dtype))
         self.grad = None
         self._ctx = None
-        self._retains_grad = False
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -326,7 +335,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: the tensor does not require grad")
         if self._ctx is not None:
-            self._retains_grad = True
+            self._ctx.retained = self
 
     # ---------------------------------------------------------------- in-place (outside the graph)
     def _inplace(self, op: str) -> None:
@@ -406,7 +415,7 @@ class Tensor:
         if self._ctx is None:
             _accumulate(self, grad)
             return
-        _run_backward(self, grad, bool(retain_graph))
+        _run_backward(self._ctx, grad, bool(retain_graph))
 
     # ---------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> Tensor:
@@ -691,11 +700,11 @@ def _accumulate(leaf: Tensor, grad: np.ndarray) -> None:
         leaf.grad.data += grad
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """The graph's interior nodes, root first, each before the nodes it came from (no recursion)."""
-    order: list[Tensor] = []
+def _topological_order(root: _Node) -> list[_Node]:
+    """The graph's nodes, root first, each before the nodes of its inputs (no recursion)."""
+    order: list[_Node] = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[_Node, bool]] = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -705,34 +714,33 @@ def _topological_order(root: Tensor) -> list[Tensor]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for parent in node._ctx[1]:
-            if parent._ctx is not None and id(parent) not in visited:
-                stack.append((parent, False))
+        for edge in node.inputs:
+            if type(edge) is _Node and id(edge) not in visited:
+                stack.append((edge, False))
     order.reverse()
     return order
 
 
-def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
+def _run_backward(root: _Node, grad: np.ndarray, retain_graph: bool) -> None:
     grads: dict[int, np.ndarray] = {id(root): grad}
     for node in _topological_order(root):
         g = grads.pop(id(node), None)
-        backward, parents = node._ctx
+        backward, inputs = node.backward, node.inputs
         if not retain_graph:
-            node._ctx = _FREED
+            node.backward, node.inputs = _freed_graph, ()
         if g is None:
             continue
-        if node._retains_grad:
-            _accumulate(node, g)
-        parent_grads = backward(g)
-        for parent, pg in zip(parents, parent_grads):
-            if pg is None or not parent.requires_grad:
+        if node.retained is not None:
+            _accumulate(node.retained, g)
+        for edge, edge_grad in zip(inputs, backward(g)):
+            if edge is None or edge_grad is None:
                 continue
-            if parent._ctx is None:
-                _accumulate(parent, pg)
-            else:
-                key = id(parent)
+            if type(edge) is _Node:
+                key = id(edge)
                 previous = grads.get(key)
-                grads[key] = pg if previous is None else previous + pg
+                grads[key] = edge_grad if previous is None else previous + edge_grad
+            else:
+                _accumulate(edge, edge_grad)
 
 
 # ------------------------------------------------------------------------------------ ops

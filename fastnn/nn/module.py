@@ -36,7 +36,6 @@ class Parameter(Tensor):
         self.data = array
         self.grad = None
         self._ctx = None
-        self._retains_grad = False
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)

@@ -238,3 +238,24 @@ def test_converting_to_an_integer_dtype_leaves_the_graph():
 
 def test_bool_tensors_promote_to_int64_with_int_scalars():
     assert (fastnn.tensor([True, False]) + 2).tolist() == [3, 2]
+
+
+def test_the_graph_keeps_only_what_backward_needs():
+    import gc
+    import weakref
+
+    x = fastnn.ones(1000, requires_grad=True)
+    h = x + 1  # add's backward needs no array; mul by a scalar needs only the scalar
+    y = h * 2.0
+    tensor_ref, array_ref = weakref.ref(h), weakref.ref(h.data)
+    del h
+    gc.collect()
+    assert tensor_ref() is None and array_ref() is None
+    e = x.exp()  # exp's backward needs its output array, so that stays alive
+    kept = weakref.ref(e.data)
+    z = e.sum()
+    del e
+    gc.collect()
+    assert kept() is not None
+    (y.sum() + z).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 + np.e)
