@@ -79,7 +79,7 @@ def log1p_unit(x):
     return math.log1p(x)
 
 
-@overload(exp_)
+@overload(exp_, inline="always")
 def _exp_overload(x):
     if x != types.float32:
         return lambda x: math.exp(x)
@@ -98,7 +98,7 @@ def _exp_overload(x):
     return expf
 
 
-@overload(tanh_)
+@overload(tanh_, inline="always")
 def _tanh_overload(x):
     if x != types.float32:
         return lambda x: math.tanh(x)
@@ -113,7 +113,7 @@ def _tanh_overload(x):
     return tanhf
 
 
-@overload(log1p_unit)
+@overload(log1p_unit, inline="always")
 def _log1p_unit_overload(x):
     if x != types.float32:
         return lambda x: math.log1p(x)
@@ -131,7 +131,7 @@ def norm_cdf(x):
     return 0.5 * (1.0 + math.erf(x * 0.7071067811865476))
 
 
-@overload(norm_cdf)
+@overload(norm_cdf, inline="always")
 def _norm_cdf_overload(x):
     if x != types.float32:
         return lambda x: 0.5 * (1.0 + math.erf(x * 0.7071067811865476))
