@@ -63,7 +63,7 @@ cdef void _softmax_rows(floating* out, const floating* x, Py_ssize_t r0, Py_ssiz
             for j in range(cols):
                 orow[j] = (xr[j] - m) - lse
         else:
-            inv = 1 / span_sum(orow, cols)
+            inv = <floating>1 / span_sum(orow, cols)
             for j in range(cols):
                 orow[j] = orow[j] * inv
 

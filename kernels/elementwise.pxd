@@ -2,6 +2,9 @@
 # spans used by both activations.pyx and dense.pyx, short reductions, and the rule that
 # decides when a kernel starts an OpenMP team.
 #
+# Cython writes an integer literal next to a float as a C double (1 + e becomes 1.0 + e), which
+# would turn float32 arithmetic into float64: literals in float expressions are typed locals.
+#
 # Spans take raw pointers over a contiguous run of n elements and switch on the activation
 # outside their loops, so each loop is a straight elementwise loop that gcc vectorises
 # (through libmvec for exp/tanh/erf/log1p, see vecmath.h).
@@ -126,8 +129,9 @@ cdef inline floating f_abs(floating x) noexcept nogil:
 
 cdef inline floating sigmoid(floating x) noexcept nogil:
     """1/(1+e^-x) without overflow: with e = e^-|x|, 1/(1+e) for x >= 0, e/(1+e) below."""
+    cdef floating one = 1
     cdef floating e = f_exp(-f_abs(x))
-    cdef floating s = 1 / (1 + e)
+    cdef floating s = one / (one + e)
     return s if x >= 0 else e * s
 
 
@@ -137,14 +141,14 @@ cdef inline void act_forward_span(floating* out, const floating* x, Py_ssize_t n
     """out[i] = act(x[i]) for i < n (out may be x)."""
     cdef Py_ssize_t i
     cdef floating v, c = <floating>SQRT_2_OVER_PI, k = <floating>GELU_TANH_COEF
-    cdef floating r2 = <floating>INV_SQRT2
+    cdef floating r2 = <floating>INV_SQRT2, zero = 0, one = 1, half = 0.5
     if act == IDENTITY:
         for i in range(n):
             out[i] = x[i]
     elif act == RELU:
         for i in range(n):
             v = x[i]
-            out[i] = 0 if v < 0 else v  # NaN passes through, as np.maximum
+            out[i] = zero if v < 0 else v  # NaN passes through, as np.maximum
     elif act == LEAKY_RELU:
         for i in range(n):
             v = x[i]
@@ -158,11 +162,11 @@ cdef inline void act_forward_span(floating* out, const floating* x, Py_ssize_t n
     elif act == GELU:
         for i in range(n):
             v = x[i]
-            out[i] = <floating>0.5 * v * (1 + f_erf(v * r2))
+            out[i] = half * v * (one + f_erf(v * r2))
     else:
         for i in range(n):
             v = x[i]
-            out[i] = <floating>0.5 * v * (1 + f_tanh(c * (v + k * v * v * v)))
+            out[i] = half * v * (one + f_tanh(c * (v + k * v * v * v)))
 
 
 cdef inline void act_backward_span(floating* out, const floating* g, const floating* saved, Py_ssize_t n,
@@ -171,33 +175,33 @@ cdef inline void act_backward_span(floating* out, const floating* g, const float
     cdef Py_ssize_t i
     cdef floating y, th, c = <floating>SQRT_2_OVER_PI, k = <floating>GELU_TANH_COEF
     cdef floating k3 = <floating>(3 * GELU_TANH_COEF), r2 = <floating>INV_SQRT2
-    cdef floating r2pi = <floating>INV_SQRT_2PI
+    cdef floating r2pi = <floating>INV_SQRT_2PI, zero = 0, one = 1, half = 0.5
     if act == IDENTITY:
         for i in range(n):
             out[i] = g[i]
     elif act == RELU:
         for i in range(n):
-            out[i] = g[i] if saved[i] > 0 else 0
+            out[i] = g[i] if saved[i] > 0 else zero
     elif act == LEAKY_RELU:
         for i in range(n):
             out[i] = g[i] if saved[i] > 0 else g[i] * slope
     elif act == SIGMOID:
         for i in range(n):
             y = saved[i]
-            out[i] = g[i] * y * (1 - y)
+            out[i] = g[i] * y * (one - y)
     elif act == TANH:
         for i in range(n):
             y = saved[i]
-            out[i] = g[i] * (1 - y * y)
+            out[i] = g[i] * (one - y * y)
     elif act == GELU:
         for i in range(n):
             y = saved[i]
-            out[i] = g[i] * (<floating>0.5 * (1 + f_erf(y * r2)) + y * (r2pi * f_exp(<floating>-0.5 * y * y)))
+            out[i] = g[i] * (half * (one + f_erf(y * r2)) + y * (r2pi * f_exp(-half * y * y)))
     else:
         for i in range(n):
             y = saved[i]
             th = f_tanh(c * (y + k * y * y * y))
-            out[i] = g[i] * (<floating>0.5 * (1 + th) + <floating>0.5 * y * (1 - th * th) * (c * (1 + k3 * y * y)))
+            out[i] = g[i] * (half * (one + th) + half * y * (one - th * th) * (c * (one + k3 * y * y)))
 
 
 # ------------------------------------------------------------------ reductions

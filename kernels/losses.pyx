@@ -38,7 +38,7 @@ cdef void _xent_rows(floating* grad, floating* loss, const floating* x, const lo
             gr[j] = f_exp(xr[j] - m)
         inv = span_sum(gr, cols)
         lse = f_log(inv)
-        inv = 1 / inv
+        inv = <floating>1 / inv
         loss[r] = -((xr[t] - m) - lse) * hit
         if eps != 0:
             shifted = 0
@@ -75,7 +75,7 @@ cdef double _mse_span(floating* grad, floating* loss, const floating* x, const f
     """loss = d^2, grad = 2d * scale with d = x - t; returns sum(loss). loss may be NULL."""
     cdef floating buf[BLOCK]
     cdef floating* lb
-    cdef floating d
+    cdef floating d, two = 2
     cdef Py_ssize_t start = 0, j, m
     cdef double total = 0
     while start < n:
@@ -83,7 +83,7 @@ cdef double _mse_span(floating* grad, floating* loss, const floating* x, const f
         lb = loss + start if loss != NULL else buf
         for j in range(m):
             d = x[start + j] - t[start + j]
-            grad[start + j] = 2 * d * scale
+            grad[start + j] = two * d * scale
             lb[j] = d * d
         total += span_sum(lb, m)
         start += m
@@ -95,7 +95,7 @@ cdef double _bce_span(floating* grad, floating* loss, const floating* x, const f
     """loss = max(x,0) - x t + log1p(e^-|x|), grad = (sigmoid(x) - t) * scale; returns sum(loss)."""
     cdef floating buf[BLOCK]
     cdef floating* lb
-    cdef floating v, e, s
+    cdef floating v, e, s, zero = 0, one = 1
     cdef Py_ssize_t start = 0, j, m
     cdef double total = 0
     while start < n:
@@ -104,9 +104,9 @@ cdef double _bce_span(floating* grad, floating* loss, const floating* x, const f
         for j in range(m):
             v = x[start + j]
             e = f_exp(-f_abs(v))
-            s = 1 / (1 + e)
+            s = one / (one + e)
             grad[start + j] = ((s if v >= 0 else e * s) - t[start + j]) * scale
-            lb[j] = ((0 if v < 0 else v) - v * t[start + j]) + f_log1p(e)
+            lb[j] = ((zero if v < 0 else v) - v * t[start + j]) + f_log1p(e)
         total += span_sum(lb, m)
         start += m
     return total
