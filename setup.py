@@ -1,6 +1,9 @@
 """Builds every Cython source in kernels/ into an extension module fastnn._cython.<name>.
 
-A compile error stops the install (no silent fallback); build_ext runs in parallel on all cores.
+The vector-math families are built a second and third time for AVX2+FMA and AVX-512 as
+fastnn._cython.<name>_avx2 / _avx512; fastnn._cython.load picks the best one the CPU runs at
+import (the baseline x86-64 build is always there). A compile error stops the install (no
+silent fallback); build_ext runs in parallel on all cores.
 """
 
 import os
@@ -17,6 +20,14 @@ HERE = Path(__file__).parent
 # for exp/tanh/erf/log1p. No -ffast-math: -ffinite-math-only would drop NaN handling and
 # -fassociative-math would reorder sums away from the NumPy reference. No -march=native.
 BASE_FLAGS = ["-O3", "-g0", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
+# Families whose loops call libmvec (exp, tanh, erf, log1p): wider vectors pay off there. No FMA
+# contraction of our own expressions (-ffp-contract=off), so every build rounds as the baseline.
+VECTOR_MATH = ("activations", "dense", "losses")
+ISA_FLAGS = {
+    "avx2": ["-mavx2", "-mfma", "-ffp-contract=off"],
+    "avx512": ["-mavx512f", "-mavx512dq", "-mavx2", "-mfma", "-ffp-contract=off"],
+}
+ISA_SOURCES = HERE / "build" / "isa"
 
 
 class ParallelBuildExt(build_ext):
@@ -26,21 +37,38 @@ class ParallelBuildExt(build_ext):
             self.parallel = os.cpu_count() or 1
 
 
-def extension(pyx: Path) -> Extension:
+def extension(pyx: Path, name: str, flags: tuple = ()) -> Extension:
     return Extension(
-        f"fastnn._cython.{pyx.stem}",
-        [str(pyx.relative_to(HERE))],
+        f"fastnn._cython.{name}",
+        [os.path.relpath(pyx, HERE)],
         include_dirs=[np.get_include(), "kernels"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=BASE_FLAGS,
+        extra_compile_args=BASE_FLAGS + list(flags),
         libraries=["m"],  # libm.so is a linker script that also pulls in libmvec
         extra_link_args=["-fopenmp"],
     )
 
 
+def isa_variant(family: str, isa: str) -> Extension:
+    """<family>_<isa>: the family's source included into a module of its own, built with the ISA's flags."""
+    ISA_SOURCES.mkdir(parents=True, exist_ok=True)
+    wrapper = ISA_SOURCES / f"{family}_{isa}.pyx"
+    text = f'include "{family}.pyx"\n'
+    if not wrapper.exists() or wrapper.read_text() != text:
+        wrapper.write_text(text)
+    return extension(wrapper, f"{family}_{isa}", ISA_FLAGS[isa])
+
+
+def extensions() -> list:
+    sources = sorted((HERE / "kernels").glob("*.pyx"))
+    exts = [extension(pyx, pyx.stem) for pyx in sources]
+    exts += [isa_variant(pyx.stem, isa) for pyx in sources if pyx.stem in VECTOR_MATH for isa in ISA_FLAGS]
+    return exts
+
+
 setup(
     ext_modules=cythonize(
-        [extension(p) for p in sorted((HERE / "kernels").glob("*.pyx"))],
+        extensions(),
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
                              "cdivision": True, "initializedcheck": False},
         include_path=["kernels"],
