@@ -3,7 +3,9 @@
 Starting Numba's thread team costs far more than a small kernel's work, so each parallel kernel
 also exists as a serial compilation of the same Python function, and :func:`pick` chooses by
 problem size. Numba's on-disk cache keys an entry on the function's qualified name, not on its
-compile options, so the parallel twin gets a name of its own.
+compile options, so the parallel twin gets a name of its own. ``error_model="numpy"``: a float
+division by zero gives inf/nan as in NumPy, and the Python model's zero check would stop LLVM
+from vectorising any loop that divides.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ from numba import njit
 
 from fastnn import threads
 
-# Below this many elements (or element-operations, for row kernels) the serial twin wins.
-# Measured on this machine (2 cores, OpenMP layer, OMP_WAIT_POLICY=PASSIVE): relu forward,
-# sgd update and dropout forward in float32 break even between 16K and 48K elements; 32K sits
-# in the middle (see the report of the numba backend).
+# Serial/parallel threshold, measured on this machine (2 cores, OpenMP layer, OMP_WAIT_POLICY=
+# PASSIVE): a parallel region costs 6.5 us at best and 9 us in the median to launch (a 16-element
+# relu: 0.4 us serial), so with two threads it pays only beyond ~20 us of serial work. Serial
+# float32 throughput: ~0.1-0.3 ns/element for the light kernels (relu-like activations and their
+# derivatives, sgd, mse, dropout backward, gathers), 0.5-3 ns/element for the rest (exp/tanh/erf,
+# softmax, cross-entropy, adaptive optimizers, scatter-adds, dropout's hashing). Hence:
 PARALLEL_MIN_ELEMENTS = 32768
+PARALLEL_MIN_ELEMENTS_LIGHT = 262144
+# With the machine shared (load ~8 on 2 cores) the parallel twin won only when a core happened to
+# be free (1.9x for gelu at 262144 elements) and lost in the median at every size up to 4M
+# elements: on a busy machine, fastnn.set_num_threads(1).
 
 # Work unit of the flat elementwise kernels: big enough to amortise a loop, small enough to
 # stay in L1/L2 and to spread over the threads.
@@ -38,9 +46,9 @@ def serial_and_parallel(func) -> tuple:
             njit(cache=True, error_model="numpy", parallel=True)(twin))
 
 
-def pick(kernels: tuple, work: int):
-    """The serial kernel for small work or a single thread, else the parallel one."""
-    if work < PARALLEL_MIN_ELEMENTS or threads.get_num_threads() < 2:
+def pick(kernels: tuple, elements: int, light: bool = False):
+    """The serial kernel for a single thread or too little work, else the parallel one."""
+    if elements < (PARALLEL_MIN_ELEMENTS_LIGHT if light else PARALLEL_MIN_ELEMENTS) or threads.get_num_threads() < 2:
         return kernels[0]
     return kernels[1]
 

@@ -118,7 +118,7 @@ def _adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, bet
             v = m2[i] * b2 + rest2 * g * g
             m2[i] = v
             if amsgrad:
-                v = max(vmax[i], v)
+                v = vmax[i] if vmax[i] > v else v
                 vmax[i] = v
             p[i] = w - step_size * m / (math.sqrt(v) / bc2_sqrt + e)
 

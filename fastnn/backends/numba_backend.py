@@ -14,6 +14,9 @@ from fastnn._numba import activations, dense, dropout, embedding, losses, optim
 from fastnn._numba._jit import blocks, pick
 from fastnn.backends.base import Backend, _dropout_scale, saves_input
 
+# Activations whose forward / backward pass is a select or a multiply (no transcendental).
+_LIGHT_FORWARD = {activations.IDENTITY, activations.RELU, activations.LEAKY_RELU}
+_LIGHT_BACKWARD = _LIGHT_FORWARD | {activations.SIGMOID, activations.TANH}
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0, np.float64)}
 
 
@@ -44,9 +47,9 @@ class NumbaBackend(Backend):
         z = np.matmul(x, weight.T)
         out = np.empty_like(z) if saves_input(activation) else z
         has_bias = bias is not None
-        kernel = pick(dense.bias_activation, z.size)
-        kernel(z, bias if has_bias else _EMPTY[z.dtype], out, has_bias, activations.CODES[activation],
-               negative_slope)
+        code = activations.CODES[activation]
+        kernel = pick(dense.bias_activation, z.size, code in _LIGHT_FORWARD)
+        kernel(z, bias if has_bias else _EMPTY[z.dtype], out, has_bias, code, negative_slope)
         return out, (z if saves_input(activation) else out)
 
     def _linear_backward(self, grad_out, x, weight, saved, activation, negative_slope, need_input_grad,
@@ -56,11 +59,11 @@ class NumbaBackend(Backend):
         dbias = None
         if need_bias_grad:
             partial = np.empty((dense.BIAS_GRAD_CHUNKS, grad_out.shape[1]), dtype=grad_out.dtype)
-            pick(dense.activation_grad_and_bias_grad, grad_out.size)(
+            pick(dense.activation_grad_and_bias_grad, grad_out.size, code in _LIGHT_BACKWARD)(
                 grad_out, saved, dz, partial, code, negative_slope, dz is not grad_out)
             dbias = partial.sum(axis=0)
         elif dz is not grad_out:
-            pick(activations.activation_backward, dz.size)(
+            pick(activations.activation_backward, dz.size, code in _LIGHT_BACKWARD)(
                 _flat(grad_out), _flat(saved), _flat(dz), code, negative_slope)
         dx = np.matmul(dz, weight) if need_input_grad else None
         dweight = np.matmul(dz.T, x)
@@ -69,14 +72,16 @@ class NumbaBackend(Backend):
     # ------------------------------------------------------------ activations
     def _activation_forward(self, x, activation, negative_slope):
         out = np.empty_like(x)
-        pick(activations.activation_forward, x.size)(_flat(x), _flat(out), activations.CODES[activation],
-                                                     negative_slope)
+        code = activations.CODES[activation]
+        pick(activations.activation_forward, x.size, code in _LIGHT_FORWARD)(_flat(x), _flat(out), code,
+                                                                            negative_slope)
         return out
 
     def _activation_backward(self, grad_out, saved, activation, negative_slope):
         out = np.empty_like(saved)
-        pick(activations.activation_backward, saved.size)(_flat(grad_out), _flat(saved), _flat(out),
-                                                          activations.CODES[activation], negative_slope)
+        code = activations.CODES[activation]
+        pick(activations.activation_backward, saved.size, code in _LIGHT_BACKWARD)(
+            _flat(grad_out), _flat(saved), _flat(out), code, negative_slope)
         return out
 
     def _softmax_forward(self, x):
@@ -116,7 +121,8 @@ class NumbaBackend(Backend):
         loss = np.empty_like(input) if need_loss or loss_always else _EMPTY[input.dtype]
         grad = np.empty_like(input)
         partial = np.empty(blocks(n), dtype=np.float64)
-        pick(kernel, n)(_flat(input), _flat(target), scale, _flat(loss), _flat(grad), partial, need_loss)
+        pick(kernel, n, light=kernel is losses.mse)(_flat(input), _flat(target), scale, _flat(loss), _flat(grad),
+                                                   partial, need_loss)
         return _reduced(loss, reduction, partial.sum(), n, input.dtype), grad
 
     def _mse_loss(self, input, target, reduction):
@@ -127,8 +133,8 @@ class NumbaBackend(Backend):
 
     # ------------------------------------------------------------- optimizers
     def _sgd_update(self, param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step):
-        pick(optim.sgd, param.size)(_flat(param), _flat(grad), _or_empty(momentum_buffer, param), lr, momentum,
-                                    dampening, weight_decay, nesterov, first_step)
+        pick(optim.sgd, param.size, light=True)(_flat(param), _flat(grad), _or_empty(momentum_buffer, param), lr,
+                                                momentum, dampening, weight_decay, nesterov, first_step)
 
     def _adagrad_update(self, param, grad, state_sum, clr, weight_decay, eps):
         pick(optim.adagrad, param.size)(_flat(param), _flat(grad), _flat(state_sum), clr, weight_decay, eps)
@@ -152,7 +158,7 @@ class NumbaBackend(Backend):
     # ------------------------------------------------------------- embeddings
     def _embedding_forward(self, weight, indices):
         out = np.empty((indices.shape[0], weight.shape[1]), dtype=weight.dtype)
-        pick(embedding.embedding_forward, out.size)(weight, indices, out)
+        pick(embedding.embedding_forward, out.size, light=True)(weight, indices, out)
         return out
 
     def _embedding_backward(self, grad_out, indices, num_embeddings, padding_idx):
@@ -182,8 +188,8 @@ class NumbaBackend(Backend):
 
     def _dropout_backward(self, grad_out, mask, p):
         out = np.empty_like(grad_out)
-        pick(dropout.dropout_backward, grad_out.size)(_flat(grad_out), _flat(mask),
-                                                      float(_dropout_scale(grad_out.dtype, p)), _flat(out))
+        pick(dropout.dropout_backward, grad_out.size, light=True)(
+            _flat(grad_out), _flat(mask), float(_dropout_scale(grad_out.dtype, p)), _flat(out))
         return out
 
 
