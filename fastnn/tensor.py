@@ -14,9 +14,10 @@ raises TypeError naming both dtypes. Python scalars adopt the tensor's dtype.
 
 from __future__ import annotations
 
+import builtins  # this module defines sum, max, min and abs as tensor functions (as torch does)
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -145,7 +146,7 @@ def _result(data: np.ndarray, parents: tuple, backward: Callable) -> Tensor:
             if p.requires_grad:
                 out.requires_grad = True
                 out._ctx = _Node(backward, tuple(
-                    q._ctx if q._ctx is not None else (q if q.requires_grad else None) for q in parents))
+                    [q._ctx if q._ctx is not None else (q if q.requires_grad else None) for q in parents]))
                 return out
     out.requires_grad = False
     out._ctx = None
@@ -158,9 +159,9 @@ def _axes(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple | None:
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     out = []
     for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
+        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
             raise IndexError(f"{op}: dim {d} out of range for a tensor with {ndim} dimensions")
-        out.append(int(d) % max(ndim, 1))
+        out.append(int(d) % builtins.max(ndim, 1))
     return tuple(out)
 
 
@@ -195,6 +196,13 @@ def _binary_operands(op: str, a: Tensor, other: Any) -> tuple[np.ndarray, np.nda
 
 def _as_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else _wrap(_infer_array(value, None))
+
+
+class ValuesIndices(NamedTuple):
+    """What max(dim)/min(dim) return, as torch.return_types.max: (values, indices)."""
+
+    values: Tensor
+    indices: Tensor
 
 
 # ------------------------------------------------------------------------------------ Tensor
@@ -538,18 +546,18 @@ class Tensor:
             raise TypeError(f"mean: needs a floating point tensor, got {x.dtype}")
         axes = _axes(dim, x.ndim, "mean")
         out = np.asarray(x.mean(axis=axes, keepdims=keepdim))
-        count = x.size // max(out.size, 1) if x.size else 0
+        count = x.size // builtins.max(out.size, 1) if x.size else 0
         scale = x.dtype.type(1.0 / count) if count else x.dtype.type(np.nan)
         shape = x.shape
         kept = _kept_shape(shape, axes, keepdim)
         return _result(out, (self,), lambda g: (np.broadcast_to(g.reshape(kept) * scale, shape),))
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
         """max() -> the largest value (gradient split evenly among ties);
         max(dim) -> (values, indices), the gradient going to the index chosen."""
         return _extreme(self, dim, keepdim, "max")
 
-    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
         """As :meth:`max`, for the smallest values."""
         return _extreme(self, dim, keepdim, "min")
 
@@ -760,7 +768,7 @@ def _kept_shape(shape: tuple, axes: tuple | None, keepdim: bool) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-def _extreme(t: Tensor, dim: int | None, keepdim: bool, which: str) -> Tensor | tuple[Tensor, Tensor]:
+def _extreme(t: Tensor, dim: int | None, keepdim: bool, which: str) -> Tensor | ValuesIndices:
     x = t.data
     if x.size == 0:
         raise RuntimeError(f"{which}: cannot reduce an empty tensor of shape {x.shape}")
@@ -789,7 +797,7 @@ def _extreme(t: Tensor, dim: int | None, keepdim: bool, which: str) -> Tensor | 
         values, idx_out = values.squeeze(axis), idx.squeeze(axis)
     else:
         idx_out = idx
-    return _result(values, (t,), backward), _wrap(idx_out.astype(int64))
+    return ValuesIndices(_result(values, (t,), backward), _wrap(idx_out.astype(int64)))
 
 
 def _index_arrays(index: Any) -> Any:
@@ -907,6 +915,25 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
                                            _unbroadcast(np.where(cond, zero, g), ys)))
 
 
+# ------------------------------------------------------------------------------------ function forms
+def _method(name: str) -> Callable:
+    def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return getattr(_as_tensor(input), name)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"fastnn.{name}(t, ...) is t.{name}(...), as torch.{name}."
+    return function
+
+
+exp, log, log1p, sqrt, abs, tanh, sigmoid, relu, clamp = (  # noqa: A001
+    _method(n) for n in ("exp", "log", "log1p", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp"))
+sum, mean, max, min, argmax, argmin = (  # noqa: A001
+    _method(n) for n in ("sum", "mean", "max", "min", "argmax", "argmin"))
+reshape, flatten, squeeze, unsqueeze, transpose, permute, softmax, log_softmax = (
+    _method(n) for n in ("reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "softmax",
+                         "log_softmax"))
+
+
 # ------------------------------------------------------------------------------------ factories
 def _size(size: tuple) -> tuple:
     if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
@@ -982,7 +1009,9 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 
 
 __all__ = [
-    "Tensor", "arange", "bool_", "cat", "empty", "enable_grad", "float32", "float64", "from_numpy", "full",
-    "int32", "int64", "is_grad_enabled", "matmul", "no_grad", "ones", "ones_like", "rand", "randn", "stack",
-    "tensor", "where", "zeros", "zeros_like",
+    "Tensor", "ValuesIndices", "abs", "arange", "argmax", "argmin", "bool_", "cat", "clamp", "empty", "enable_grad",
+    "exp", "flatten", "float32", "float64", "from_numpy", "full", "int32", "int64", "is_grad_enabled", "log",
+    "log1p", "log_softmax", "matmul", "max", "mean", "min", "no_grad", "ones", "ones_like", "permute", "rand",
+    "randn", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sum", "tanh", "tensor",
+    "transpose", "unsqueeze", "where", "zeros", "zeros_like",
 ]

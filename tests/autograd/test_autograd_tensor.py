@@ -259,3 +259,17 @@ def test_the_graph_keeps_only_what_backward_needs():
     assert kept() is not None
     (y.sum() + z).backward()
     np.testing.assert_allclose(x.grad.numpy(), 2.0 + np.e)
+
+
+def test_function_forms_and_named_max_results_as_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: parity tests need it")
+    array = np.random.default_rng(0).standard_normal((3, 4))
+    x, t = fastnn.tensor(array), torch.tensor(array)
+    for name in ("exp", "abs", "tanh", "sigmoid", "relu", "sum", "mean"):
+        np.testing.assert_allclose(getattr(fastnn, name)(x).numpy(), getattr(torch, name)(t).numpy(), rtol=1e-12)
+    ours, theirs = fastnn.max(x, dim=1), torch.max(t, dim=1)
+    np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    assert fastnn.argmax(x, dim=0).tolist() == torch.argmax(t, dim=0).tolist()
+    assert fastnn.clamp(x, min=0).numpy().min() >= 0
+    assert fastnn.softmax(x, 1).shape == (3, 4) and fastnn.transpose(x, 0, 1).shape == (4, 3)
