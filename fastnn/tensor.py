@@ -41,6 +41,11 @@ class no_grad:
 
     _enabled = False
 
+    def __new__(cls, function: Callable | None = None) -> Any:
+        instance = super().__new__(cls)
+        # @fastnn.no_grad without parentheses decorates directly, as torch.no_grad does
+        return instance(function) if function is not None else instance
+
     def __enter__(self) -> None:
         global _grad_enabled
         self._previous = _grad_enabled
@@ -194,6 +199,16 @@ def _binary_operands(op: str, a: Tensor, other: Any) -> tuple[np.ndarray, np.nda
     return _binary_operands(op, a, _wrap(_infer_array(other, None)))
 
 
+def _is_device(value: Any) -> bool:
+    """True for "cpu" (fastnn's only device); raises for any other device name."""
+    name = str(value) if type(value).__name__ == "device" else value
+    if not isinstance(name, str):
+        return False
+    if name.split(":")[0] != "cpu":
+        raise RuntimeError(f"fastnn runs on the CPU only; device {name!r} is not available")
+    return True
+
+
 def _as_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else _wrap(_infer_array(value, None))
 
@@ -272,6 +287,8 @@ class Tensor:
         return f"tensor({body}{extras})"
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __bool__(self) -> bool:
@@ -311,8 +328,23 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self if self.data.flags.c_contiguous else self.clone()
 
-    def to(self, dtype: Any) -> Tensor:
-        """The tensor in `dtype` (itself when it already is; differentiable between float dtypes)."""
+    @property
+    def device(self) -> str:
+        """Always "cpu": fastnn runs on the CPU."""
+        return "cpu"
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def to(self, *args: Any, dtype: Any = None) -> Tensor:
+        """The tensor in `dtype` (itself when it already is; differentiable between float dtypes).
+        A device argument must be "cpu" (as in t.to("cpu") or t.to("cpu", fastnn.float64))."""
+        for arg in args:
+            if _is_device(arg):
+                continue
+            dtype = arg
+        if dtype is None:
+            return self
         dtype = np.dtype(dtype)
         source = self.data.dtype
         if source == dtype:

@@ -8,12 +8,12 @@ assignment order. Registered values also live in the instance ``__dict__``, so r
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from fastnn.tensor import Tensor, _infer_array, _wrap
+from fastnn.tensor import Tensor, _infer_array, _is_device, _wrap
 
 
 class Parameter(Tensor):
@@ -132,6 +132,16 @@ class Module:
         self._remove_from(name, self._buffers)
         self._buffers[name] = tensor
         object.__setattr__(self, name, tensor)
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call fn on every submodule (children first) and then on this module, as torch's apply."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        self.add_module(name, module)
 
     def add_module(self, name: str, module: Module | None) -> None:
         _structure_changed()
@@ -261,8 +271,14 @@ class Module:
                 param.grad.data[...] = 0
 
     # ---------------------------------------------------------------- dtype
-    def to(self, dtype: Any) -> Module:
-        """Convert every floating parameter, gradient and buffer to `dtype`, in place (objects kept)."""
+    def to(self, *args: Any, dtype: Any = None) -> Module:
+        """Convert every floating parameter, gradient and buffer to `dtype`, in place (objects kept).
+        A device argument must be "cpu" (model.to("cpu") is a no-op)."""
+        for arg in args:
+            if not _is_device(arg):
+                dtype = arg
+        if dtype is None:
+            return self
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype}")

@@ -273,3 +273,19 @@ def test_function_forms_and_named_max_results_as_torch():
     assert fastnn.argmax(x, dim=0).tolist() == torch.argmax(t, dim=0).tolist()
     assert fastnn.clamp(x, min=0).numpy().min() >= 0
     assert fastnn.softmax(x, 1).shape == (3, 4) and fastnn.transpose(x, 0, 1).shape == (4, 3)
+
+
+def test_torch_habits_work_no_grad_without_parentheses_and_cpu_device():
+    @fastnn.no_grad
+    def double(t):
+        return t * 2
+
+    x = fastnn.ones(2, requires_grad=True)
+    assert not double(x).requires_grad
+    assert x.to("cpu") is x and x.cpu() is x and x.device == "cpu"
+    assert x.to("cpu", fastnn.float64).dtype == np.float64 and x.to(dtype=fastnn.float64).requires_grad
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.to("cuda")
+    copied = np.array(x, copy=True)
+    copied[0] = 5
+    assert x.tolist() == [1.0, 1.0]

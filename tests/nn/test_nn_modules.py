@@ -358,3 +358,16 @@ def test_parameter_list_follows_structure_changes_anywhere_in_the_tree():
     model.append(nn.Linear(2, 1))
     assert len(list(model.parameters())) == 3
     model.zero_grad()
+
+
+def test_apply_ordered_dict_sequential_and_cpu_device():
+    from collections import OrderedDict
+
+    model = nn.Sequential(OrderedDict([("hidden", nn.Linear(2, 3)), ("act", nn.ReLU()), ("out", nn.Linear(3, 1))]))
+    assert [n for n, _ in model.named_parameters()] == ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]
+    visited = []
+    model.apply(lambda m: visited.append(type(m).__name__))
+    assert visited == ["Linear", "ReLU", "Linear", "Sequential"]
+    model.apply(lambda m: nn.init.zeros_(m.weight) if isinstance(m, nn.Linear) else None)
+    assert all(np.all(m.weight.numpy() == 0) for m in model if isinstance(m, nn.Linear))
+    assert model.to("cpu") is model and model.to("cpu", fastnn.float64).out.weight.dtype == np.float64
