@@ -528,8 +528,12 @@ class Tensor:
 
     # ---------------------------------------------------------------- comparisons (no grad)
     def _compare(self, other: Any, ufunc: np.ufunc, op: str) -> Tensor:
-        x, y, _ = _binary_operands(op, self, other)
-        return _wrap(ufunc(x, y))
+        """Elementwise comparison (any dtypes, as torch), a bool tensor outside the graph."""
+        y = other.data if isinstance(other, Tensor) else other
+        try:
+            return _wrap(np.asarray(ufunc(self.data, y)))
+        except ValueError:
+            raise RuntimeError(f"{op}: shapes {self.data.shape} and {np.shape(y)} do not broadcast") from None
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.equal, "eq")

@@ -289,3 +289,8 @@ def test_torch_habits_work_no_grad_without_parentheses_and_cpu_device():
     copied = np.array(x, copy=True)
     copied[0] = 5
     assert x.tolist() == [1.0, 1.0]
+
+
+def test_comparisons_work_across_dtypes_like_torch():
+    assert (fastnn.ones(2) == fastnn.ones(2, dtype=fastnn.float64)).tolist() == [True, True]
+    assert (fastnn.tensor([1, 2]) < fastnn.tensor([1.5, 1.5])).tolist() == [True, False]
