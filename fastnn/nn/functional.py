@@ -259,7 +259,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     if ids.ndim == 2:
         if offsets is not None:
             raise ValueError("embedding_bag: offsets must be None when input is 2-D (each row is a bag)")
-        offs = np.arange(0, ids.size, max(ids.shape[1], 1), dtype=np.int64)[: ids.shape[0]]
+        offs = np.arange(ids.shape[0], dtype=np.int64) * ids.shape[1]
         ids = ids.reshape(-1)
     elif ids.ndim == 1:
         if offsets is None:

@@ -214,3 +214,8 @@ def test_empty_bags_give_zeros(active_backend):
     out = F.embedding_bag(fastnn.tensor([1, 2]), weight, fastnn.tensor([0, 0, 2]), mode="mean")
     assert np.all(out.numpy()[[0, 2]] == 0)
     np.testing.assert_allclose(out.numpy()[1], _x(5, 3)[[1, 2]].mean(0))
+
+
+def test_embedding_bag_of_empty_rows_gives_zeros(active_backend):
+    out = F.embedding_bag(fastnn.tensor(np.zeros((3, 0), dtype=np.int64)), fastnn.ones(4, 2))
+    assert out.shape == (3, 2) and np.all(out.numpy() == 0)
