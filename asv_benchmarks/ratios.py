@@ -23,13 +23,14 @@ HERE = Path(__file__).resolve().parent
 
 
 def newest_results(results_dir: Path, commit: str | None) -> Path:
-    """The results file of `commit` (a hash prefix), or the newest one, over all machines."""
+    """The most recently written results file (of `commit`, a hash prefix, if given), over all
+    machines and environments."""
     files = [p for p in results_dir.glob("*/*.json") if p.name != "machine.json"]
     if commit:
         files = [p for p in files if p.name.startswith(commit[:8])]
     if not files:
         sys.exit(f"ratios: no asv results{' for ' + commit if commit else ''} under {results_dir}")
-    return max(files, key=lambda p: json.loads(p.read_text())["date"])
+    return max(files, key=lambda p: p.stat().st_mtime)
 
 
 def format_value(value: float, unit: str) -> str:
