@@ -111,3 +111,22 @@ def test_max_over_ties_splits_the_gradient_like_pytorch(active_backend):
     torch = pytest.importorskip("torch", reason="PyTorch is not installed: parity tests need it")
     array = np.array([[1.0, 3.0], [3.0, 2.0]])
     assert_parity(lambda a: a.max(), lambda a: torch.max(a), array)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_broadcast_gradients_reduce_to_each_inputs_shape_on_random_shapes(op):
+    pytest.importorskip("hypothesis")
+    from hypothesis import given
+    from hypothesis.extra import numpy as hnp
+
+    functions = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+                 "div": lambda a, b: a / b}
+
+    @given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3))
+    def check(shapes):
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal(shapes.input_shapes[0])
+        b = rng.uniform(0.5, 2.0, shapes.input_shapes[1])
+        assert_parity(functions[op], functions[op], a, b)
+
+    check()
