@@ -1,11 +1,12 @@
 """Tensor: a NumPy array with reverse-mode automatic differentiation, PyTorch's API.
 
 Each differentiable op computes its output array and, when grad mode is on and an input
-requires grad, attaches a node ``(backward, parents)`` to the output: ``backward(g)`` maps the
-gradient of the output to one gradient array (or None) per parent, and closes over only what it
-needs. ``Tensor.backward`` orders the graph without recursion (an explicit-stack depth-first
-search), pushes gradients from the root to the leaves, accumulates (``+=``) into each leaf's
-``.grad`` and frees the graph unless ``retain_graph=True``.
+requires grad, attaches a :class:`_Node` to the output: ``backward(g)`` maps the gradient of the
+output to one gradient array (or None) per input and closes over only what it needs; the node's
+edges lead to its inputs' nodes or to leaf tensors, never to its own output. ``Tensor.backward``
+orders the nodes without recursion (an explicit-stack depth-first search), pushes gradients from
+the root to the leaves, accumulates (``+=``) into each leaf's ``.grad`` and frees the graph unless
+``retain_graph=True``.
 
 Dtypes follow PyTorch: NumPy arrays keep their dtype, Python floats become float32, Python ints
 int64, bools bool. Two tensors of different floating dtypes are never silently promoted: the op
