@@ -12,7 +12,7 @@ scores, forward-backward in NumPy, vectorised over the batch), or the per-token 
 Model selection: the epoch with the best dev entity F1 (CoNLL ``conlleval`` scoring); the test set
 is scored once with those weights.
 
-    python examples/ner_window.py [--data DIR] [--dataset conll2003|wnut17] [--epochs 6]
+    python examples/ner_window.py [--data DIR] [--dataset conll2003|wnut17] [--epochs 5]
 
 The data folder is ``--data``, else ``$FASTNN_DATA``, else ``../shared/datasets`` next to the repository.
 """
@@ -293,13 +293,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="conll2003")
     parser.add_argument("--objective", choices=("crf", "token"), default="crf",
                         help="sentence-level CRF likelihood or per-token cross-entropy")
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
     parser.add_argument("--window", type=int, default=2, help="tokens on each side")
     parser.add_argument("--hidden", type=int, default=300)
     parser.add_argument("--input-dropout", type=float, default=0.2)
     parser.add_argument("--dropout", type=float, default=0.5)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="threads for fastnn's kernels and BLAS")
     return parser.parse_args(argv)
