@@ -7,10 +7,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastnn.nn import functional as F
-from fastnn.nn.activation import _Elementwise
+from fastnn.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Tanh, _Elementwise
 from fastnn.nn.linear import Linear
 from fastnn.nn.module import Module
 from fastnn.tensor import Tensor
+
+# Exact classes: a subclass may override forward, and then must run as written.
+_FUSABLE = (ReLU, Sigmoid, Tanh, LeakyReLU, GELU)
 
 
 class Sequential(Module):
@@ -42,7 +45,7 @@ class Sequential(Module):
         while i < len(modules):
             module = modules[i]
             following = modules[i + 1] if i + 1 < len(modules) else None
-            if type(module) is Linear and isinstance(following, _Elementwise):
+            if type(module) is Linear and type(following) in _FUSABLE:
                 plan.append((module, following))
                 i += 2
             else:

@@ -371,3 +371,13 @@ def test_apply_ordered_dict_sequential_and_cpu_device():
     model.apply(lambda m: nn.init.zeros_(m.weight) if isinstance(m, nn.Linear) else None)
     assert all(np.all(m.weight.numpy() == 0) for m in model if isinstance(m, nn.Linear))
     assert model.to("cpu") is model and model.to("cpu", fastnn.float64).out.weight.dtype == np.float64
+
+
+def test_a_subclassed_activation_is_not_fused_away(active_backend):
+    class ShiftedReLU(nn.ReLU):
+        def forward(self, x):
+            return super().forward(x) + 1.0
+
+    model = nn.Sequential(nn.Linear(3, 2), ShiftedReLU())
+    x = fastnn.randn(4, 3)
+    np.testing.assert_allclose(model(x).numpy(), np.maximum(model[0](x).numpy(), 0) + 1.0, rtol=1e-6)
