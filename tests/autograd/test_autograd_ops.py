@@ -79,6 +79,10 @@ OPS = {
     "array_index_repeated": (lambda a, i: a[i] * 2, lambda: [_any(4, 3), np.array([0, 2, 0, 3])]),
     "pair_index": (lambda a, i, j: a[i, j] * 2, lambda: [_any(4, 3), np.array([0, 2, 0]), np.array([1, 1, 1])]),
     "reused_input": (lambda a: a * a + a.exp() * a, lambda: [_any(3)]),
+    "clone": (lambda a: a.clone() * a, lambda: [_any(3)]),
+    "movedim": (lambda a: a.movedim(0, 2) * 2, lambda: [_any(2, 3, 4)]),
+    "rmatmul_array": (lambda a: np.ones((2, 3), dtype=a.dtype) @ a if isinstance(a, fastnn.Tensor) else
+                      __import__("torch").ones((2, 3), dtype=a.dtype) @ a, lambda: [_any(3, 4)]),
 }
 
 @pytest.mark.parametrize("name", sorted(OPS))
@@ -105,6 +109,21 @@ def test_cat_and_stack_match_pytorch_and_central_differences(dtype, active_backe
                   *arrays)
     if dtype == np.float64:
         gradcheck(lambda a, b, c: fastnn.cat([a, b, c], dim=0) * fastnn.stack([a, b, c]).sum(0).sum(), *arrays)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_where_routes_gradients_to_the_chosen_branch(dtype, active_backend):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: parity tests need it")
+    a, b = _any(3, 4).astype(dtype), _any(4).astype(dtype)
+    assert_parity(lambda x, y: fastnn.where(x > 0, x, y), lambda x, y: torch.where(x > 0, x, y), a, b)
+    if dtype == np.float64:
+        gradcheck(lambda x, y: fastnn.where(x > 0, x * 2, y.exp()), a, b)
+
+
+def test_float_casts_pass_gradients_back_in_the_source_dtype():
+    x = fastnn.tensor(_any(3), requires_grad=True)
+    (x.float() * fastnn.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert x.grad.dtype == np.float64 and x.grad.tolist() == [1.0, 2.0, 3.0]
 
 
 def test_max_over_ties_splits_the_gradient_like_pytorch(active_backend):
