@@ -213,16 +213,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train", choices=("phrases", "sentences"), default="phrases",
                         help="GLUE SST-2 phrases (67k) or the 6,920 sentence-level training sentences")
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--hidden", type=int, default=300)
     parser.add_argument("--layers", type=int, default=2, help="ReLU layers after the average (0: linear model)")
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--word-dropout", type=float, default=0.3)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--embedding-lr-scale", type=float, default=0.3,
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--embedding-lr-scale", type=float, default=1.0,
                         help="the embeddings' learning rate is lr times this")
     parser.add_argument("--freeze", action="store_true", help="keep the GloVe embeddings fixed")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="one network per seed; with several, their ensemble is reported too")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for fastnn's kernels and BLAS (and PyTorch); one suits these small layers")
     parser.add_argument("--compare-torch", action="store_true",
