@@ -85,6 +85,10 @@ FUNCTIONS = {
     "bce_logits_sum": (lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="sum"),
                        lambda x, t: TF.binary_cross_entropy_with_logits(x, t, reduction="sum"),
                        lambda: [_x(4, 3), _probabilities(4, 3)]),
+    "bce_logits_weight_sum": (
+        lambda x, t, w: F.binary_cross_entropy_with_logits(x, t, w, reduction="sum"),
+        lambda x, t, w: TF.binary_cross_entropy_with_logits(x, t, w, reduction="sum"),
+        lambda: [_x(4, 3), _probabilities(4, 3), _probabilities(3, seed=1)], [0, 1]),
     "bce_logits_weight_pos_weight": (
         lambda x, t, w, pw: F.binary_cross_entropy_with_logits(x, t, w, pos_weight=pw),
         lambda x, t, w, pw: TF.binary_cross_entropy_with_logits(x, t, w, pos_weight=pw),
