@@ -325,7 +325,7 @@ class Module:
             value = state_dict[key]
             try:
                 array = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=target.data.dtype)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, RuntimeError) as exc:  # e.g. a torch tensor that requires grad
                 problems.append(f"{key}: cannot convert the value to {target.data.dtype} ({exc})")
                 continue
             if array.shape != target.data.shape:
