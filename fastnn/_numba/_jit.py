@@ -11,17 +11,10 @@ from vectorising any loop that divides.
 from __future__ import annotations
 
 import types
-import warnings
 
 from numba import njit
-from numba.core.errors import NumbaIRAssumptionWarning
 
 from fastnn import threads
-
-# Numba's pedantic IR check flags the phi variables of our inline="always" scalar overloads
-# (fastnn._numba.mathfun / activations) after inlining; the compiled code is correct (checked
-# against the reference), so silence exactly those variables and nothing else.
-warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning, message=r"variable '_\w+_overload__locals__")
 
 # Serial/parallel threshold, measured on this machine (2 cores, OpenMP layer, OMP_WAIT_POLICY=
 # PASSIVE): a parallel region costs 6.5 us at best and 9 us in the median to launch (a 16-element

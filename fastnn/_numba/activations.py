@@ -50,7 +50,7 @@ def gelu_tanh_grad(x):
     """0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3*0.044715 x^2), t = tanh(...)."""
 
 
-@overload(sigmoid, inline="always")
+@overload(sigmoid)
 def _sigmoid(x):
     ty = x
 
@@ -80,7 +80,7 @@ def _gelu_grad(x):
 # gelu_tanh through 1 + tanh(u) = 2 sigmoid(2u) and 1 - tanh(u)^2 = 4 sigmoid(2u) sigmoid(-2u):
 # the same function, without the cancellation of 1 + tanh(u) for negative u, where a float32
 # tanh that is off by one ulp would put the result off by 1e-4 relative.
-@overload(sigmoid_pair, inline="always")
+@overload(sigmoid_pair)
 def _sigmoid_pair(x):
     ty = x
 
@@ -92,7 +92,7 @@ def _sigmoid_pair(x):
     return impl
 
 
-@overload(gelu_tanh, inline="always")
+@overload(gelu_tanh)
 def _gelu_tanh(x):
     ty = x
 
@@ -102,7 +102,7 @@ def _gelu_tanh(x):
     return impl
 
 
-@overload(gelu_tanh_grad, inline="always")
+@overload(gelu_tanh_grad)
 def _gelu_tanh_grad(x):
     ty = x
 

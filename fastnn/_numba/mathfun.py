@@ -79,7 +79,7 @@ def log1p_unit(x):
     return math.log1p(x)
 
 
-@overload(exp_, inline="always")
+@overload(exp_)
 def _exp_overload(x):
     if x != types.float32:
         return lambda x: math.exp(x)
@@ -98,7 +98,7 @@ def _exp_overload(x):
     return expf
 
 
-@overload(tanh_, inline="always")
+@overload(tanh_)
 def _tanh_overload(x):
     if x != types.float32:
         return lambda x: math.tanh(x)
@@ -113,7 +113,7 @@ def _tanh_overload(x):
     return tanhf
 
 
-@overload(log1p_unit, inline="always")
+@overload(log1p_unit)
 def _log1p_unit_overload(x):
     if x != types.float32:
         return lambda x: math.log1p(x)
