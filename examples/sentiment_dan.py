@@ -167,7 +167,7 @@ def train_torch(corpus: Corpus, args: argparse.Namespace, seed: int,
 
     torch.manual_seed(seed)
     torch.set_num_threads(args.threads)
-    vectors = torch.from_numpy(corpus.vectors)
+    vectors = torch.tensor(corpus.vectors)  # a copy: from_pretrained would fine-tune the shared array in place
     embedding = torch.nn.EmbeddingBag.from_pretrained(vectors, freeze=args.freeze, mode="mean",
                                                       padding_idx=corpus.vocab.pad_index)
     blocks: list[torch.nn.Module] = []
