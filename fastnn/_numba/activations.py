@@ -24,8 +24,9 @@ CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid"
          "gelu": GELU, "gelu_tanh": GELU_TANH}
 
 
-# Scalar maths, generic over float32/float64: each overload casts its constants to x's type so
-# that float32 stays float32 (a Python float constant would promote the loop to float64).
+# Scalar maths, generic over float32/float64. These are declarations for compiled code only:
+# Numba compiles the @overload below in their place. Each overload casts its constants to x's
+# type so that float32 stays float32 (a Python float constant would promote the loop to float64).
 def sigmoid(x):
     """1 / (1 + e^-x), evaluated stably as e^x / (1 + e^x) for x < 0."""
 

@@ -131,6 +131,8 @@ def norm_cdf(x):
     return 0.5 * (1.0 + math.erf(x * 0.7071067811865476))
 
 
+# inline="always" here and on the gelu overloads that call it: LLVM declines to inline a body
+# this long, and a call per element keeps the loop scalar (13x slower).
 @overload(norm_cdf, inline="always")
 def _norm_cdf_overload(x):
     if x != types.float32:
