@@ -79,3 +79,15 @@ def test_compare_torch_reports_both_frameworks(import_example, write_glove, tmp_
     out = capsys.readouterr().out
     assert "PyTorch dev" in out and "PyTorch time / fastnn time" in out
     assert results["torch_ratio"] > 0
+
+
+def test_torch_training_leaves_the_shared_glove_matrix_alone(import_example, write_glove, tmp_path):
+    pytest.importorskip("torch")
+    dan = import_example("sentiment_dan")
+    write_sst(tmp_path, write_glove)
+    corpus = dan.load_corpus(tmp_path, "sentences", tmp_path / dan.GLOVE_FILE)
+    before = corpus.vectors.copy()
+    args = dan.parse_args(["--hidden", "8", "--layers", "1"])
+    batches = [dan.epoch_batches(corpus, 32, 0.0, np.random.default_rng(0))]
+    dan.train_torch(corpus, args, 0, batches)
+    np.testing.assert_array_equal(corpus.vectors, before)  # later seeds and fastnn start from GloVe again
