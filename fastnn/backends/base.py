@@ -144,7 +144,7 @@ class Backend:
 
     def activation_backward(self, grad_out, saved, activation: str, negative_slope: float = 0.01):
         """grad_in = grad_out * act'(.); ``saved`` is the output, or the input where
-        :func:`saves_input`. sigmoid y(1-y); tanh 1-y^2; relu [y>0]; leaky_relu [x>0] or slope;
+        :func:`saves_input`. sigmoid y(1-y); tanh 1-y^2; relu 0 where y<=0; leaky_relu [x>0] or slope;
         gelu Phi(x)+x*phi(x); gelu_tanh 0.5(1+t) + 0.5x(1-t^2)sqrt(2/pi)(1+3*0.044715x^2)."""
         k = "activation_backward"
         saved = checks.float_array(k, "saved", saved)
@@ -157,8 +157,8 @@ class Backend:
         t = saved.dtype.type
         if activation == "identity":
             return grad_out.copy()
-        if activation == "relu":
-            return np.where(saved > 0, grad_out, t(0))
+        if activation == "relu":  # zero where y <= 0: a NaN output passes its gradient, as in PyTorch
+            return np.where(saved <= 0, t(0), grad_out)
         if activation == "leaky_relu":
             return np.where(saved > 0, grad_out, grad_out * t(negative_slope))
         if activation == "sigmoid":

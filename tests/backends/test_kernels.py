@@ -118,9 +118,11 @@ def test_activations_propagate_nan(backend, reference, dtype, activation):
     assert np.isnan(out[1, 2]) and np.isnan(out[4, 0]) and np.isnan(out).sum() == 2
     grad_out = np.ones_like(x)
     grad_out[3, 3] = np.nan
-    saved = saved_for(reference, np.nan_to_num(x), activation, 0.01)
+    saved = saved_for(reference, x, activation, 0.01)  # NaN where x is NaN, as PyTorch's autograd saves it
     grad, _ = compare_kernel(backend, reference, "activation_backward", (grad_out, saved, activation, 0.01), {}, dtype)
     assert np.isnan(grad[3, 3]) or activation == "relu" and saved[3, 3] <= 0
+    grad, _ = compare_kernel(backend, reference, "linear_backward", (grad_out, randn(1, (5, 4), dtype),
+                             randn(2, (7, 4), dtype), saved, activation, 0.01), {}, dtype)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)

@@ -66,6 +66,17 @@ def test_activation_matches_torch(dtype, activation, slope):
     assert_close(REF.activation_backward(g, saved, activation, slope), dx, dtype, what=f"{activation} backward")
 
 
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_activation_nan_handling_matches_torch(dtype, activation):
+    x = np.array([np.nan, -1.0, 0.0, 2.0, 1.5], dtype=dtype)
+    g = np.array([1.0, 1.0, 1.0, 1.0, np.nan], dtype=dtype)
+    expected, (dx,) = torch_grad(lambda t: ACTIVATIONS[activation](t, 0.1), [x], g)
+    out = REF.activation_forward(x, activation, 0.1)
+    assert_close(out, expected, dtype, what=f"{activation} forward")
+    saved = x if saves_input(activation) else out
+    assert_close(REF.activation_backward(g, saved, activation, 0.1), dx, dtype, what=f"{activation} backward")
+
+
 @pytest.mark.parametrize("kernel,torch_fn", [("softmax", F.softmax), ("log_softmax", F.log_softmax)])
 @pytest.mark.parametrize("scale", [1.0, 50.0])
 def test_softmax_family_matches_torch(dtype, kernel, torch_fn, scale):
