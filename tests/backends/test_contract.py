@@ -4,11 +4,11 @@ override every private kernel; and fastnn.set_num_threads drives every thread po
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from conftest import BACKEND_NAMES, COMPILED_BACKENDS, load_backend
 
@@ -159,44 +159,58 @@ def test_set_num_threads_rejects_bad_counts(bad):
         fastnn.set_num_threads(bad)
 
 
-def _pool_counts() -> dict[str, list[int]]:
-    from threadpoolctl import threadpool_info
-
-    counts: dict[str, list[int]] = {}
+THREAD_PROBE = """
+import json, sys
+import numpy as np
+import fastnn, numba
+from threadpoolctl import threadpool_info
+for name in ("numba", "cython"):
+    fastnn.set_backend(name)  # loads Numba and the OpenMP runtime of the Cython kernels
+n = int(sys.argv[1])
+fastnn.set_num_threads(n)
+def counts():
+    found = {}
     for pool in threadpool_info():
-        counts.setdefault(pool["user_api"], []).append(pool["num_threads"])
-    return counts
+        found.setdefault(pool["user_api"], []).append(pool["num_threads"])
+    return found
+report = {"switch": fastnn.get_num_threads(), "numba": numba.get_num_threads(), "after_set": counts()}
+x = np.random.default_rng(0).standard_normal((3000, 700))
+for name in ("numba", "cython"):
+    fastnn.set_backend(name)
+    backend = fastnn.get_backend()
+    backend.activation_forward(x, "tanh")
+    backend.linear_forward(x, x[:40], None, "relu")
+    backend.softmax_forward(x)
+    report["after_" + name] = counts()
+print(json.dumps(report))
+"""
 
 
-def test_set_num_threads_sets_blas_openmp_and_numba():
-    import numba
-
-    for name in COMPILED_BACKENDS:
-        load_backend(name)  # loads Numba and the OpenMP runtime of the Cython kernels
-    original = fastnn.get_num_threads()
-    try:
-        for n in (1, 2):
-            fastnn.set_num_threads(n)
-            assert fastnn.get_num_threads() == n
-            counts = _pool_counts()
-            assert counts.get("blas") and counts.get("openmp"), f"threadpoolctl sees {counts}"
-            assert all(c == n for c in counts["blas"] + counts["openmp"]), f"after set_num_threads({n}): {counts}"
-            assert numba.get_num_threads() == min(n, numba.config.NUMBA_NUM_THREADS)
-    finally:
-        fastnn.set_num_threads(original)
+@pytest.fixture(scope="module")
+def thread_probe() -> dict[int, dict]:
+    """In a fresh process (thread pools are process-wide and start lazily): load both compiled
+    backends, call set_num_threads(n), and record what every pool reports, then again after
+    parallel kernels of each compiled backend ran."""
+    reports = {}
+    for n in (1, 2):
+        result = run_python(THREAD_PROBE.replace("sys.argv[1]", str(n)))
+        assert result.returncode == 0, result.stderr
+        reports[n] = json.loads(result.stdout.strip().splitlines()[-1])
+    return reports
 
 
+@pytest.mark.parametrize("n", [1, 2])
+def test_set_num_threads_sets_blas_openmp_and_numba(thread_probe, n):
+    report = thread_probe[n]
+    assert report["switch"] == n and report["numba"] == n
+    counts = report["after_set"]
+    assert counts.get("blas") and counts.get("openmp"), f"threadpoolctl sees {counts}"
+    assert all(c == n for c in counts["blas"] + counts["openmp"]), f"after set_num_threads({n}): {counts}"
+
+
+@pytest.mark.parametrize("n", [1, 2])
 @pytest.mark.parametrize("name", COMPILED_BACKENDS)
-def test_thread_limit_survives_a_parallel_kernel(name):
+def test_thread_limit_survives_parallel_kernels(thread_probe, name, n):
     """A parallel compiled kernel must not reset the OpenMP / BLAS limits behind the switch's back."""
-    instance = load_backend(name)
-    original = fastnn.get_num_threads()
-    x = np.random.default_rng(0).standard_normal((3000, 300))
-    try:
-        fastnn.set_num_threads(1)
-        instance.activation_forward(x, "tanh")
-        instance.linear_forward(x, x[:40], None, "relu")
-        counts = _pool_counts()
-        assert all(c == 1 for c in counts["blas"] + counts["openmp"]), f"after a {name} kernel: {counts}"
-    finally:
-        fastnn.set_num_threads(original)
+    counts = thread_probe[n][f"after_{name}"]
+    assert all(c == n for c in counts["blas"] + counts["openmp"]), f"after {name} kernels: {counts}"
