@@ -10,11 +10,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import BACKEND_NAMES, COMPILED_BACKENDS, load_backend
 
 import fastnn
 import fastnn.backends as registry
 from fastnn.backends.base import KERNELS, Backend
+
+BACKEND_NAMES = ("numpy", "numba", "cython")
+COMPILED_BACKENDS = ("numba", "cython")
 
 # Written from DESIGN.md's kernel table, not read back from the code.
 EXPECTED_KERNELS = {
@@ -25,6 +27,12 @@ EXPECTED_KERNELS = {
     "embedding_forward", "embedding_backward", "embedding_bag_forward", "embedding_bag_backward",
     "dropout_forward", "dropout_backward",
 }
+
+
+def load_backend(name: str) -> Backend:
+    """The loaded instance of backend `name`, leaving the active backend as it was."""
+    with fastnn.use_backend(name) as instance:
+        return instance
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
