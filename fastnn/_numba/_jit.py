@@ -6,6 +6,10 @@ problem size. Numba's on-disk cache keys an entry on the function's qualified na
 compile options, so the parallel twin gets a name of its own. ``error_model="numpy"``: a float
 division by zero gives inf/nan as in NumPy, and the Python model's zero check would stop LLVM
 from vectorising any loop that divides.
+
+Caveat for whoever edits this package: Numba's cache entry for a kernel is checked against its
+own source file only. After editing a module that kernels import (``mathfun``, ``reductions``,
+``activations``), delete ``fastnn/_numba/__pycache__/*.nb[ic]`` or the old code keeps loading.
 """
 
 from __future__ import annotations

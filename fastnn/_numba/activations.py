@@ -153,9 +153,9 @@ def backward_into(grad_out, saved, dst, code, negative_slope):
     if code == IDENTITY:
         for i in range(n):
             dst[i] = grad_out[i]
-    elif code == RELU:
+    elif code == RELU:  # zero where y <= 0, so a NaN output passes its gradient (as PyTorch)
         for i in range(n):
-            dst[i] = grad_out[i] if saved[i] > zero else zero
+            dst[i] = zero if saved[i] <= zero else grad_out[i]
     elif code == LEAKY_RELU:
         for i in range(n):
             dst[i] = grad_out[i] if saved[i] > zero else grad_out[i] * slope
