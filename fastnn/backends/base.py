@@ -124,7 +124,7 @@ class Backend:
         k = "activation_forward"
         x = checks.float_array(k, "x", x)
         checks.choice(k, "activation", activation, checks.ACTIVATIONS)
-        return self._activation_forward(x, activation, float(negative_slope))
+        return _arrays(self._activation_forward(x, activation, float(negative_slope)))
 
     def _activation_forward(self, x, activation, negative_slope):
         if activation == "identity":
@@ -151,7 +151,7 @@ class Backend:
         grad_out = checks.float_array(k, "grad_out", grad_out, saved.dtype)
         checks.shape(k, "grad_out", grad_out, saved.shape)
         checks.choice(k, "activation", activation, checks.ACTIVATIONS)
-        return self._activation_backward(grad_out, saved, activation, float(negative_slope))
+        return _arrays(self._activation_backward(grad_out, saved, activation, float(negative_slope)))
 
     def _activation_backward(self, grad_out, saved, activation, negative_slope):
         t = saved.dtype.type
@@ -181,7 +181,7 @@ class Backend:
         return self._softmax_forward(x)
 
     def _softmax_forward(self, x):
-        e = np.exp(x - x.max(axis=1, keepdims=True))
+        e = np.exp(x - x.max(axis=1, keepdims=True, initial=-np.inf))  # initial: rows may have no columns
         return e / e.sum(axis=1, keepdims=True)
 
     def softmax_backward(self, grad_out, out):
@@ -202,8 +202,9 @@ class Backend:
         return self._log_softmax_forward(x)
 
     def _log_softmax_forward(self, x):
-        shifted = x - x.max(axis=1, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        shifted = x - x.max(axis=1, keepdims=True, initial=-np.inf)
+        with np.errstate(divide="ignore"):  # log(0) only for rows without columns, whose output is empty
+            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
     def log_softmax_backward(self, grad_out, out):
         """dx = g - exp(y) * sum_k g_k per row, from the log-softmax output y."""
@@ -265,7 +266,7 @@ class Backend:
         target = checks.float_array(k, "target", target, input.dtype)
         checks.shape(k, "target", target, input.shape, " (the input's shape)")
         checks.choice(k, "reduction", reduction, checks.REDUCTIONS)
-        return self._mse_loss(input, target, reduction)
+        return _arrays(self._mse_loss(input, target, reduction))
 
     def _mse_loss(self, input, target, reduction):
         d = input - target
@@ -280,7 +281,7 @@ class Backend:
         target = checks.float_array(k, "target", target, logits.dtype)
         checks.shape(k, "target", target, logits.shape, " (the logits' shape)")
         checks.choice(k, "reduction", reduction, checks.REDUCTIONS)
-        return self._bce_with_logits(logits, target, reduction)
+        return _arrays(self._bce_with_logits(logits, target, reduction))
 
     def _bce_with_logits(self, logits, target, reduction):
         x, t = logits, target
@@ -513,7 +514,7 @@ class Backend:
         seed = int(seed)
         if not 0 <= seed < 2**64:
             raise ValueError(f"{k}: seed must be in [0, 2**64), got {seed}")
-        return self._dropout_forward(x, p, seed)
+        return _arrays(self._dropout_forward(x, p, seed))
 
     def _dropout_forward(self, x, p, seed):
         mask = (splitmix64_uniform(seed, x.size) >= p).astype(np.uint8).reshape(x.shape)
@@ -523,14 +524,21 @@ class Backend:
         """grad_in = grad_out * mask / (1-p) (0 when p == 1)."""
         k = "dropout_backward"
         grad_out = checks.float_array(k, "grad_out", grad_out)
-        mask = np.ascontiguousarray(mask)
+        mask = checks.contiguous(np.asarray(mask))
         if mask.dtype != np.uint8:
             raise TypeError(f"{k}: mask must be uint8, got {mask.dtype}")
         checks.shape(k, "mask", mask, grad_out.shape, " (grad_out's shape)")
-        return self._dropout_backward(grad_out, mask, checks.probability(k, "p", p))
+        return _arrays(self._dropout_backward(grad_out, mask, checks.probability(k, "p", p)))
 
     def _dropout_backward(self, grad_out, mask, p):
         return grad_out * mask * _dropout_scale(grad_out.dtype, p)
+
+
+def _arrays(result):
+    """Outputs as ndarrays: NumPy's ufuncs turn a 0-d input into a scalar, a kernel returns 0-d arrays."""
+    if isinstance(result, tuple):
+        return tuple(np.asarray(r) for r in result)
+    return np.asarray(result)
 
 
 def _padding(kernel: str, padding_idx, num_embeddings: int) -> int:

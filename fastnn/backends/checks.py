@@ -21,7 +21,12 @@ def float_array(kernel: str, name: str, a, dtype=None) -> np.ndarray:
         raise TypeError(f"{kernel}: {name} must be float32 or float64, got {arr.dtype}")
     if dtype is not None and arr.dtype != dtype:
         raise TypeError(f"{kernel}: {name} has dtype {arr.dtype} but the other inputs are {np.dtype(dtype)}")
-    return np.ascontiguousarray(arr)
+    return contiguous(arr)
+
+
+def contiguous(arr: np.ndarray, dtype=None) -> np.ndarray:
+    """C-contiguous with the same shape (np.ascontiguousarray alone turns a 0-d array into 1-d)."""
+    return np.ascontiguousarray(arr, dtype=dtype).reshape(arr.shape)
 
 
 def index_array(kernel: str, name: str, a, high: int, allow: int | None = None) -> np.ndarray:
@@ -29,7 +34,7 @@ def index_array(kernel: str, name: str, a, high: int, allow: int | None = None) 
     arr = np.asarray(a)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{kernel}: {name} must hold integers, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    arr = contiguous(arr, np.int64)
     if arr.size:
         bad = (arr < 0) | (arr >= high)
         if allow is not None:

@@ -49,6 +49,7 @@ def assert_outputs_close(actual, expected, dtype, what: str, rtol: float | None 
         np.testing.assert_array_equal(actual, expected, err_msg=what)
         assert np.asarray(actual).dtype == np.asarray(expected).dtype, what
     else:
+        assert isinstance(actual, np.ndarray), f"{what}: returned a {type(actual).__name__}, not an ndarray"
         assert_close(actual, expected, dtype, rtol=rtol, what=what)
 
 

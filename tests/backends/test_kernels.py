@@ -31,7 +31,7 @@ scales = st.sampled_from([0.1, 1.0, 8.0])
 
 
 def randn(seed: int, shape, dtype, scale: float = 1.0) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal(shape, dtype=dtype)
+    x = np.asarray(np.random.default_rng(seed).standard_normal(shape, dtype=dtype))
     x *= dtype(scale)
     return x
 
@@ -243,7 +243,7 @@ def optimizer_state(seed: int, shape, dtype, names: dict[str, str]) -> dict:
     state = {}
     for name, kind in names.items():
         values = rng.standard_normal(shape)
-        state[name] = (values * values + 0.5 if kind == "positive" else 0.1 * values).astype(dtype)
+        state[name] = np.asarray(values * values + 0.5 if kind == "positive" else 0.1 * values, dtype=dtype)
     return state
 
 
@@ -416,6 +416,54 @@ def test_dropout_keep_rate_and_scale(backend, dtype, p):
     assert np.array_equal(mask_again, mask) and np.array_equal(out_again, out)
     _, other_mask = backend.dropout_forward(x, p, 1235)
     assert not np.array_equal(other_mask, mask)
+
+
+# ------------------------------------------------------------------ degenerate shapes
+def test_zero_dimensional_inputs_keep_their_shape(backend, reference, dtype):
+    x, g = np.asarray(dtype(0.7)), np.asarray(dtype(-1.3))
+    for activation in ACTIVATIONS:
+        out, _ = compare_kernel(backend, reference, "activation_forward", (x, activation), {}, dtype)
+        saved = x if saves_input(activation) else out
+        grad, _ = compare_kernel(backend, reference, "activation_backward", (g, saved, activation), {}, dtype)
+        assert out.shape == grad.shape == ()
+    for kernel in ("mse_loss", "bce_with_logits"):
+        (loss, grad), _ = compare_kernel(backend, reference, kernel, (x, np.asarray(dtype(0.25))),
+                                         {"reduction": "none"}, dtype)
+        assert loss.shape == grad.shape == ()
+    (out, mask), _ = compare_kernel(backend, reference, "dropout_forward", (x, 0.5, 3), {}, dtype)
+    compare_kernel(backend, reference, "dropout_backward", (g, mask, 0.5), {}, dtype)
+    assert out.shape == mask.shape == ()
+    compare_update(backend, reference, dtype, "sgd_update", (), 0, "contiguous", {"momentum_buffer": "any"},
+                   {"lr": 0.1, "momentum": 0.9})
+    compare_update(backend, reference, dtype, "adam_update", (), 0, "contiguous",
+                   {"exp_avg": "any", "exp_avg_sq": "positive"}, {"step": 2, "lr": 0.1})
+
+
+def test_empty_inputs(backend, reference, dtype):
+    none = np.zeros((0, 4), dtype=dtype)
+    weight = randn(0, (3, 4), dtype)
+    compare_kernel(backend, reference, "linear_forward", (none, weight, weight[:, 0].copy(), "gelu"), {}, dtype)
+    compare_kernel(backend, reference, "linear_backward",
+                   (np.zeros((0, 3), dtype=dtype), none, weight, np.zeros((0, 3), dtype=dtype), "tanh"), {}, dtype)
+    for x in (none, np.zeros((4, 0), dtype=dtype)):
+        for kernel in ("softmax", "log_softmax"):
+            out, _ = compare_kernel(backend, reference, f"{kernel}_forward", (x,), {}, dtype)
+            compare_kernel(backend, reference, f"{kernel}_backward", (x, out), {}, dtype)
+        compare_kernel(backend, reference, "activation_forward", (x, "sigmoid"), {}, dtype)
+        compare_kernel(backend, reference, "dropout_forward", (x, 0.5, 1), {}, dtype)
+    for reduction in REDUCTIONS:
+        compare_kernel(backend, reference, "softmax_cross_entropy", (none, np.zeros(0, dtype=np.int64)),
+                       {"reduction": reduction}, dtype)
+        compare_kernel(backend, reference, "mse_loss", (none, none), {"reduction": reduction}, dtype)
+        compare_kernel(backend, reference, "bce_with_logits", (none, none), {"reduction": reduction}, dtype)
+    no_indices = np.zeros(0, dtype=np.int64)
+    compare_kernel(backend, reference, "embedding_forward", (weight, no_indices), {}, dtype)
+    compare_kernel(backend, reference, "embedding_backward", (none, no_indices, 3), {}, dtype)
+    for offsets in (np.zeros(0, dtype=np.int64), np.zeros(3, dtype=np.int64)):
+        for mode in ("sum", "mean"):
+            compare_kernel(backend, reference, "embedding_bag_forward", (weight, no_indices, offsets, mode), {}, dtype)
+            compare_kernel(backend, reference, "embedding_bag_backward",
+                           (np.zeros((offsets.size, 4), dtype=dtype), no_indices, offsets, 3, mode), {}, dtype)
 
 
 # ------------------------------------------------------------------ large inputs (the threaded paths)
