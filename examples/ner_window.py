@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover
 
 DATASETS = {  # name -> (train, dev, test) paths, whether the tags are IOB1, default epochs
     "conll2003": ((Path("conll2003") / "eng.train", Path("conll2003") / "eng.testa", Path("conll2003") / "eng.testb"),
-                  True, 5),
+                  True, 7),
     "wnut17": ((Path("wnut17") / "wnut17train.conll", Path("wnut17") / "emerging.dev.conll",
                 Path("wnut17") / "emerging.test.annotated"), False, 12),
 }
@@ -293,7 +293,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="conll2003")
     parser.add_argument("--objective", choices=("crf", "token"), default="crf",
                         help="sentence-level CRF likelihood or per-token cross-entropy")
-    parser.add_argument("--epochs", type=int, help="default: 5 for conll2003, 12 for wnut17 (3x smaller)")
+    parser.add_argument("--epochs", type=int, help="default: 7 for conll2003, 12 for wnut17 (3x smaller)")
     parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
     parser.add_argument("--window", type=int, default=2, help="tokens on each side")
     parser.add_argument("--hidden", type=int, default=300)
