@@ -10,6 +10,13 @@ RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 LAYOUTS = ("contiguous", "transposed", "strided")
 
 
+def randn(seed: int, shape, dtype, scale: float = 1.0) -> np.ndarray:
+    """Standard normal values times `scale`, drawn directly in `dtype` (any shape, 0-d included)."""
+    x = np.asarray(np.random.default_rng(seed).standard_normal(shape, dtype=dtype))
+    x *= dtype(scale)
+    return x
+
+
 def rtol_for(dtype) -> float:
     return RTOL[np.dtype(dtype)]
 
@@ -91,3 +98,32 @@ def compare_kernel(backend, reference, kernel: str, args: tuple, kwargs: dict, d
     assert_unchanged(before, test_args, f"{backend.name}.{kernel}")
     assert_outputs_close(actual, expected, dtype, f"{backend.name}.{kernel}({layout})", rtol)
     return actual, expected
+
+
+def optimizer_state(seed: int, shape, dtype, names: dict[str, str]) -> dict:
+    """Random starting state: 'any' arrays are normal, 'positive' arrays are squared averages that
+    dominate the matching first moments (so sqrt(v - m^2) is well conditioned)."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for name, kind in names.items():
+        values = rng.standard_normal(shape)
+        state[name] = np.asarray(values * values + 0.5 if kind == "positive" else 0.1 * values, dtype=dtype)
+    return state
+
+
+def compare_update(backend, reference, dtype, kernel, shape, seed, layout, state_kinds, options):
+    """Apply one update with the reference and with `backend` to copies of the same arrays, the
+    gradient given in `layout`; every array updated in place must agree, the gradient must not change."""
+    param = randn(seed, shape, dtype)
+    grad = randn(seed + 1, shape, dtype)
+    state = optimizer_state(seed + 2, shape, dtype, state_kinds)
+    expected = {"param": param.copy(), **{k: v.copy() for k, v in state.items()}}
+    getattr(reference, kernel)(expected["param"], grad.copy(), **{k: expected[k] for k in state}, **options)
+    actual = {"param": param.copy(), **{k: v.copy() for k, v in state.items()}}
+    grad_view = with_layout(grad.copy(), layout)
+    result = getattr(backend, kernel)(actual["param"], grad_view, **{k: actual[k] for k in state}, **options)
+    assert result is None
+    np.testing.assert_array_equal(grad_view, grad, err_msg=f"{backend.name}.{kernel} modified grad")
+    for name in expected:
+        assert_close(actual[name], expected[name], dtype, what=f"{backend.name}.{kernel} {name} {options}")
+    assert not np.array_equal(actual["param"], param) or options.get("lr") == 0

@@ -9,6 +9,7 @@ float64 agrees to ~1e-12 relative, float32 to ~1e-5 (see backend_testing.assert_
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from backend_testing import LAYOUTS, assert_close, compare_kernel, with_layout
+from backend_testing import LAYOUTS, assert_close, compare_kernel, compare_update, randn
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -28,12 +29,6 @@ dims = st.integers(1, 37)
 seeds = st.integers(0, 2**32 - 1)
 layouts = st.sampled_from(LAYOUTS)
 scales = st.sampled_from([0.1, 1.0, 8.0])
-
-
-def randn(seed: int, shape, dtype, scale: float = 1.0) -> np.ndarray:
-    x = np.asarray(np.random.default_rng(seed).standard_normal(shape, dtype=dtype))
-    x *= dtype(scale)
-    return x
 
 
 def activation_input(seed: int, shape, dtype, scale: float) -> np.ndarray:
@@ -236,35 +231,6 @@ def test_bce_with_logits_extreme_logits(backend, reference, dtype, reduction):
 
 
 # ------------------------------------------------------------- optimizers
-def optimizer_state(seed: int, shape, dtype, names: dict[str, str]) -> dict:
-    """Random starting state: 'any' arrays are normal, 'positive' arrays are squared averages that
-    dominate the matching first moments (so sqrt(v - m^2) is well conditioned)."""
-    rng = np.random.default_rng(seed)
-    state = {}
-    for name, kind in names.items():
-        values = rng.standard_normal(shape)
-        state[name] = np.asarray(values * values + 0.5 if kind == "positive" else 0.1 * values, dtype=dtype)
-    return state
-
-
-def compare_update(backend, reference, dtype, kernel, shape, seed, layout, state_kinds, options):
-    """Apply one update with the reference and with `backend` to copies of the same arrays, the
-    gradient given in `layout`; every array updated in place must agree, the gradient must not change."""
-    param = randn(seed, shape, dtype)
-    grad = randn(seed + 1, shape, dtype)
-    state = optimizer_state(seed + 2, shape, dtype, state_kinds)
-    expected = {"param": param.copy(), **{k: v.copy() for k, v in state.items()}}
-    getattr(reference, kernel)(expected["param"], grad.copy(), **{k: expected[k] for k in state}, **options)
-    actual = {"param": param.copy(), **{k: v.copy() for k, v in state.items()}}
-    grad_view = with_layout(grad.copy(), layout)
-    result = getattr(backend, kernel)(actual["param"], grad_view, **{k: actual[k] for k in state}, **options)
-    assert result is None
-    np.testing.assert_array_equal(grad_view, grad, err_msg=f"{backend.name}.{kernel} modified grad")
-    for name in expected:
-        assert_close(actual[name], expected[name], dtype, what=f"{backend.name}.{kernel} {name} {options}")
-    assert not np.array_equal(actual["param"], param) or options.get("lr") == 0
-
-
 shapes = st.lists(dims, min_size=1, max_size=2)
 
 
@@ -538,18 +504,27 @@ def test_large_dropout(backend, reference, dtype):
 
 
 # ------------------------------------------------------------------ every Cython instruction-set build
+def isa_builds(isa: str) -> list[str]:
+    """The kernel families compiled for `isa` besides the baseline build (fastnn._cython.<family>_<isa>)."""
+    from fastnn import _cython
+
+    return [f for f in _cython.FAMILIES if importlib.util.find_spec(f"fastnn._cython.{f}_{isa}") is not None]
+
+
 ISA_PROBE = """
+import importlib.util
 import numpy as np
 import fastnn
 from fastnn import _cython
 from fastnn.backends.base import Backend
 from fastnn.backends.checks import ACTIVATIONS, REDUCTIONS
-from backend_testing import compare_kernel
+from backend_testing import compare_kernel, compare_update
 
 isa = {isa!r}
-for family in _cython.VECTOR_MATH:
-    name = _cython.load(family).__name__
-    assert name.endswith(family if isa == "baseline" else f"{{family}}_{{isa}}"), f"{{isa}}: loaded {{name}}"
+for family in _cython.FAMILIES:
+    build = f"fastnn._cython.{{family}}_{{isa}}"
+    wanted = build if isa != "baseline" and importlib.util.find_spec(build) else f"fastnn._cython.{{family}}"
+    assert _cython.load(family).__name__ == wanted, f"{{isa}}: loaded {{_cython.load(family).__name__}}"
 fastnn.set_backend("cython")
 backend, reference = fastnn.get_backend(), Backend()
 rng = np.random.default_rng(0)
@@ -573,31 +548,45 @@ for dtype in (np.float32, np.float64):
                            {{"reduction": reduction, "label_smoothing": 0.1}}, dtype)
             compare_kernel(backend, reference, "mse_loss", (z, g), {{"reduction": reduction}}, dtype)
             compare_kernel(backend, reference, "bce_with_logits", (z, np.abs(g) % 1), {{"reduction": reduction}}, dtype)
+        for kernel, kinds, options in [
+            ("sgd_update", {{"momentum_buffer": "any"}},
+             {{"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}}),
+            ("adagrad_update", {{"state_sum": "positive"}}, {{"clr": 0.1, "weight_decay": 0.1}}),
+            ("rmsprop_update", {{"square_avg": "positive", "momentum_buffer": "any", "grad_avg": "any"}},
+             {{"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1}}),
+            ("adadelta_update", {{"square_avg": "positive", "acc_delta": "positive"}}, {{"weight_decay": 0.1}}),
+            ("adam_update", {{"exp_avg": "any", "exp_avg_sq": "positive", "max_exp_avg_sq": "positive"}},
+             {{"step": 3, "amsgrad": True, "weight_decay": 0.1, "decoupled_weight_decay": True}}),
+        ]:
+            compare_update(backend, reference, dtype, kernel, (n, m), 5, "strided", kinds, options)
 print("ok")
 """
 
 
 def test_cython_loads_the_best_isa_build_by_default():
-    """The rest of this file tests the default build: the best one this CPU supports."""
+    """The rest of this file tests the default build, which must be the best this CPU runs."""
     from fastnn import _cython
 
-    supported = set(_cython._import("cpu").supported_isas())
-    best = next((isa for isa in _cython.ISA_ORDER if isa in supported), "baseline")
     if "FASTNN_CYTHON_ISA" in os.environ:
         pytest.skip("FASTNN_CYTHON_ISA caps the build choice in this run")
-    for family in _cython.VECTOR_MATH:
-        name = _cython.load(family).__name__
-        assert name.endswith(family if best == "baseline" else f"{family}_{best}"), f"loaded {name}, best is {best}"
+    supported = set(_cython._import("cpu").supported_isas())
+    best = next((isa for isa in _cython.ISA_ORDER if isa in supported), "baseline")
+    if best != "baseline":
+        assert isa_builds(best), f"no {best} builds were compiled although this CPU supports {best}"
+    for family in isa_builds(best) if best != "baseline" else []:
+        assert _cython.load(family).__name__ == f"fastnn._cython.{family}_{best}"
 
 
 @pytest.mark.parametrize("isa", ["baseline", "avx2"])
 def test_older_cython_isa_builds_match_reference(isa):
-    """The vector-math families are also compiled for older instruction sets (chosen at import):
+    """The wide kernel families are also compiled for older instruction sets (chosen at import):
     run each one this CPU supports, in its own process, on odd and threaded sizes."""
     from fastnn import _cython
 
     if isa not in set(_cython._import("cpu").supported_isas()) | {"baseline"}:
         pytest.skip(f"this CPU cannot run {isa} code")
+    if isa != "baseline" and not isa_builds(isa):
+        pytest.fail(f"no {isa} builds were compiled")
     env = {**os.environ, "FASTNN_CYTHON_ISA": isa,
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, "-c", ISA_PROBE.format(isa=isa)], capture_output=True, text=True,
