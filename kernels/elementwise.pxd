@@ -181,7 +181,7 @@ cdef inline void act_backward_span(floating* out, const floating* g, const float
             out[i] = g[i]
     elif act == RELU:
         for i in range(n):
-            out[i] = g[i] if saved[i] > 0 else zero
+            out[i] = zero if saved[i] <= 0 else g[i]  # a NaN output passes its gradient, as in PyTorch
     elif act == LEAKY_RELU:
         for i in range(n):
             out[i] = g[i] if saved[i] > 0 else g[i] * slope

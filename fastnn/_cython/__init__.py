@@ -1,6 +1,6 @@
 """Compiled Cython kernels, built by setup.py from kernels/*.pyx into fastnn._cython.<family>.
 
-The vector-math families also exist as <family>_avx2 and <family>_avx512 builds; :func:`load`
+The vector-width-bound families also exist as <family>_avx2 and <family>_avx512 builds; :func:`load`
 returns the best one this CPU runs. ``FASTNN_CYTHON_ISA=baseline|avx2|avx512`` caps the choice
 (for example to test the baseline build on a newer machine).
 """
@@ -12,7 +12,7 @@ import os
 from types import ModuleType
 
 FAMILIES = ("activations", "dense", "dropout", "embedding", "losses", "optim")
-VECTOR_MATH = ("activations", "dense", "losses")  # built per instruction set (see setup.py)
+WIDE_FAMILIES = ("activations", "dense", "losses", "optim")  # built per instruction set (see setup.py)
 ISA_ORDER = ("avx512", "avx2", "baseline")  # best first
 
 
@@ -39,7 +39,7 @@ def usable_isas() -> tuple[str, ...]:
 def load(family: str) -> ModuleType:
     """Import the compiled module of one kernel family (its best build for this CPU), or explain
     how to build it."""
-    if family in VECTOR_MATH:
+    if family in WIDE_FAMILIES:
         for isa in usable_isas():
             if isa == "baseline":
                 break
