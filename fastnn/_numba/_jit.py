@@ -1,4 +1,4 @@
-"""How fastnn compiles its Numba kernels: cached, no fastmath, and a serial twin of every parallel kernel.
+"""How fastnn compiles its Numba kernels: cached, no fastmath (but see reductions), a serial twin per parallel kernel.
 
 Starting Numba's thread team costs far more than a small kernel's work, so each parallel kernel
 also exists as a serial compilation of the same Python function, and :func:`pick` chooses by
@@ -20,17 +20,17 @@ from numba import njit
 
 from fastnn import threads
 
-# Serial/parallel threshold, measured on this machine (2 cores, OpenMP layer, OMP_WAIT_POLICY=
-# PASSIVE): a parallel region costs 6.5 us at best and 9 us in the median to launch (a 16-element
-# relu: 0.4 us serial), so with two threads it pays only beyond ~20 us of serial work. Serial
-# float32 throughput: ~0.1-0.3 ns/element for the light kernels (relu-like activations and their
-# derivatives, sgd, mse, dropout backward, gathers), 0.5-3 ns/element for the rest (exp/tanh/erf,
-# softmax, cross-entropy, adaptive optimizers, scatter-adds, dropout's hashing). Hence:
-PARALLEL_MIN_ELEMENTS = 32768
-PARALLEL_MIN_ELEMENTS_LIGHT = 262144
-# With the machine shared (load ~8 on 2 cores) the parallel twin won only when a core happened to
-# be free (1.9x for gelu at 262144 elements) and lost in the median at every size up to 4M
-# elements: on a busy machine, fastnn.set_num_threads(1).
+# Serial/parallel thresholds, measured on this machine (2 cores shared with other jobs, load
+# 4-9; OpenMP layer, OMP_WAIT_POLICY=PASSIVE). A parallel region costs 6.5 us at best, 9 us in
+# the median to launch (a 16-element relu runs in 0.4 us serially). Serial float32 throughput is
+# ~0.1 ns/element for the light kernels (relu-like activations and their derivatives, sgd, mse,
+# dropout backward, gathers) and 0.3-3 ns/element for the rest. Median serial/parallel time
+# ratios: at 32768 elements 0.24 (relu) .. 0.81 (gelu): serial wins everywhere; at 262144, relu
+# 0.49, tanh 1.04, dropout 1.08, gelu 1.57; at 1048576, relu 1.07. Hence:
+PARALLEL_MIN_ELEMENTS = 262144
+PARALLEL_MIN_ELEMENTS_LIGHT = 1048576
+# Under heavier load (8-9) the parallel twin lost in the median at every size up to 4M elements:
+# on a busy machine, fastnn.set_num_threads(1).
 
 # Work unit of the flat elementwise kernels: big enough to amortise a loop, small enough to
 # stay in L1/L2 and to spread over the threads.
