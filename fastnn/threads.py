@@ -37,11 +37,11 @@ def apply() -> None:
         return
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=_num_threads)
-    if "numba" in sys.modules:
+    if "numba" in sys.modules:  # first: starting Numba's OpenMP pool resets libgomp's thread count
         import numba
 
         numba.set_num_threads(min(_num_threads, numba.config.NUMBA_NUM_THREADS))
+    threadpool_limits(limits=_num_threads)
 
 
 def thread_info() -> list[dict]:
