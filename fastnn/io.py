@@ -30,13 +30,15 @@ and the problem.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import zipfile
 import zlib
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import numpy as np
 
@@ -95,16 +97,25 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     writer = _Writer()
     header = json.dumps({"format": FORMAT, "version": VERSION, "root": writer.node(obj, "obj")})
+    with atomic_write(path, "wb") as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            archive.writestr(HEADER, header)
+            for name, array in writer.arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing; on success flush, fsync and rename it over
+    ``path`` (mode 0644); on any error remove it, leaving the old file untouched."""
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, 0o644)  # mkstemp creates 0600; a checkpoint is an ordinary file
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-                archive.writestr(HEADER, header)
-                for name, array in writer.arrays.items():
-                    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

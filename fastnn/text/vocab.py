@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
+
+from fastnn.io import atomic_write
 
 VOCAB_FORMAT = "fastnn-vocab"
 VOCAB_VERSION = 1
@@ -138,18 +139,8 @@ class Vocab:
         """Write the vocabulary as UTF-8 JSON, atomically (a temporary file then ``os.replace``)."""
         payload = {"format": VOCAB_FORMAT, "version": VOCAB_VERSION, "itos": list(self._itos),
                    "pad_token": self.pad_token, "unk_token": self.unk_token, "counts": dict(self._counts)}
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(prefix=".vocab-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(payload, f, ensure_ascii=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path, "w", encoding="utf-8") as f:
+            json.dump(payload, f, ensure_ascii=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocab:
