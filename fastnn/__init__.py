@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 # The tensor layer and fastnn.nn, after the thread and backend setup above.
 from fastnn import nn, random  # noqa: E402
-from fastnn.random import manual_seed  # noqa: E402
+from fastnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: E402
 from fastnn.tensor import (  # noqa: E402
     Tensor,
     abs,
@@ -73,7 +73,8 @@ __all__ = [
     "set_num_threads", "threads", "use_backend",
     "data", "load", "optim", "save",
     "Tensor", "arange", "bool", "bool_", "cat", "double", "empty", "enable_grad", "float", "float32", "float64",
-    "from_numpy", "full", "int32", "int64", "is_grad_enabled", "long", "manual_seed", "matmul", "nn", "no_grad",
+    "from_numpy", "full", "get_rng_state", "int32", "int64", "is_grad_enabled", "long", "manual_seed",
+    "set_rng_state", "matmul", "nn", "no_grad",
     "ones", "ones_like", "rand", "randn", "random", "stack", "tensor", "where", "zeros", "zeros_like",
     "abs", "argmax", "argmin", "clamp", "exp", "flatten", "log", "log1p", "log_softmax", "max", "mean", "min",
     "permute", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "sum", "tanh", "transpose", "unsqueeze",

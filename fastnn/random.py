@@ -7,6 +7,8 @@ from a fixed default seed.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
@@ -40,4 +42,22 @@ def next_seed() -> int:
     return int(_generator.integers(0, 2**64, dtype=np.uint64))
 
 
-__all__ = ["DEFAULT_SEED", "default_generator", "initial_seed", "manual_seed", "next_seed"]
+def get_rng_state() -> dict:
+    """A copy of the global generator's state (plain ints and strings, so ``fastnn.save`` stores it)."""
+    return {"seed": _seed, "bit_generator": copy.deepcopy(_generator.bit_generator.state)}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore a state from :func:`get_rng_state`: later draws repeat those that followed it."""
+    global _seed, _generator
+    try:
+        kind = state["bit_generator"]["bit_generator"]
+        generator = np.random.Generator(getattr(np.random, kind)())
+        generator.bit_generator.state = copy.deepcopy(dict(state["bit_generator"]))
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ValueError(f"set_rng_state: not a state from fastnn.random.get_rng_state ({exc})") from None
+    _seed, _generator = int(state["seed"]), generator
+
+
+__all__ = ["DEFAULT_SEED", "default_generator", "get_rng_state", "initial_seed", "manual_seed", "next_seed",
+           "set_rng_state"]

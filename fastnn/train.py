@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fastnn import random
 from fastnn.io import load, save
 from fastnn.tensor import Tensor, no_grad
 
@@ -212,7 +213,7 @@ def predict(model, x, batch_size: int = 1024) -> np.ndarray:
 
 def _checkpoint_state(model, optimizer, scheduler, loader, epoch, history, best_state, best_value):
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-             "history": history.state_dict(), "best_value": best_value}
+             "history": history.state_dict(), "best_value": best_value, "rng": random.get_rng_state()}
     if scheduler is not None:
         state["scheduler"] = scheduler.state_dict()
     if hasattr(loader, "state_dict"):
@@ -268,6 +269,7 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
         if "train_loader" in state and hasattr(train_loader, "load_state_dict"):
             train_loader.load_state_dict(state["train_loader"])
         history.load_state_dict(state["history"])
+        random.set_rng_state(state["rng"])
         start_epoch = int(state["epoch"])
         best_value = state.get("best_value")
         best_state = state.get("best_model")

@@ -98,3 +98,35 @@ def test_fit_rejects_bad_arguments(digits):
         fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=1, metrics=("f7",), progress=False)
     with pytest.raises(ValueError, match="patience"):
         EarlyStopping(patience=0)
+
+
+def test_checkpoint_resume_with_dropout_equals_uninterrupted_run(digits, tmp_path):
+    """Dropout draws from fastnn's global generator: the checkpoint must carry its state."""
+    (xt, yt), _, _ = digits
+
+    def run(epochs, path, resume):
+        fastnn.manual_seed(4)
+        model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 10))
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        if resume:
+            fastnn.manual_seed(999)  # a different state, which the checkpoint must replace
+        fit(model, nn.CrossEntropyLoss(), opt, DataLoader(TensorDataset(xt, yt), 128, shuffle=True, seed=2),
+            epochs=epochs, checkpoint=path, resume=resume, metrics=None, progress=False)
+        return model
+
+    whole = run(3, tmp_path / "a.fnn", resume=False)
+    run(1, tmp_path / "b.fnn", resume=False)
+    resumed = run(3, tmp_path / "b.fnn", resume=True)
+    for (name, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+def test_rng_state_round_trip_repeats_draws():
+    fastnn.manual_seed(11)
+    state = fastnn.get_rng_state()
+    first = fastnn.randn(5).numpy()
+    fastnn.manual_seed(12)
+    fastnn.set_rng_state(state)
+    np.testing.assert_array_equal(fastnn.randn(5).numpy(), first)
+    with pytest.raises(ValueError, match="set_rng_state"):
+        fastnn.set_rng_state({"seed": 1})
