@@ -251,6 +251,11 @@ class Tensor:
         return self.data.ndim
 
     @property
+    def is_sparse(self) -> bool:
+        """False: a Tensor is dense (row-sparse gradients are :class:`SparseTensor`)."""
+        return False
+
+    @property
     def is_leaf(self) -> bool:
         """True for tensors created by the user (not by an op that recorded a graph node)."""
         return self._ctx is None
@@ -736,13 +741,150 @@ class Tensor:
         return log_softmax(self, dim)
 
 
+# ------------------------------------------------------------------------------------ row-sparse gradients
+def _coalesced(rows: np.ndarray, values: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unique sorted rows and the sum of the values given for each (the embedding scatter-add kernel
+    on the rows renumbered 0..n_unique-1)."""
+    if not rows.size or bool(np.all(rows[1:] > rows[:-1])):
+        return rows, values
+    unique, position = np.unique(rows, return_inverse=True)
+    flat = values.reshape(values.shape[0], -1)
+    summed = get_backend().embedding_backward(flat, position.astype(np.int64), unique.shape[0])
+    return unique.astype(np.int64), summed.reshape((unique.shape[0],) + values.shape[1:])
+
+
+class SparseTensor:
+    """A row-sparse tensor: PyTorch's sparse COO layout with one sparse dimension, as the gradient of
+    an embedding weight with ``sparse=True``. Row ``indices()[0, k]`` holds ``values()[k]``; absent rows
+    are zero. Always coalesced: rows unique and sorted, duplicates summed.
+
+    ``sparse + sparse`` concatenates and coalesces; ``sparse + dense`` is dense.
+    """
+
+    __slots__ = ("_rows", "_values", "shape")
+    __array_ufunc__ = None
+    is_sparse = True
+    requires_grad = False
+    grad = None
+
+    def __init__(self, rows: Any, values: Any, shape: Sequence[int]) -> None:
+        shape = tuple(int(n) for n in shape)
+        rows = np.asarray(rows.data if isinstance(rows, Tensor) else rows).reshape(-1)
+        values = np.asarray(values.data if isinstance(values, Tensor) else values)
+        if rows.dtype.kind not in "iu":
+            raise TypeError(f"SparseTensor: indices must be integers, got {rows.dtype}")
+        if values.shape != (rows.shape[0],) + shape[1:]:
+            raise ValueError(f"SparseTensor: values of shape {values.shape} do not fit {rows.shape[0]} rows of a "
+                             f"tensor of shape {shape}")
+        if rows.size and (rows.min() < 0 or rows.max() >= shape[0]):
+            raise IndexError(f"SparseTensor: row indices must lie in [0, {shape[0]}), got {rows.min()}..{rows.max()}")
+        self._rows, self._values = _coalesced(rows.astype(np.int64, copy=False), values, shape[0])
+        self.shape = shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._values.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_leaf(self) -> bool:
+        return True
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def size(self, dim: int | None = None) -> tuple | int:
+        return self.shape if dim is None else self.shape[dim]
+
+    def sparse_dim(self) -> int:
+        return 1
+
+    def dense_dim(self) -> int:
+        return len(self.shape) - 1
+
+    def _nnz(self) -> int:
+        return int(self._rows.shape[0])
+
+    def is_coalesced(self) -> bool:
+        return True
+
+    def coalesce(self) -> SparseTensor:
+        return self
+
+    def indices(self) -> Tensor:
+        """The stored rows as a (1, nnz) int64 tensor (torch's layout for one sparse dimension)."""
+        return _wrap(self._rows.reshape(1, -1))
+
+    def values(self) -> Tensor:
+        """The stored rows' values, (nnz, *shape[1:])."""
+        return _wrap(self._values)
+
+    def to_dense(self) -> Tensor:
+        dense = np.zeros(self.shape, dtype=self._values.dtype)
+        dense[self._rows] = self._values
+        return _wrap(dense)
+
+    def to(self, *args: Any, dtype: Any = None) -> SparseTensor:
+        """A copy with values cast to `dtype` (device arguments must be "cpu")."""
+        for arg in args:
+            if not _is_device(arg):
+                dtype = arg
+        values = self._values if dtype is None else self._values.astype(_dtype(dtype))
+        return SparseTensor(self._rows, values, self.shape)
+
+    def detach(self) -> SparseTensor:
+        return self
+
+    def zero_(self) -> SparseTensor:
+        """Drop every stored row (the tensor becomes all zeros, nnz 0), as torch does."""
+        self._rows = self._rows[:0]
+        self._values = self._values[:0]
+        return self
+
+    def __add__(self, other: Any) -> SparseTensor | Tensor:
+        if isinstance(other, SparseTensor):
+            if other.shape != self.shape or other.dtype != self.dtype:
+                raise ValueError(f"SparseTensor add: {self.shape} {self.dtype} and {other.shape} {other.dtype} differ")
+            return SparseTensor(np.concatenate([self._rows, other._rows]),
+                                np.concatenate([self._values, other._values]), self.shape)
+        dense = other.data if isinstance(other, Tensor) else np.asarray(other)
+        if dense.shape != self.shape or dense.dtype != self.dtype:
+            raise ValueError(f"SparseTensor add: {self.shape} {self.dtype} and dense {dense.shape} {dense.dtype} "
+                             "differ")
+        total = dense.copy()
+        total[self._rows] += self._values
+        return _wrap(total)
+
+    __radd__ = __add__
+
+    def __repr__(self) -> str:
+        return (f"tensor(indices={self._rows.reshape(1, -1)!r},\n       values={self._values!r},\n"
+                f"       size={self.shape}, nnz={self._nnz()}, layout=sparse_coo)")
+
+
 # ------------------------------------------------------------------------------------ engine
-def _accumulate(leaf: Tensor, grad: np.ndarray) -> None:
-    """leaf.grad += grad (a fresh, C-contiguous array of the leaf's dtype the first time)."""
-    if leaf.grad is None:
+def _accumulate(leaf: Tensor, grad: np.ndarray | SparseTensor) -> None:
+    """leaf.grad += grad (a fresh, C-contiguous array of the leaf's dtype the first time).
+
+    A row-sparse grad stays sparse while every contribution is sparse (rows concatenated and
+    coalesced); sparse + dense is dense, as in PyTorch."""
+    current = leaf.grad
+    if isinstance(grad, SparseTensor):
+        if current is None:
+            leaf.grad = grad if grad.dtype == leaf.data.dtype else grad.to(leaf.data.dtype)
+        elif isinstance(current, SparseTensor):
+            leaf.grad = current + grad
+        else:
+            current.data[grad._rows] += grad._values
+    elif current is None:
         leaf.grad = _wrap(np.array(grad, dtype=leaf.data.dtype, order="C"))
+    elif isinstance(current, SparseTensor):
+        leaf.grad = current + np.asarray(grad, dtype=leaf.data.dtype)
     else:
-        leaf.grad.data += grad
+        current.data += grad
 
 
 def _topological_order(root: _Node) -> list[_Node]:
@@ -781,6 +923,8 @@ def _run_backward(root: _Node, grad: np.ndarray, retain_graph: bool) -> None:
             if edge is None or edge_grad is None:
                 continue
             if type(edge) is _Node:
+                if isinstance(edge_grad, SparseTensor):  # only leaves keep a sparse gradient
+                    edge_grad = edge_grad.to_dense().data
                 key = id(edge)
                 previous = grads.get(key)
                 grads[key] = edge_grad if previous is None else previous + edge_grad
@@ -1046,9 +1190,9 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 
 
 __all__ = [
-    "Tensor", "ValuesIndices", "abs", "arange", "argmax", "argmin", "bool_", "cat", "clamp", "empty", "enable_grad",
-    "exp", "flatten", "float32", "float64", "from_numpy", "full", "int32", "int64", "is_grad_enabled", "log",
-    "log1p", "log_softmax", "matmul", "max", "mean", "min", "no_grad", "ones", "ones_like", "permute", "rand",
+    "SparseTensor", "Tensor", "ValuesIndices", "abs", "arange", "argmax", "argmin", "bool_", "cat", "clamp", "empty",
+    "enable_grad", "exp", "flatten", "float32", "float64", "from_numpy", "full", "int32", "int64", "is_grad_enabled",
+    "log", "log1p", "log_softmax", "matmul", "max", "mean", "min", "no_grad", "ones", "ones_like", "permute", "rand",
     "randn", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sum", "tanh", "tensor",
     "transpose", "unsqueeze", "where", "zeros", "zeros_like",
 ]

@@ -22,14 +22,16 @@ def _padding_index(layer: str, padding_idx: int | None, num_embeddings: int) -> 
 
 class Embedding(Module):
     """A lookup table (num_embeddings, embedding_dim) initialised from N(0, 1); the padding_idx
-    row starts at zero and receives no gradient."""
+    row starts at zero and receives no gradient. With sparse=True the weight's gradient is row-sparse
+    (a :class:`~fastnn.tensor.SparseTensor` of the rows a batch used), for SGD, Adagrad or SparseAdam."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 _weight: Any = None, _freeze: bool = False, dtype: Any = None) -> None:
+                 sparse: bool = False, _weight: Any = None, _freeze: bool = False, dtype: Any = None) -> None:
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = _padding_index("Embedding", padding_idx, num_embeddings)
+        self.sparse = sparse
         if _weight is None:
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.dtype(dtype or np.float32)),
                                     requires_grad=not _freeze)
@@ -48,42 +50,46 @@ class Embedding(Module):
                 self.weight.data[self.padding_idx] = 0
 
     @classmethod
-    def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None) -> Embedding:
+    def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None,
+                        sparse: bool = False) -> Embedding:
         """An Embedding holding a copy of `embeddings` (2-D); frozen (no gradient) unless freeze=False."""
         weight = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if weight.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {weight.shape}")
-        return cls(weight.shape[0], weight.shape[1], padding_idx=padding_idx, _weight=weight, _freeze=freeze)
+        return cls(weight.shape[0], weight.shape[1], padding_idx=padding_idx, sparse=sparse, _weight=weight,
+                   _freeze=freeze)
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.sparse)
 
     def extra_repr(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        sparse = ", sparse=True" if self.sparse else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}{sparse}"
 
 
 class EmbeddingBag(Embedding):
     """Sums or means of bags of embeddings: input (B, L) or 1-D with offsets -> (B, embedding_dim).
     Entries equal to padding_idx are skipped; an empty bag gives zeros."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, mode: str = "mean", padding_idx: int | None = None,
-                 _weight: Any = None, _freeze: bool = False, dtype: Any = None) -> None:
+    def __init__(self, num_embeddings: int, embedding_dim: int, mode: str = "mean", sparse: bool = False,
+                 padding_idx: int | None = None, _weight: Any = None, _freeze: bool = False,
+                 dtype: Any = None) -> None:
         if mode not in ("mean", "sum"):
             raise ValueError(f"EmbeddingBag: mode must be 'mean' or 'sum', got {mode!r}")
-        super().__init__(num_embeddings, embedding_dim, padding_idx, _weight, _freeze, dtype)
+        super().__init__(num_embeddings, embedding_dim, padding_idx, sparse, _weight, _freeze, dtype)
         self.mode = mode
 
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True, mode: str = "mean",  # type: ignore[override]
-                        padding_idx: int | None = None) -> EmbeddingBag:
+                        sparse: bool = False, padding_idx: int | None = None) -> EmbeddingBag:
         weight = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if weight.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape {weight.shape}")
-        return cls(weight.shape[0], weight.shape[1], mode, padding_idx, _weight=weight, _freeze=freeze)
+        return cls(weight.shape[0], weight.shape[1], mode, sparse, padding_idx, _weight=weight, _freeze=freeze)
 
     def forward(self, input: Tensor, offsets: Tensor | None = None) -> Tensor:  # type: ignore[override]
-        return F.embedding_bag(input, self.weight, offsets, self.mode, self.padding_idx)
+        return F.embedding_bag(input, self.weight, offsets, self.mode, self.padding_idx, self.sparse)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", mode={self.mode!r}"

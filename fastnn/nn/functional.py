@@ -7,13 +7,14 @@ already returned). Shapes and dtypes are checked here first, so errors name the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from fastnn import random as _random
 from fastnn.backends import checks, get_backend
-from fastnn.tensor import Tensor, _as_tensor, _result, _wrap, activation
+from fastnn.tensor import SparseTensor, Tensor, _as_tensor, _result, _wrap, activation
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _REDUCTIONS = ("mean", "sum", "none")
@@ -228,10 +229,26 @@ def _indices(fn: str, input: Any) -> np.ndarray:
     return ids
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def _row_sparse_grad(scatter: Callable, ids: np.ndarray, num: int, padding_idx: int | None) -> SparseTensor:
+    """The weight gradient over the unique ids only: `scatter(compact_ids, n_unique, compact_padding)` is
+    the dense backward kernel run on the ids renumbered 0..n_unique-1; the padding row is dropped."""
+    rows, compact = np.unique(ids, return_inverse=True)
+    compact = compact.astype(np.int64).reshape(ids.shape)
+    pad = None
+    if padding_idx is not None:
+        at = int(np.searchsorted(rows, padding_idx))
+        pad = at if at < rows.shape[0] and rows[at] == padding_idx else None
+    values = scatter(compact, rows.shape[0], pad)
+    if pad is not None:
+        rows, values = np.delete(rows, pad), np.delete(values, pad, axis=0)
+    return SparseTensor(rows, values, (num, values.shape[1]))
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, sparse: bool = False) -> Tensor:
     """Rows of `weight` (V, D) at integer `input` of any shape -> (*input.shape, D).
 
-    The gradient scatter-adds into the rows used, never into the padding_idx row."""
+    The gradient scatter-adds into the rows used, never into the padding_idx row; with sparse=True
+    it is a row-sparse :class:`SparseTensor` holding only the rows used (unique, summed)."""
     ids = _indices("embedding", input)
     w = weight.data
     num, dim = w.shape
@@ -243,16 +260,21 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     out = rows.reshape(ids.shape + (dim,))
 
     def backward(g: np.ndarray) -> tuple:
-        return (backend.embedding_backward(g.reshape(-1, dim), flat, num, padding_idx),)
+        grad_rows = g.reshape(-1, dim)
+        if sparse:
+            return (_row_sparse_grad(lambda compact, n, pad: backend.embedding_backward(grad_rows, compact, n, pad),
+                                     flat, num, padding_idx),)
+        return (backend.embedding_backward(grad_rows, flat, num, padding_idx),)
 
     return _result(out, (weight,), backward)
 
 
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, mode: str = "mean",
-                  padding_idx: int | None = None) -> Tensor:
+                  padding_idx: int | None = None, sparse: bool = False) -> Tensor:
     """Sum or mean of the embedding rows of each bag -> (B, D); empty bags give zeros.
 
-    `input` is 2-D (B, L) (each row a bag, offsets None) or 1-D with `offsets` (B,) marking bag starts."""
+    `input` is 2-D (B, L) (each row a bag, offsets None) or 1-D with `offsets` (B,) marking bag starts.
+    With sparse=True the weight's gradient is a row-sparse :class:`SparseTensor` of the rows used."""
     if mode not in ("mean", "sum"):
         raise ValueError(f"embedding_bag: mode must be 'mean' or 'sum', got {mode!r}")
     ids = _indices("embedding_bag", input)
@@ -275,6 +297,10 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     out = _kernel_call("embedding_bag", backend.embedding_bag_forward, w, ids, offs, mode, padding_idx)
 
     def backward(g: np.ndarray) -> tuple:
+        if sparse:
+            return (_row_sparse_grad(lambda compact, n, pad: backend.embedding_bag_backward(g, compact, offs, n, mode,
+                                                                                            pad),
+                                     ids, num, padding_idx),)
         return (backend.embedding_bag_backward(g, ids, offs, num, mode, padding_idx),)
 
     return _result(out, (weight,), backward)

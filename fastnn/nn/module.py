@@ -267,6 +267,8 @@ class Module:
                 continue
             if set_to_none:
                 param.grad = None
+            elif param.grad.is_sparse:
+                param.grad.zero_()
             else:
                 param.grad.data[...] = 0
 
@@ -285,7 +287,9 @@ class Module:
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
                 tensor.data = np.ascontiguousarray(tensor.data, dtype=dtype)
-                if tensor.grad is not None:
+                if tensor.grad is not None and tensor.grad.is_sparse:
+                    tensor.grad = tensor.grad.to(dtype)
+                elif tensor.grad is not None:
                     tensor.grad.data = np.ascontiguousarray(tensor.grad.data, dtype=dtype)
         return self
 

@@ -7,5 +7,7 @@ from fastnn.optim.adam import Adam, AdamW
 from fastnn.optim.optimizer import Optimizer
 from fastnn.optim.rmsprop import RMSprop
 from fastnn.optim.sgd import SGD
+from fastnn.optim.sparse_adam import SparseAdam
 
-__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "functional", "lr_scheduler"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SparseAdam", "functional",
+           "lr_scheduler"]

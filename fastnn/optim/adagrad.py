@@ -16,6 +16,7 @@ class Adagrad(Optimizer):
     p -= clr * g / (sqrt(sum) + eps).
 
     State per parameter: ``step``, ``sum`` (starting at initial_accumulator_value).
+    Row-sparse gradients (without weight decay, as torch) update only their rows of p and sum.
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
@@ -36,6 +37,9 @@ class Adagrad(Optimizer):
 
     def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("step", "sum")
+
+    def _sparse_grad_error(self, group: dict[str, Any]) -> str | None:
+        return "weight_decay option is not compatible with sparse gradients" if group["weight_decay"] != 0 else None
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         states = [self.state[p] for p in params]

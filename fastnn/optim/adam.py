@@ -39,6 +39,9 @@ class Adam(Optimizer):
     def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
 
+    def _sparse_grad_error(self, group: dict[str, Any]) -> str | None:
+        return "does not support sparse gradients, please consider SparseAdam instead"
+
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         states = [self.state[p] for p in params]
         for param, state in zip(params, states):

@@ -9,6 +9,13 @@ array of its parameter's shape and dtype with only finite values, and every para
 C-contiguous writeable float array. So an update applies to all parameters or to none. The
 optimizer classes check all their parameter groups up front and pass ``validate=False``.
 
+A gradient may be row-sparse (a :class:`~fastnn.tensor.SparseTensor`, from an embedding with
+``sparse=True``) for :func:`sgd`, :func:`adagrad` and :func:`sparse_adam`, as in torch: the update
+gathers the stored rows of the parameter and of its state, runs the backend's fused kernel on them
+and scatters them back, so untouched rows cost nothing. SGD with momentum applies the momentum to
+every row, as torch's (sparse) momentum buffer does, so it runs the dense update on the densified
+gradient.
+
 State that does not exist yet is created where the torch function creates it: an SGD momentum
 buffer that is ``None`` becomes a copy of the (decayed) gradient and is stored back into
 ``momentum_buffer_list``. ``state_steps`` hold each parameter's step count *after* this step's
@@ -17,18 +24,21 @@ increment (so the first step passes 1).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from fastnn.backends import get_backend
+from fastnn.tensor import SparseTensor
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def check_gradients(op: str, params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+def check_gradients(op: str, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | SparseTensor],
                     where: Sequence[str] | None = None) -> None:
-    """Raise (before any update) unless each grads[i] is a finite array of params[i]'s shape and dtype.
+    """Raise (before any update) unless each grads[i] is a finite array (or row-sparse tensor) of
+    params[i]'s shape and dtype.
 
     ``where[i]`` names parameter i in the message (default ``param i``).
     """
@@ -41,7 +51,8 @@ def check_gradients(op: str, params: Sequence[np.ndarray], grads: Sequence[np.nd
                             f"{getattr(param, 'dtype', type(param).__name__)}")
         if not param.flags.c_contiguous or not param.flags.writeable:
             raise ValueError(f"{op}: {name} {param.shape} must be C-contiguous and writeable to be updated in place")
-        if not isinstance(grad, np.ndarray):
+        values = grad._values if isinstance(grad, SparseTensor) else grad
+        if not isinstance(grad, (np.ndarray, SparseTensor)):
             raise TypeError(f"{op}: the gradient of {name} must be a numpy array, got {type(grad).__name__}")
         if grad.shape != param.shape:
             raise ValueError(f"{op}: the gradient of {name} has shape {grad.shape}, expected the parameter's "
@@ -49,25 +60,55 @@ def check_gradients(op: str, params: Sequence[np.ndarray], grads: Sequence[np.nd
         if grad.dtype != param.dtype:
             raise TypeError(f"{op}: the gradient of {name} {param.shape} has dtype {grad.dtype}, expected "
                             f"the parameter's dtype {param.dtype}")
-        if not np.isfinite(grad).all():
-            bad = int(grad.size - np.isfinite(grad).sum())
+        if not np.isfinite(values).all():
+            bad = int(values.size - np.isfinite(values).sum())
             raise ValueError(f"{op}: the gradient of {name} {param.shape} has {bad} non-finite value(s) "
                              "(nan or inf); no parameter was updated")
+
+
+def reject_sparse(op: str, grads: Sequence[np.ndarray | SparseTensor], reason: str,
+                  where: Sequence[str] | None = None) -> None:
+    """Raise RuntimeError ``{op} {reason}`` naming the first gradient that is row-sparse."""
+    for i, grad in enumerate(grads):
+        if isinstance(grad, SparseTensor):
+            name = where[i] if where is not None else f"param {i}"
+            raise RuntimeError(f"{op} {reason} (the gradient of {name} {grad.shape} is sparse)")
 
 
 def _ascent(grad: np.ndarray, maximize: bool) -> np.ndarray:
     return np.negative(grad) if maximize else grad
 
 
+def _rowwise(kernel: Callable[..., None], grad: SparseTensor, maximize: bool, param: np.ndarray,
+             *states: np.ndarray, **options: float | int) -> None:
+    """kernel(param[r], g, *(state[r] for each state), **options) on gathered copies of the rows r a
+    row-sparse grad holds (g its values, negated to maximize), written back after: the fused dense
+    update kernel applied to those rows only."""
+    rows = grad._rows
+    arrays = [param, *states]
+    gathered = [array[rows] for array in arrays]
+    kernel(gathered[0], _ascent(grad._values, maximize), *gathered[1:], **options)
+    for array, part in zip(arrays, gathered):
+        array[rows] = part
+
+
 def sgd(params: list[np.ndarray], grads: list[np.ndarray], momentum_buffer_list: list[np.ndarray | None], *,
         lr: float, weight_decay: float = 0.0, momentum: float = 0.0, dampening: float = 0.0,
         nesterov: bool = False, maximize: bool = False, validate: bool = True) -> None:
     """SGD: g = grad + wd*p; with momentum, buf = g (first step) else momentum*buf + (1-dampening)*g,
-    g = g + momentum*buf (nesterov) or buf; p -= lr*g."""
+    g = g + momentum*buf (nesterov) or buf; p -= lr*g. Row-sparse grads: only without weight decay
+    (as torch); without momentum only their rows change."""
     if validate:
         check_gradients("sgd", params, grads)
+        if weight_decay != 0:
+            reject_sparse("SGD:", grads, "weight_decay option is not compatible with sparse gradients")
     backend = get_backend()
     for i, (param, grad) in enumerate(zip(params, grads)):
+        if isinstance(grad, SparseTensor) and momentum == 0:
+            _rowwise(backend.sgd_update, grad, maximize, param, lr=lr)
+            continue
+        if isinstance(grad, SparseTensor):
+            grad = grad.to_dense().data
         buf = momentum_buffer_list[i] if momentum != 0 else None
         first_step = momentum != 0 and buf is None
         if first_step:
@@ -79,13 +120,20 @@ def sgd(params: list[np.ndarray], grads: list[np.ndarray], momentum_buffer_list:
 def adagrad(params: list[np.ndarray], grads: list[np.ndarray], state_sums: list[np.ndarray],
             state_steps: list[int], *, lr: float, weight_decay: float = 0.0, lr_decay: float = 0.0,
             eps: float = 1e-10, maximize: bool = False, validate: bool = True) -> None:
-    """Adagrad: clr = lr / (1 + (step-1)*lr_decay); g = grad + wd*p; sum += g^2; p -= clr*g/(sqrt(sum)+eps)."""
+    """Adagrad: clr = lr / (1 + (step-1)*lr_decay); g = grad + wd*p; sum += g^2; p -= clr*g/(sqrt(sum)+eps).
+    Row-sparse grads (without weight decay, as torch) update only their rows of p and sum."""
     if validate:
         check_gradients("adagrad", params, grads)
+        if weight_decay != 0:
+            reject_sparse("Adagrad:", grads, "weight_decay option is not compatible with sparse gradients")
     backend = get_backend()
     for param, grad, state_sum, step in zip(params, grads, state_sums, state_steps):
         clr = lr / (1 + (step - 1) * lr_decay)
-        backend.adagrad_update(param, _ascent(grad, maximize), state_sum, clr=clr, weight_decay=weight_decay, eps=eps)
+        if isinstance(grad, SparseTensor):
+            _rowwise(backend.adagrad_update, grad, maximize, param, state_sum, clr=clr, eps=eps)
+        else:
+            backend.adagrad_update(param, _ascent(grad, maximize), state_sum, clr=clr, weight_decay=weight_decay,
+                                   eps=eps)
 
 
 def rmsprop(params: list[np.ndarray], grads: list[np.ndarray], square_avgs: list[np.ndarray],
@@ -134,6 +182,25 @@ def adam(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list[np.nd
                             decoupled_weight_decay=decoupled_weight_decay)
 
 
+def sparse_adam(params: list[np.ndarray], grads: list[SparseTensor], exp_avgs: list[np.ndarray],
+                exp_avg_sqs: list[np.ndarray], state_steps: list[int], *, eps: float = 1e-8, beta1: float = 0.9,
+                beta2: float = 0.999, lr: float = 1e-3, maximize: bool = False, validate: bool = True) -> None:
+    """SparseAdam (lazy Adam) on the rows r a row-sparse grad holds, as torch.optim.SparseAdam:
+    m[r] = b1*m[r] + (1-b1)*g; v[r] = b2*v[r] + (1-b2)*g^2;
+    p[r] -= lr*sqrt(1-b2^step)/(1-b1^step) * m[r] / (sqrt(v[r]) + eps); other rows are untouched.
+    That is the Adam kernel on the gathered rows with eps/sqrt(1-b2^step) for eps."""
+    if validate:
+        check_gradients("sparse_adam", params, grads)
+    for i, grad in enumerate(grads):
+        if not isinstance(grad, SparseTensor):
+            raise RuntimeError(f"sparse_adam: SparseAdam does not support dense gradients (param {i} "
+                               f"{np.shape(grad)}), please consider Adam instead")
+    backend = get_backend()
+    for param, grad, m, v, step in zip(params, grads, exp_avgs, exp_avg_sqs, state_steps):
+        _rowwise(backend.adam_update, grad, maximize, param, m, v, step=step, lr=lr, beta1=beta1, beta2=beta2,
+                 eps=eps / math.sqrt(1 - beta2 ** step))
+
+
 def adamw(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
           exp_avg_sqs: list[np.ndarray], max_exp_avg_sqs: list[np.ndarray | None], state_steps: list[int], *,
           amsgrad: bool = False, beta1: float = 0.9, beta2: float = 0.999, lr: float = 1e-3,
@@ -144,4 +211,5 @@ def adamw(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list[np.n
          validate=validate)
 
 
-__all__ = ["adadelta", "adagrad", "adam", "adamw", "check_gradients", "rmsprop", "sgd"]
+__all__ = ["adadelta", "adagrad", "adam", "adamw", "check_gradients", "reject_sparse", "rmsprop", "sgd",
+           "sparse_adam"]

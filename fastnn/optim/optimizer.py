@@ -7,6 +7,8 @@ index (counting through the groups in order) and the groups with ``params`` as i
 
 A step is all-or-nothing: every gradient of every group is checked (shape, dtype, finite values)
 before any parameter or state is touched. Parameters whose ``grad`` is ``None`` are skipped.
+Row-sparse gradients (:class:`~fastnn.tensor.SparseTensor`) are accepted only by the optimizers that
+torch lets take them (SGD, Adagrad, SparseAdam); the others raise naming the parameter.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from fastnn.optim.functional import check_gradients
-from fastnn.tensor import Tensor, enable_grad
+from fastnn.tensor import SparseTensor, Tensor, enable_grad
 
 
 class ParamState(MutableMapping):
@@ -125,6 +127,8 @@ class Optimizer:
                     continue
                 if set_to_none:
                     param.grad = None
+                elif isinstance(param.grad, SparseTensor):
+                    param.grad.zero_()
                 else:
                     as_array(param.grad).fill(0)
 
@@ -144,9 +148,14 @@ class Optimizer:
             params, grads, where = [], [], []
             for i, param in enumerate(group["params"]):
                 if param.grad is not None:
-                    params.append(param)
-                    grads.append(as_array(param.grad))
                     where.append(f"param {i} of group {g}")
+                    sparse = isinstance(param.grad, SparseTensor)
+                    reason = self._sparse_grad_error(group) if sparse else self._dense_grad_error(group)
+                    if reason is not None:
+                        raise RuntimeError(f"{name} {reason} ({where[-1]} {param.data.shape} has a "
+                                           f"{'sparse' if sparse else 'dense'} gradient); no parameter was updated")
+                    params.append(param)
+                    grads.append(param.grad if sparse else as_array(param.grad))
                     self._check_state_matches(name, where[-1], param)
             check_gradients(f"{name}.step", [p.data for p in params], grads, where)
             work.append((group, params, grads))
@@ -166,6 +175,14 @@ class Optimizer:
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         """Update the checked parameters of one group (creating their state on first use)."""
         raise NotImplementedError
+
+    def _sparse_grad_error(self, group: dict[str, Any]) -> str | None:
+        """Why this group cannot take a row-sparse gradient (None when it can)."""
+        return "does not support sparse gradients"
+
+    def _dense_grad_error(self, group: dict[str, Any]) -> str | None:
+        """Why this group cannot take a dense gradient (None when it can)."""
+        return None
 
     def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         """The entries a parameter's state holds under this group's options (``step`` and arrays)."""

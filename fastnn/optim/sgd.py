@@ -16,6 +16,9 @@ class SGD(Optimizer):
     momentum*buf + (1-dampening)*g, and g = g + momentum*buf (nesterov) or buf; p -= lr*g.
 
     State per parameter (momentum != 0 only): ``momentum_buffer``.
+
+    Row-sparse gradients are accepted without weight decay (as torch): without momentum only their
+    rows change; with momentum every row moves by its (dense) buffer, as torch's sparse buffer does.
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
@@ -34,6 +37,9 @@ class SGD(Optimizer):
 
     def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if group["momentum"] != 0 else ()
+
+    def _sparse_grad_error(self, group: dict[str, Any]) -> str | None:
+        return "weight_decay option is not compatible with sparse gradients" if group["weight_decay"] != 0 else None
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         buffers = [self.state[p].get("momentum_buffer") for p in params]
