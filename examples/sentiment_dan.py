@@ -5,13 +5,20 @@ fine-tuned with a smaller learning rate or frozen), followed by ``--layers`` ReL
 linear layer to the two classes, trained with cross-entropy and Adam. Word dropout removes each
 word of a training sentence with probability ``--word-dropout`` before averaging.
 
+Embedding updates: with ``--sparse`` (the default) the embedding table's gradient is row-sparse
+(``EmbeddingBag(sparse=True)``: only the words of the batch) and the table is updated by
+``SparseAdam`` (lazy Adam: only those rows and their moments change), the rest by Adam;
+``--no-sparse`` computes the dense gradient of the whole table and runs Adam over all of it.
+``--compare-sparse`` also trains the other variant on the same batches (alternating which goes
+first) and prints the time per step and per epoch and the accuracy of both.
+
 Training data: the GLUE SST-2 phrases (67k labelled phrases of the training sentences) by
 default, or only the 6,920 training sentences (``--train sentences``). Model selection (the epoch
 with the best dev accuracy) uses the SST-2 dev set only; the test set (1,821 sentences) is scored
 once per seed with the selected weights. ``--seeds`` trains one network per seed and also reports
 their ensemble (mean of the softmax probabilities).
 
-    python examples/sentiment_dan.py [--data DIR] [--epochs 6] [--seeds 0 1 2] [--compare-torch]
+    python examples/sentiment_dan.py [--data DIR] [--epochs 6] [--seeds 0 1 2] [--no-sparse] [--compare-torch]
 
 ``--compare-torch`` trains the same network in PyTorch on the same batches with the same
 hyperparameters and prints both times, both accuracies and the ratio.
@@ -54,9 +61,10 @@ class DAN(nn.Module):
     """mean of word embeddings -> [Dropout -> Linear -> ReLU] x layers -> Dropout -> Linear(classes)."""
 
     def __init__(self, vectors: np.ndarray, hidden: int, layers: int, dropout: float, freeze: bool,
-                 padding_idx: int, classes: int = 2) -> None:
+                 padding_idx: int, classes: int = 2, sparse: bool = False) -> None:
         super().__init__()
-        self.embedding = nn.EmbeddingBag.from_pretrained(vectors, freeze=freeze, mode="mean", padding_idx=padding_idx)
+        self.embedding = nn.EmbeddingBag.from_pretrained(vectors, freeze=freeze, mode="mean", padding_idx=padding_idx,
+                                                         sparse=sparse)
         blocks: list[nn.Module] = []
         width = vectors.shape[1]
         for _ in range(layers):
@@ -134,25 +142,43 @@ def predict_proba(model: DAN, texts: list[np.ndarray]) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def update_name(sparse: bool) -> str:
+    return "sparse (SparseAdam)" if sparse else "dense (Adam)"
+
+
+def make_optimizers(classifier: list, embedding: list, args: argparse.Namespace, sparse: bool, adam: type,
+                    sparse_adam: type) -> list:
+    """Adam for the classifier; for the (fine-tuned) embedding table Adam too, or SparseAdam when sparse.
+    ``adam``/``sparse_adam`` are the fastnn or torch classes."""
+    embedding_lr = args.lr * args.embedding_lr_scale
+    if args.freeze:
+        return [adam(classifier, lr=args.lr)]
+    if sparse:
+        return [adam(classifier, lr=args.lr), sparse_adam(embedding, lr=embedding_lr)]
+    return [adam([{"params": classifier}, {"params": embedding, "lr": embedding_lr}], lr=args.lr)]
+
+
 def train_fastnn(corpus: Corpus, args: argparse.Namespace, seed: int,
-                 epochs_data: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]) -> tuple[DAN, float, float]:
+                 epochs_data: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+                 sparse: bool) -> tuple[DAN, float, float]:
     """Train one DAN; returns the weights of the best dev epoch, that dev accuracy and the training seconds."""
     fastnn.manual_seed(seed)
-    model = DAN(corpus.vectors, args.hidden, args.layers, args.dropout, args.freeze, corpus.vocab.pad_index)
-    groups = [{"params": list(model.classifier.parameters()), "lr": args.lr}]
-    if not args.freeze:
-        groups.append({"params": [model.embedding.weight], "lr": args.lr * args.embedding_lr_scale})
-    optimizer = optim.Adam(groups, lr=args.lr)
+    model = DAN(corpus.vectors, args.hidden, args.layers, args.dropout, args.freeze, corpus.vocab.pad_index,
+                sparse=sparse)
+    optimizers = make_optimizers(list(model.classifier.parameters()), [model.embedding.weight], args, sparse,
+                                 optim.Adam, optim.SparseAdam)
     loss_fn = nn.CrossEntropyLoss()
     watch = Stopwatch()
     best_dev, best_state = -1.0, None
     for batches in epochs_data:
         with watch.running():
             for ids, offsets, labels in batches:
-                optimizer.zero_grad()
+                for optimizer in optimizers:
+                    optimizer.zero_grad()
                 loss = loss_fn(model(fastnn.tensor(ids), fastnn.tensor(offsets)), fastnn.tensor(labels))
                 loss.backward()
-                optimizer.step()
+                for optimizer in optimizers:
+                    optimizer.step()
         dev = float((predict_proba(model, corpus.texts["dev"]).argmax(1) == corpus.labels["dev"]).mean())
         if dev > best_dev:
             best_dev, best_state = dev, {k: v.numpy().copy() for k, v in model.state_dict().items()}
@@ -169,7 +195,7 @@ def train_torch(corpus: Corpus, args: argparse.Namespace, seed: int,
     torch.set_num_threads(args.threads)
     vectors = torch.tensor(corpus.vectors)  # a copy: from_pretrained would fine-tune the shared array in place
     embedding = torch.nn.EmbeddingBag.from_pretrained(vectors, freeze=args.freeze, mode="mean",
-                                                      padding_idx=corpus.vocab.pad_index)
+                                                      padding_idx=corpus.vocab.pad_index, sparse=args.sparse)
     blocks: list[torch.nn.Module] = []
     width = vectors.shape[1]
     for _ in range(args.layers):
@@ -177,10 +203,8 @@ def train_torch(corpus: Corpus, args: argparse.Namespace, seed: int,
         width = args.hidden
     blocks += [torch.nn.Dropout(args.dropout), torch.nn.Linear(width, 2)]
     classifier = torch.nn.Sequential(*blocks)
-    groups = [{"params": list(classifier.parameters()), "lr": args.lr}]
-    if not args.freeze:
-        groups.append({"params": [embedding.weight], "lr": args.lr * args.embedding_lr_scale})
-    optimizer = torch.optim.Adam(groups, lr=args.lr)
+    optimizers = make_optimizers(list(classifier.parameters()), [embedding.weight], args, args.sparse,
+                                 torch.optim.Adam, torch.optim.SparseAdam)
     loss_fn = torch.nn.CrossEntropyLoss()
     watch = Stopwatch()
 
@@ -196,11 +220,13 @@ def train_torch(corpus: Corpus, args: argparse.Namespace, seed: int,
     for batches in epochs_data:
         with watch.running():
             for ids, offsets, labels in batches:
-                optimizer.zero_grad()
+                for optimizer in optimizers:
+                    optimizer.zero_grad()
                 logits = classifier(embedding(torch.from_numpy(ids), torch.from_numpy(offsets)))
                 loss = loss_fn(logits, torch.from_numpy(labels))
                 loss.backward()
-                optimizer.step()
+                for optimizer in optimizers:
+                    optimizer.step()
         dev = accuracy("dev")
         if dev > best_dev:
             best_dev, test_at_best = dev, accuracy("test")
@@ -222,6 +248,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--embedding-lr-scale", type=float, default=1.0,
                         help="the embeddings' learning rate is lr times this")
     parser.add_argument("--freeze", action="store_true", help="keep the GloVe embeddings fixed")
+    parser.add_argument("--sparse", action=argparse.BooleanOptionalAction, default=True,
+                        help="row-sparse embedding gradient and SparseAdam for the table (--no-sparse: dense Adam)")
+    parser.add_argument("--compare-sparse", action="store_true",
+                        help="also train with the other embedding update (sparse/dense) on the same batches")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="one network per seed; with several, their ensemble is reported too")
     parser.add_argument("--threads", type=int, default=1,
@@ -241,19 +271,35 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"DAN: {args.layers} x ReLU {args.hidden}, dropout {args.dropout}, word dropout {args.word_dropout}, "
           f"embeddings {'frozen' if args.freeze else f'fine-tuned at lr x {args.embedding_lr_scale}'}, "
           f"Adam lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs on {len(corpus.labels['train'])} "
-          f"training {args.train}; backend {fastnn.get_backend().name}")
+          f"training {args.train}; {update_name(args.sparse)} embedding update; backend {fastnn.get_backend().name}")
 
     test_probabilities, results = [], {}
     seconds, torch_seconds, torch_tests = [], [], []
-    for seed in args.seeds:
+    other_seconds, other_tests = [], []
+    for index, seed in enumerate(args.seeds):
         rng = seed_everything(seed)
         epochs_data = [epoch_batches(corpus, args.batch_size, args.word_dropout, rng) for _ in range(args.epochs)]
-        model, dev, train_seconds = train_fastnn(corpus, args, seed, epochs_data)
+        variants = [args.sparse, not args.sparse] if args.compare_sparse else [args.sparse]
+        runs = {}
+        for sparse in variants if index % 2 == 0 else variants[::-1]:  # alternate which runs first
+            runs[sparse] = train_fastnn(corpus, args, seed, epochs_data, sparse)
+        model, dev, train_seconds = runs[args.sparse]
         probabilities = predict_proba(model, corpus.texts["test"])
         test = float((probabilities.argmax(1) == corpus.labels["test"]).mean())
         test_probabilities.append(probabilities)
         seconds.append(train_seconds)
-        line = f"seed {seed}: fastnn dev {100 * dev:.1f}%  test {100 * test:.1f}%  training {train_seconds:.1f} s"
+        steps = sum(len(batches) for batches in epochs_data)
+        line = (f"seed {seed}: fastnn dev {100 * dev:.1f}%  test {100 * test:.1f}%  training {train_seconds:.1f} s "
+                f"({1e3 * train_seconds / steps:.2f} ms per step)")
+        if args.compare_sparse:
+            other_model, other_dev, other_time = runs[not args.sparse]
+            other_test = float((predict_proba(other_model, corpus.texts["test"]).argmax(1)
+                                == corpus.labels["test"]).mean())
+            other_seconds.append(other_time)
+            other_tests.append(other_test)
+            line += (f" | {update_name(not args.sparse)} update: dev {100 * other_dev:.1f}%  test "
+                     f"{100 * other_test:.1f}%  training {other_time:.1f} s ({1e3 * other_time / steps:.2f} ms "
+                     f"per step)")
         if args.compare_torch:
             torch_dev, torch_test, torch_time = train_torch(corpus, args, seed, epochs_data)
             torch_seconds.append(torch_time)
@@ -269,6 +315,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"SST-2 test accuracy: ensemble of {len(args.seeds)} seeds {100 * ensemble:.1f}%, single seeds mean "
           f"{100 * np.mean([results[f'test_seed{s}'] for s in args.seeds]):.1f}%; "
           f"training time {np.sum(seconds):.1f} s in total (median {np.median(seconds):.1f} s per seed)")
+    if args.compare_sparse:
+        own_tests = [results[f"test_seed{s}"] for s in args.seeds]
+        sparse_seconds, dense_seconds = (seconds, other_seconds) if args.sparse else (other_seconds, seconds)
+        sparse_tests, dense_tests = (own_tests, other_tests) if args.sparse else (other_tests, own_tests)
+        results["dense_over_sparse_time"] = float(np.median(dense_seconds) / np.median(sparse_seconds))
+        print(f"embedding update, median over seeds: sparse {np.median(sparse_seconds) / args.epochs:.2f} s per "
+              f"epoch (test {100 * np.mean(sparse_tests):.1f}%), dense {np.median(dense_seconds) / args.epochs:.2f} s "
+              f"per epoch (test {100 * np.mean(dense_tests):.1f}%): dense / sparse time = "
+              f"{results['dense_over_sparse_time']:.2f}")
     if args.compare_torch:
         ratio = float(np.median(torch_seconds) / np.median(seconds))
         results["torch_ratio"] = ratio

@@ -229,11 +229,24 @@ def _indices(fn: str, input: Any) -> np.ndarray:
     return ids
 
 
+def _unique_rows(ids: np.ndarray, num: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique ids, each id's position among them) as int64; for a table not much larger than
+    the batch, by marking the rows used (O(num + len(ids))) instead of sorting (O(n log n))."""
+    if num > 16 * ids.size:
+        rows, compact = np.unique(ids, return_inverse=True)
+        return rows.astype(np.int64), compact.astype(np.int64).reshape(ids.shape)
+    used = np.zeros(num, dtype=bool)
+    used[ids] = True
+    rows = np.flatnonzero(used)
+    position = np.empty(num, dtype=np.int64)
+    position[rows] = np.arange(rows.shape[0])
+    return rows.astype(np.int64), position[ids]
+
+
 def _row_sparse_grad(scatter: Callable, ids: np.ndarray, num: int, padding_idx: int | None) -> SparseTensor:
     """The weight gradient over the unique ids only: `scatter(compact_ids, n_unique, compact_padding)` is
     the dense backward kernel run on the ids renumbered 0..n_unique-1; the padding row is dropped."""
-    rows, compact = np.unique(ids, return_inverse=True)
-    compact = compact.astype(np.int64).reshape(ids.shape)
+    rows, compact = _unique_rows(ids, num)
     pad = None
     if padding_idx is not None:
         at = int(np.searchsorted(rows, padding_idx))

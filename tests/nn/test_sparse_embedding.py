@@ -165,3 +165,17 @@ def test_sparse_tensor_arithmetic_and_errors():
         SparseTensor([0, 6], np.ones((2, 2)), (6, 2))
     with pytest.raises(ValueError, match="differ"):
         a + SparseTensor([0], np.ones((1, 2), np.float32), (6, 2))
+
+
+@pytest.mark.parametrize("num_rows", [12, 5000])  # both ways of finding the unique rows (marking, sorting)
+def test_large_and_small_tables_give_the_same_rows(num_rows):
+    ids = np.array([[num_rows - 1, 5, 5, 0], [7, 5, num_rows - 1, 2]])
+    table = np.random.default_rng(2).standard_normal((num_rows, 3))
+    grads = {}
+    for sparse in (False, True):
+        w = nn.Parameter(table.copy())
+        out = F.embedding_bag(fastnn.tensor(ids), w, mode="sum", padding_idx=0, sparse=sparse)
+        (out * upstream(out.shape)).sum().backward()
+        grads[sparse] = w.grad
+    np.testing.assert_array_equal(grads[True].indices().numpy()[0], [2, 5, 7, num_rows - 1])
+    np.testing.assert_allclose(grads[True].to_dense().numpy(), grads[False].numpy(), rtol=1e-12)
