@@ -273,6 +273,41 @@ def workload_d(n: int, repeats: int) -> list[tuple[str, float]]:
     return result
 
 
+_CLASH = """
+import time, numpy as np, fastnn
+fastnn.set_num_threads({threads})
+k = fastnn.backends._load("numba")
+x = np.random.default_rng(0).standard_normal(1 << 19).astype(np.float32)  # above the parallel threshold
+a = np.random.default_rng(1).standard_normal((384, 384)).astype(np.float32)
+def kernel(): k.activation_forward(x, "tanh")
+def blas(): a @ a
+def pair(): kernel(); blas()
+def per_call(fn, n=100):
+    t = time.perf_counter()
+    for _ in range(n): fn()
+    return (time.perf_counter() - t) / n
+pair(); [per_call(f, 5) for f in (kernel, blas, pair)]
+best = lambda fn: min(per_call(fn) for _ in range(3))
+print(best(kernel) + best(blas), best(pair))
+"""
+
+
+def thread_clash(repeats: int) -> list[tuple[str, float, float]]:
+    """A parallel Numba kernel alternating with an OpenBLAS product, on 1 and 2 threads, with the
+    OpenMP runtime spinning (ACTIVE) or sleeping (PASSIVE, fastnn's default) between regions.
+    Returns (setting, seconds per pair when apart, seconds per pair alternating)."""
+    rows = []
+    for policy in ("ACTIVE", "PASSIVE"):
+        for threads in (1, 2):
+            env = dict(os.environ, OMP_WAIT_POLICY=policy)
+            runs = [subprocess.run([sys.executable, "-c", _CLASH.format(threads=threads)], env=env, check=True,
+                                   capture_output=True, text=True).stdout.split() for _ in range(repeats)]
+            apart = statistics.median(float(r[0]) for r in runs)
+            together = statistics.median(float(r[1]) for r in runs)
+            rows.append((f"OMP_WAIT_POLICY={policy}, {threads} thread{'s' if threads > 1 else ''}", apart, together))
+    return rows
+
+
 # ------------------------------------------------- (e) subprocess figures
 _STARTUP = """
 import time; t0 = time.perf_counter()
@@ -370,6 +405,13 @@ def run(which: str = "abcde", quick: bool = False, json_path: str | None = None)
         results["d"] = rows
         report.append("(d) workload (a) on 1 vs 2 threads (s per epoch):")
         report.append(_table(rows, None, "s", 1.0))
+        if "numba" in fastnn.available_backends():
+            clash = thread_clash(3)
+            results["d_clash"] = clash
+            report.append("    a parallel Numba kernel alternating with an OpenBLAS product (ms per pair):")
+            for name, apart, together in clash:
+                report.append(f"  {name:<32} apart {apart * 1e3:7.2f}   alternating {together * 1e3:7.2f}   "
+                              f"({together / apart:.2f}x)")
     if "e" in which:
         e = workload_e(n, repeats)
         results["e"] = e
