@@ -9,10 +9,17 @@ scores, forward-backward in NumPy, vectorised over the batch), or the per-token 
 (``--objective token``). Decoding is Viterbi restricted to valid BIO sequences (``I-X`` only after
 ``B-X``/``I-X``), with the learned transitions for the CRF and none for the per-token model.
 
+Embedding updates: with ``--sparse`` (the default) the four embedding tables get row-sparse
+gradients (``Embedding(sparse=True)``: only the rows of the batch's windows) and are updated by
+``SparseAdam`` (lazy Adam), the layers and transition scores by Adam; ``--no-sparse`` computes the
+dense gradient of every table and runs Adam over all of it. ``--compare-sparse`` trains both
+variants in one run, alternating epochs (same sentence order; dropout masks differ), and prints
+the time per step and per epoch and the F1 of both.
+
 Model selection: the epoch with the best dev entity F1 (CoNLL ``conlleval`` scoring); the test set
 is scored once with those weights.
 
-    python examples/ner_window.py [--data DIR] [--dataset conll2003|wnut17] [--epochs N]
+    python examples/ner_window.py [--data DIR] [--dataset conll2003|wnut17] [--epochs N] [--no-sparse]
 
 The data folder is ``--data``, else ``$FASTNN_DATA``, else ``../shared/datasets`` next to the repository.
 """
@@ -20,7 +27,7 @@ The data folder is ``--data``, else ``$FASTNN_DATA``, else ``../shared/datasets`
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -107,12 +114,13 @@ class WindowTagger(nn.Module):
     """[word | casing | prefix | suffix embeddings of the window] -> Dropout -> Linear -> tanh -> Dropout -> Linear."""
 
     def __init__(self, vectors: np.ndarray, n_prefixes: int, n_suffixes: int, n_tags: int, width: int,
-                 hidden: int, input_dropout: float, dropout: float, casing_dim: int = 5, affix_dim: int = 20) -> None:
+                 hidden: int, input_dropout: float, dropout: float, casing_dim: int = 5, affix_dim: int = 20,
+                 sparse: bool = False) -> None:
         super().__init__()
-        self.words = nn.Embedding.from_pretrained(vectors, freeze=False)
-        self.casings = nn.Embedding(NUM_CASINGS + 2, casing_dim)
-        self.prefixes = nn.Embedding(n_prefixes, affix_dim, padding_idx=0)
-        self.suffixes = nn.Embedding(n_suffixes, affix_dim, padding_idx=0)
+        self.words = nn.Embedding.from_pretrained(vectors, freeze=False, sparse=sparse)
+        self.casings = nn.Embedding(NUM_CASINGS + 2, casing_dim, sparse=sparse)
+        self.prefixes = nn.Embedding(n_prefixes, affix_dim, padding_idx=0, sparse=sparse)
+        self.suffixes = nn.Embedding(n_suffixes, affix_dim, padding_idx=0, sparse=sparse)
         self.input_dropout = nn.Dropout(input_dropout)
         self.hidden = nn.Linear(width * (vectors.shape[1] + casing_dim + 2 * affix_dim), hidden)
         self.dropout = nn.Dropout(dropout)
@@ -214,16 +222,22 @@ def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray,
 
 
 class Trainer:
-    """The tagger, its CRF transition scores (a NumPy array updated with its own Adam), batching and decoding."""
+    """The tagger, its CRF transition scores, their optimizers (Adam; SparseAdam for sparse tables),
+    batching and decoding."""
 
-    def __init__(self, model: WindowTagger, tags: Vocab, args: argparse.Namespace) -> None:
+    def __init__(self, model: WindowTagger, tags: Vocab, args: argparse.Namespace, sparse: bool) -> None:
         self.model, self.tags, self.objective = model, tags, args.objective
         self.start_mask, self.transition_mask = transition_mask(tags)
         n_tags = len(tags)
         self.transitions = fastnn.nn.Parameter(np.zeros((n_tags, n_tags), dtype=np.float32))
         self.start = fastnn.nn.Parameter(np.zeros(n_tags, dtype=np.float32))
         params = list(model.parameters()) + ([self.transitions, self.start] if self.objective == "crf" else [])
-        self.optimizer = optim.Adam(params, lr=args.lr)
+        tables = {id(table.weight) for table in (model.words, model.casings, model.prefixes, model.suffixes)}
+        lazy = [p for p in params if sparse and id(p) in tables]
+        self.optimizers = [optim.Adam([p for p in params if id(p) not in {id(q) for q in lazy}], lr=args.lr)]
+        if lazy:
+            self.optimizers.append(optim.SparseAdam(lazy, lr=args.lr))
+        self.steps = 0
 
     def scores(self) -> tuple[np.ndarray, np.ndarray]:
         """Transition and start scores for decoding/training, BIO mask included (zero learned part for 'token')."""
@@ -239,12 +253,15 @@ class Trainer:
     def step(self, split: Split, sentences: np.ndarray) -> float:
         lengths = split.lengths[sentences]
         tokens = np.concatenate([np.arange(s, s + n) for s, n in zip(split.starts[sentences], lengths)])
-        self.optimizer.zero_grad()
+        self.steps += 1
+        for optimizer in self.optimizers:
+            optimizer.zero_grad()
         emissions = self.emissions(split, tokens)
         if self.objective == "token":
             loss = nn.functional.cross_entropy(emissions, fastnn.tensor(split.tags[tokens]))
             loss.backward()
-            self.optimizer.step()
+            for optimizer in self.optimizers:
+                optimizer.step()
             return loss.item()
         batch_of, position = padded_layout(lengths)
         padded = np.zeros((len(lengths), lengths.max(), len(self.tags)))
@@ -256,7 +273,8 @@ class Trainer:
         emissions.backward(fastnn.tensor(d_emissions[batch_of, position].astype(np.float32)))
         self.transitions.grad = fastnn.tensor(d_transitions.astype(np.float32))
         self.start.grad = fastnn.tensor(d_start.astype(np.float32))
-        self.optimizer.step()
+        for optimizer in self.optimizers:
+            optimizer.step()
         return loss
 
     def predict(self, split: Split, chunk: int = 512) -> list[list[str]]:
@@ -278,6 +296,45 @@ class Trainer:
                 predicted += [self.tags.decode(paths[b, :n]) for b, n in enumerate(lengths)]
         self.model.train()
         return predicted
+
+
+def update_name(sparse: bool) -> str:
+    return "sparse (SparseAdam)" if sparse else "dense (Adam)"
+
+
+@dataclass
+class Run:
+    """One training run: its trainer, training clock and best dev epoch (with its weights) so far."""
+
+    name: str
+    trainer: Trainer
+    watch: Stopwatch = field(default_factory=Stopwatch)
+    best: dict = field(default_factory=lambda: {"dev_f1": -1.0})
+
+    def train_epoch(self, data: dict[str, Split], order: np.ndarray, batch_size: int, epoch: int,
+                    label: bool) -> None:
+        """One epoch over the sentences in ``order``, then the dev F1 (keeping the best epoch's weights)."""
+        trainer = self.trainer
+        with self.watch.running():
+            losses = [trainer.step(data["train"], order[i:i + batch_size]) for i in range(0, len(order), batch_size)]
+        dev = entity_scores(data["dev"].gold, trainer.predict(data["dev"]))
+        print(f"epoch {epoch}{f' [{self.name}]' if label else ''}: loss {np.mean(losses):.4f}  "
+              f"dev F1 {100 * dev.f1:.2f}  (training {self.watch.seconds:.1f} s so far)", flush=True)
+        if dev.f1 > self.best["dev_f1"]:
+            self.best = {"dev_f1": dev.f1, "epoch": epoch,
+                         "state": {k: v.numpy().copy() for k, v in trainer.model.state_dict().items()},
+                         "transitions": trainer.transitions.numpy().copy(), "start": trainer.start.numpy().copy()}
+
+    def test(self, split: Split):
+        """Entity scores on ``split`` with the weights of the best dev epoch."""
+        trainer = self.trainer
+        trainer.model.load_state_dict(self.best["state"])
+        trainer.transitions.data[...] = self.best["transitions"]
+        trainer.start.data[...] = self.best["start"]
+        return entity_scores(split.gold, trainer.predict(split))
+
+    def ms_per_step(self) -> float:
+        return 1e3 * self.watch.seconds / max(self.trainer.steps, 1)
 
 
 def padded_layout(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -302,6 +359,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="threads for fastnn's kernels and BLAS")
+    parser.add_argument("--sparse", action=argparse.BooleanOptionalAction, default=True,
+                        help="row-sparse embedding gradients and SparseAdam for the tables (--no-sparse: dense Adam)")
+    parser.add_argument("--compare-sparse", action="store_true",
+                        help="also train with the other embedding update, alternating epochs, and compare")
     return parser.parse_args(argv)
 
 
@@ -319,39 +380,39 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     data = {name: encode_split(s, vocabs, tags, args.window) for name, s in sentences.items()}
 
     rng = seed_everything(args.seed)
-    model = WindowTagger(vectors, len(vocabs["prefix"]), len(vocabs["suffix"]), len(tags), 2 * args.window + 1,
-                         args.hidden, args.input_dropout, args.dropout)
-    trainer = Trainer(model, tags, args)
+    runs = []
+    for sparse in [args.sparse, not args.sparse] if args.compare_sparse else [args.sparse]:
+        fastnn.manual_seed(args.seed)  # both variants start from the same weights
+        model = WindowTagger(vectors, len(vocabs["prefix"]), len(vocabs["suffix"]), len(tags), 2 * args.window + 1,
+                             args.hidden, args.input_dropout, args.dropout, sparse=sparse)
+        runs.append(Run(update_name(sparse), Trainer(model, tags, args, sparse)))
     print(f"{args.dataset}: {len(data['train'].tags)} training tokens, {len(tags)} tags, {len(vocab)} words; "
           f"window ±{args.window}, tanh {args.hidden}, input dropout {args.input_dropout}, dropout {args.dropout}, "
           f"Adam lr {args.lr}, {args.batch_size} sentences per batch, objective {args.objective}; "
-          f"backend {fastnn.get_backend().name}")
+          f"{runs[0].name} embedding update; backend {fastnn.get_backend().name}")
 
-    watch = Stopwatch()
-    best = {"dev_f1": -1.0}
     for epoch in range(1, epochs + 1):
-        with watch.running():
-            order = rng.permutation(len(data["train"].lengths))
-            losses = [trainer.step(data["train"], order[i:i + args.batch_size])
-                      for i in range(0, len(order), args.batch_size)]
-        dev = entity_scores(data["dev"].gold, trainer.predict(data["dev"]))
-        print(f"epoch {epoch}: loss {np.mean(losses):.4f}  dev F1 {100 * dev.f1:.2f}  "
-              f"(training {watch.seconds:.1f} s so far)", flush=True)
-        if dev.f1 > best["dev_f1"]:
-            best = {"dev_f1": dev.f1, "epoch": epoch,
-                    "state": {k: v.numpy().copy() for k, v in model.state_dict().items()},
-                    "transitions": trainer.transitions.numpy().copy(), "start": trainer.start.numpy().copy()}
+        order = rng.permutation(len(data["train"].lengths))
+        for run in runs if epoch % 2 else runs[::-1]:  # alternate which variant trains first
+            run.train_epoch(data, order, args.batch_size, epoch, label=len(runs) > 1)
 
-    model.load_state_dict(best["state"])
-    trainer.transitions.data[...] = best["transitions"]
-    trainer.start.data[...] = best["start"]
-    test = entity_scores(data["test"].gold, trainer.predict(data["test"]))
-    print(f"best dev epoch {best['epoch']}: dev F1 {100 * best['dev_f1']:.2f}; test F1 {100 * test.f1:.2f} "
-          f"(precision {100 * test.precision:.2f}, recall {100 * test.recall:.2f}); "
-          f"training time {watch.seconds:.1f} s")
-    print(test.report())
-    return {"dev_f1": best["dev_f1"], "test_f1": test.f1, "train_seconds": watch.seconds}
-
+    results = {}
+    for run in runs:
+        test = run.test(data["test"])
+        print(f"{run.name + ': ' if len(runs) > 1 else ''}best dev epoch {run.best['epoch']}: dev F1 "
+              f"{100 * run.best['dev_f1']:.2f}; test F1 {100 * test.f1:.2f} (precision {100 * test.precision:.2f}, "
+              f"recall {100 * test.recall:.2f}); training time {run.watch.seconds:.1f} s "
+              f"({run.watch.seconds / epochs:.2f} s per epoch, {run.ms_per_step():.2f} ms per step)")
+        if not results:
+            print(test.report())
+            results = {"dev_f1": run.best["dev_f1"], "test_f1": test.f1, "train_seconds": run.watch.seconds}
+    if args.compare_sparse:
+        sparse_run, dense_run = runs if args.sparse else runs[::-1]
+        results["dense_over_sparse_time"] = dense_run.watch.seconds / sparse_run.watch.seconds
+        print(f"embedding update: sparse {sparse_run.ms_per_step():.2f} ms per step, dense "
+              f"{dense_run.ms_per_step():.2f} ms per step: dense / sparse time = "
+              f"{results['dense_over_sparse_time']:.2f}")
+    return results
 
 if __name__ == "__main__":
     main()

@@ -110,14 +110,15 @@ def write_toy_conll(folder: Path, seed: int = 0) -> None:
         (conll / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-@pytest.mark.parametrize("objective", ["crf", "token"])
-def test_window_tagger_learns_a_toy_corpus(import_example, write_glove, tmp_path, capsys, objective):
+@pytest.mark.parametrize("objective, update", [("crf", "--sparse"), ("token", "--sparse"), ("crf", "--no-sparse")])
+def test_window_tagger_learns_a_toy_corpus(import_example, write_glove, tmp_path, capsys, objective, update):
     ner = import_example("ner_window")
     write_toy_conll(tmp_path)
     write_glove(tmp_path, [w.lower() for w in PEOPLE + PLACES + WORDS] + ["."])
     results = ner.main(["--data", str(tmp_path), "--epochs", "15", "--hidden", "32", "--batch-size", "8",
-                        "--lr", "5e-3", "--objective", objective])
+                        "--lr", "5e-3", "--objective", objective, update])
     out = capsys.readouterr().out
+    assert ("sparse (SparseAdam) embedding update" in out) == (update == "--sparse")
     assert "best dev epoch" in out and "FB1" in out
     assert results["dev_f1"] >= 0.9 and results["test_f1"] >= 0.9
     assert results["train_seconds"] > 0
@@ -127,3 +128,37 @@ def test_missing_data_folder_exits_with_a_message(import_example, tmp_path):
     ner = import_example("ner_window")
     with pytest.raises(SystemExit, match="data files not found.*wnut17train.conll"):
         ner.main(["--data", str(tmp_path), "--dataset", "wnut17"])
+
+
+def test_compare_sparse_alternates_both_updates_from_the_same_weights(import_example, write_glove, tmp_path, capsys):
+    ner = import_example("ner_window")
+    write_toy_conll(tmp_path)
+    write_glove(tmp_path, [w.lower() for w in PEOPLE + PLACES + WORDS] + ["."])
+    results = ner.main(["--data", str(tmp_path), "--epochs", "2", "--hidden", "16", "--batch-size", "8",
+                        "--compare-sparse"])
+    out = capsys.readouterr().out
+    epochs = [line.split(":")[0] for line in out.splitlines() if line.startswith("epoch ")]
+    assert epochs == ["epoch 1 [sparse (SparseAdam)]", "epoch 1 [dense (Adam)]",
+                      "epoch 2 [dense (Adam)]", "epoch 2 [sparse (SparseAdam)]"]
+    assert "dense / sparse time" in out and results["dense_over_sparse_time"] > 0
+
+
+def test_sparse_trainer_steps_the_tables_with_sparse_adam(import_example):
+    ner = import_example("ner_window")
+    tags = ner.build_tag_vocab([["O", "B-PER", "I-PER"]])
+    model = ner.WindowTagger(np.zeros((6, 4), np.float32), 5, 5, len(tags), 3, 8, 0.0, 0.0, sparse=True)
+    trainer = ner.Trainer(model, tags, ner.parse_args([]), sparse=True)
+    adam, sparse_adam = trainer.optimizers
+    tables = [model.words.weight, model.casings.weight, model.prefixes.weight, model.suffixes.weight]
+    assert type(sparse_adam).__name__ == "SparseAdam"
+    assert [id(p) for p in sparse_adam.param_groups[0]["params"]] == [id(p) for p in tables]
+    assert {id(p) for p in adam.param_groups[0]["params"]}.isdisjoint(id(p) for p in tables)
+    split = ner.Split(words=np.array([[1, 2, 3], [2, 3, 4]]), casings=np.zeros((2, 3), np.int64),
+                      prefixes=np.ones((2, 3), np.int64), suffixes=np.ones((2, 3), np.int64),
+                      tags=np.array([1, 2]), starts=np.array([0]), lengths=np.array([2]), gold=[["B-PER", "I-PER"]])
+    before = model.words.weight.numpy().copy()
+    trainer.step(split, np.array([0]))
+    assert model.words.weight.grad.is_sparse
+    np.testing.assert_array_equal(model.words.weight.grad.indices().numpy()[0], [1, 2, 3, 4])
+    changed = np.flatnonzero((model.words.weight.numpy() != before).any(axis=1))
+    np.testing.assert_array_equal(changed, [1, 2, 3, 4])  # lazy: rows 0 and 5 are not in the batch

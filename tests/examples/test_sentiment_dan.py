@@ -91,3 +91,30 @@ def test_torch_training_leaves_the_shared_glove_matrix_alone(import_example, wri
     batches = [dan.epoch_batches(corpus, 32, 0.0, np.random.default_rng(0))]
     dan.train_torch(corpus, args, 0, batches)
     np.testing.assert_array_equal(corpus.vectors, before)  # later seeds and fastnn start from GloVe again
+
+
+def test_compare_sparse_trains_both_embedding_updates(import_example, write_glove, tmp_path, capsys):
+    dan = import_example("sentiment_dan")
+    write_sst(tmp_path, write_glove)
+    results = dan.main(["--data", str(tmp_path), "--epochs", "20", "--seeds", "0", "--hidden", "32",
+                        "--batch-size", "16", "--lr", "1e-2", "--compare-sparse"])
+    out = capsys.readouterr().out
+    assert "sparse (SparseAdam) embedding update" in out  # the default
+    assert "| dense (Adam) update: dev" in out and "dense / sparse time" in out
+    assert results["test_ensemble"] >= 0.9
+    assert results["dense_over_sparse_time"] > 0
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_the_embedding_table_gets_sparse_adam_only_when_sparse(import_example, write_glove, tmp_path, sparse):
+    dan = import_example("sentiment_dan")
+    write_sst(tmp_path, write_glove)
+    corpus = dan.load_corpus(tmp_path, "sentences", tmp_path / dan.GLOVE_FILE)
+    args = dan.parse_args(["--hidden", "8", "--layers", "1"] + ([] if sparse else ["--no-sparse"]))
+    assert args.sparse == sparse
+    batches = [dan.epoch_batches(corpus, 32, 0.0, np.random.default_rng(0))]
+    model, _, _ = dan.train_fastnn(corpus, args, 0, batches, sparse)
+    assert model.embedding.weight.grad.is_sparse == sparse
+    optimizers = dan.make_optimizers(list(model.classifier.parameters()), [model.embedding.weight], args, sparse,
+                                     dan.optim.Adam, dan.optim.SparseAdam)
+    assert [type(o).__name__ for o in optimizers] == (["Adam", "SparseAdam"] if sparse else ["Adam"])
