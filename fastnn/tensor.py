@@ -6,7 +6,8 @@ output to one gradient array (or None) per input and closes over only what it ne
 edges lead to its inputs' nodes or to leaf tensors, never to its own output. ``Tensor.backward``
 orders the nodes without recursion (an explicit-stack depth-first search), pushes gradients from
 the root to the leaves, accumulates (``+=``) into each leaf's ``.grad`` and frees the graph unless
-``retain_graph=True``.
+``retain_graph=True``. An embedding with ``sparse=True`` gives its weight a row-sparse gradient
+(:class:`SparseTensor`: only the rows used); it stays sparse while every contribution is sparse.
 
 Dtypes follow PyTorch: NumPy arrays keep their dtype, Python floats become float32, Python ints
 int64, bools bool. Two tensors of different floating dtypes are never silently promoted: the op
