@@ -51,9 +51,9 @@ def check_gradients(op: str, params: Sequence[np.ndarray], grads: Sequence[np.nd
                             f"{getattr(param, 'dtype', type(param).__name__)}")
         if not param.flags.c_contiguous or not param.flags.writeable:
             raise ValueError(f"{op}: {name} {param.shape} must be C-contiguous and writeable to be updated in place")
-        values = grad._values if isinstance(grad, SparseTensor) else grad
         if not isinstance(grad, (np.ndarray, SparseTensor)):
             raise TypeError(f"{op}: the gradient of {name} must be a numpy array, got {type(grad).__name__}")
+        values = grad._values if isinstance(grad, SparseTensor) else grad
         if grad.shape != param.shape:
             raise ValueError(f"{op}: the gradient of {name} has shape {grad.shape}, expected the parameter's "
                              f"shape {param.shape}")
@@ -68,11 +68,11 @@ def check_gradients(op: str, params: Sequence[np.ndarray], grads: Sequence[np.nd
 
 def reject_sparse(op: str, grads: Sequence[np.ndarray | SparseTensor], reason: str,
                   where: Sequence[str] | None = None) -> None:
-    """Raise RuntimeError ``{op} {reason}`` naming the first gradient that is row-sparse."""
+    """Raise RuntimeError ``{op}: {reason}`` naming the first gradient that is row-sparse."""
     for i, grad in enumerate(grads):
         if isinstance(grad, SparseTensor):
             name = where[i] if where is not None else f"param {i}"
-            raise RuntimeError(f"{op} {reason} (the gradient of {name} {grad.shape} is sparse)")
+            raise RuntimeError(f"{op}: {reason} (the gradient of {name} {grad.shape} is sparse)")
 
 
 def _ascent(grad: np.ndarray, maximize: bool) -> np.ndarray:
@@ -101,7 +101,7 @@ def sgd(params: list[np.ndarray], grads: list[np.ndarray], momentum_buffer_list:
     if validate:
         check_gradients("sgd", params, grads)
         if weight_decay != 0:
-            reject_sparse("SGD:", grads, "weight_decay option is not compatible with sparse gradients")
+            reject_sparse("sgd", grads, "weight_decay option is not compatible with sparse gradients")
     backend = get_backend()
     for i, (param, grad) in enumerate(zip(params, grads)):
         if isinstance(grad, SparseTensor) and momentum == 0:
@@ -125,7 +125,7 @@ def adagrad(params: list[np.ndarray], grads: list[np.ndarray], state_sums: list[
     if validate:
         check_gradients("adagrad", params, grads)
         if weight_decay != 0:
-            reject_sparse("Adagrad:", grads, "weight_decay option is not compatible with sparse gradients")
+            reject_sparse("adagrad", grads, "weight_decay option is not compatible with sparse gradients")
     backend = get_backend()
     for param, grad, state_sum, step in zip(params, grads, state_sums, state_steps):
         clr = lr / (1 + (step - 1) * lr_decay)
@@ -145,6 +145,7 @@ def rmsprop(params: list[np.ndarray], grads: list[np.ndarray], square_avgs: list
     else p -= lr*g/avg. ``grad_avgs[i]`` is needed when centered, ``momentum_buffer_list[i]`` when momentum > 0."""
     if validate:
         check_gradients("rmsprop", params, grads)
+        reject_sparse("rmsprop", grads, "RMSprop does not support sparse gradients")
     backend = get_backend()
     for param, grad, square_avg, grad_avg, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffer_list):
         backend.rmsprop_update(param, _ascent(grad, maximize), square_avg, buf if momentum > 0 else None,
@@ -159,6 +160,7 @@ def adadelta(params: list[np.ndarray], grads: list[np.ndarray], square_avgs: lis
     u = rho*u + (1-rho)*delta^2; p -= lr*delta."""
     if validate:
         check_gradients("adadelta", params, grads)
+        reject_sparse("adadelta", grads, "Adadelta does not support sparse gradients")
     backend = get_backend()
     for param, grad, square_avg, acc_delta in zip(params, grads, square_avgs, acc_deltas):
         backend.adadelta_update(param, _ascent(grad, maximize), square_avg, acc_delta, lr=lr, rho=rho, eps=eps,
@@ -174,7 +176,9 @@ def adam(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list[np.nd
     m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2 (amsgrad: vmax = max(vmax, v) replaces v);
     p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps)."""
     if validate:
-        check_gradients("adamw" if decoupled_weight_decay else "adam", params, grads)
+        op = "adamw" if decoupled_weight_decay else "adam"
+        check_gradients(op, params, grads)
+        reject_sparse(op, grads, "Adam does not support sparse gradients, please consider SparseAdam instead")
     backend = get_backend()
     for param, grad, m, v, vmax, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps):
         backend.adam_update(param, _ascent(grad, maximize), m, v, vmax if amsgrad else None, step=step, lr=lr,

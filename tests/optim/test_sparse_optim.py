@@ -124,6 +124,19 @@ def test_dense_only_optimizers_reject_sparse_gradients_and_update_nothing(name):
     assert len(opt.state) == 0
 
 
+@pytest.mark.parametrize("name, states", [("adam", 3), ("adamw", 3), ("rmsprop", 3), ("adadelta", 2)])
+def test_functional_dense_only_updates_reject_sparse_gradients_before_any_update(name, states):
+    dense, table_weight = np.ones(3), np.ones((5, 2))
+    grads = [np.ones(3), SparseTensor([1], np.ones((1, 2)), (5, 2))]
+    state = [[np.zeros(3), np.zeros((5, 2))] for _ in range(states)]
+    extra = {"adam": [[1, 1]], "adamw": [[1, 1]], "rmsprop": [], "adadelta": []}[name]
+    if name == "rmsprop":
+        state[1] = state[2] = [None, None]
+    with pytest.raises(RuntimeError, match=rf"^{name}: .*does not support sparse gradients.*param 1 \(5, 2\)"):
+        getattr(F, name)([dense, table_weight], grads, *state, *extra, lr=0.1)
+    np.testing.assert_array_equal(dense, 1)
+
+
 @pytest.mark.parametrize("name", ["SGD", "Adagrad"])
 def test_weight_decay_is_not_compatible_with_sparse_gradients(name):
     w = nn.Parameter(np.ones((5, 2)))
