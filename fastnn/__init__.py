@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from fastnn import nn, random  # noqa: E402
 from fastnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: E402
 from fastnn.tensor import (  # noqa: E402
+    SparseTensor,
     Tensor,
     abs,
     arange,
@@ -72,7 +73,8 @@ __all__ = [
     "__version__", "available_backends", "get_backend", "get_num_threads", "set_backend",
     "set_num_threads", "threads", "use_backend",
     "data", "load", "optim", "save",
-    "Tensor", "arange", "bool", "bool_", "cat", "double", "empty", "enable_grad", "float", "float32", "float64",
+    "SparseTensor", "Tensor", "arange", "bool", "bool_", "cat", "double", "empty", "enable_grad", "float", "float32",
+    "float64",
     "from_numpy", "full", "get_rng_state", "int32", "int64", "is_grad_enabled", "long", "manual_seed",
     "set_rng_state", "matmul", "nn", "no_grad",
     "ones", "ones_like", "rand", "randn", "random", "stack", "tensor", "where", "zeros", "zeros_like",
