@@ -321,14 +321,16 @@ print(time.perf_counter() - t0)
 """
 
 _MEMORY = """
-import resource, numpy as np, fastnn
+import numpy as np, fastnn
 from fastnn.bench import fastnn_mlp_epoch, mlp_epoch_data
+def status(key):  # /proc's high-water mark belongs to this program (ru_maxrss would include the parent's)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
 fastnn.set_backend({backend!r})
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+base = status("VmRSS")
 x, y = mlp_epoch_data({n})
 fastnn_mlp_epoch(x, y)()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(base, x.nbytes + y.nbytes, peak)
+print(base, x.nbytes + y.nbytes, status("VmHWM"))
 """
 
 
