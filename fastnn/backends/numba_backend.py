@@ -141,9 +141,8 @@ class NumbaBackend(Backend):
 
     def _rmsprop_update(self, param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha, eps, weight_decay,
                         momentum, centered):
-        pick(optim.rmsprop, param.size)(_flat(param), _flat(grad), _flat(square_avg),
-                                        _or_empty(momentum_buffer, param), _or_empty(grad_avg, param), lr, alpha,
-                                        eps, weight_decay, momentum, centered)
+        optim.rmsprop(_flat(param), _flat(grad), _flat(square_avg), _or_empty(momentum_buffer, param),
+                      _or_empty(grad_avg, param), lr, alpha, eps, weight_decay, momentum, centered)
 
     def _adadelta_update(self, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
         pick(optim.adadelta, param.size)(_flat(param), _flat(grad), _flat(square_avg), _flat(acc_delta), lr, rho,
@@ -151,9 +150,8 @@ class NumbaBackend(Backend):
 
     def _adam_update(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
                      weight_decay, amsgrad, decoupled_weight_decay):
-        pick(optim.adam, param.size)(_flat(param), _flat(grad), _flat(exp_avg), _flat(exp_avg_sq),
-                                     _or_empty(max_exp_avg_sq, param), step, lr, beta1, beta2, eps, weight_decay,
-                                     amsgrad, decoupled_weight_decay)
+        optim.adam(_flat(param), _flat(grad), _flat(exp_avg), _flat(exp_avg_sq), _or_empty(max_exp_avg_sq, param),
+                   step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay)
 
     # ------------------------------------------------------------- embeddings
     def _embedding_forward(self, weight, indices):
