@@ -199,24 +199,30 @@ def workload_b(batches: tuple[int, ...], repeats: int, steps: int) -> list[tuple
 
 
 # ------------------------------------------------------------- (c) kernels
-def kernel_cases(dtype=np.float32) -> dict[str, Callable[[fastnn.backends.Backend], None]]:
-    """One large call of every kernel family, as a function of the backend that runs it."""
+KERNEL_SIZES = {  # rows, in, out, classes, flat elements, table rows, ids
+    "small": (32, 64, 64, 10, 2048, 1000, 640),
+    "large": (4096, 1024, 1024, 1000, 1 << 22, 100_000, 200_000),
+}
+
+
+def kernel_cases(size: str = "large", dtype=np.float32) -> dict[str, Callable[[fastnn.backends.Backend], None]]:
+    """One call of every kernel family at a size of KERNEL_SIZES, as a function of the backend."""
     from fastnn.backends.base import saves_input
 
     rng = np.random.default_rng(0)
-    n, d_in, d_out, c = 4096, 1024, 1024, 1000
+    n, d_in, d_out, c, flat, rows, n_ids = KERNEL_SIZES[size]
     x = rng.standard_normal((n, d_in)).astype(dtype)
     w = rng.standard_normal((d_out, d_in)).astype(dtype) * dtype(0.03)
     b = rng.standard_normal(d_out).astype(dtype)
     g = rng.standard_normal((n, d_out)).astype(dtype)
-    big = rng.standard_normal(1 << 22).astype(dtype)
+    big = rng.standard_normal(flat).astype(dtype)
     logits = rng.standard_normal((n, c)).astype(dtype)
     target = rng.integers(0, c, n)
-    table = rng.standard_normal((100_000, 64)).astype(dtype)
-    ids = rng.integers(0, 100_000, 200_000)
-    offsets = np.arange(0, 200_000, 20)
+    table = rng.standard_normal((rows, 64)).astype(dtype)
+    ids = rng.integers(0, rows, n_ids)
+    offsets = np.arange(0, n_ids, 20)
     bag_grad = rng.standard_normal((len(offsets), 64)).astype(dtype)
-    p = rng.standard_normal(1 << 22).astype(dtype)
+    p = rng.standard_normal(flat).astype(dtype)
     states = [np.zeros_like(p) for _ in range(3)]
     ref = fastnn.backends.base.Backend()
     cases = {}
@@ -236,19 +242,20 @@ def kernel_cases(dtype=np.float32) -> dict[str, Callable[[fastnn.backends.Backen
     cases["rmsprop_update"] = lambda k: k.rmsprop_update(p, big, states[1], lr=1e-9)
     cases["adadelta_update"] = lambda k: k.adadelta_update(p, big, states[1], states[2], lr=1e-9)
     cases["embedding_bag_forward mean"] = lambda k: k.embedding_bag_forward(table, ids, offsets, "mean")
-    cases["embedding_bag_backward mean"] = lambda k: k.embedding_bag_backward(bag_grad, ids, offsets, 100_000)
+    cases["embedding_bag_backward mean"] = lambda k: k.embedding_bag_backward(bag_grad, ids, offsets, rows)
     cases["dropout_forward"] = lambda k: k.dropout_forward(big, 0.5, 7)
     return cases
 
 
-def workload_c(repeats: int) -> list[tuple[str, dict[str, float]]]:
+def workload_c(repeats: int, size: str = "large") -> list[tuple[str, dict[str, float]]]:
     backends = {name: fastnn.backends._load(name) for name in fastnn.available_backends()}
     rows = []
-    for case, fn in kernel_cases().items():
+    number = 200 if size == "small" else 1
+    for case, fn in kernel_cases(size).items():
         impls = {name: (lambda k=k, f=fn: f(k)) for name, k in backends.items()}
         for f in impls.values():
             f()
-        rows.append((case, interleaved(impls, repeats)))
+        rows.append((case, interleaved(impls, repeats, number)))
     return rows
 
 
@@ -394,14 +401,17 @@ def run(which: str = "abcde", quick: bool = False, json_path: str | None = None)
             report.append(_table(sub, f"pytorch batch {batch}" if any("pytorch" in r[0] for r in sub) else None,
                                  "µs", 1e6))
     if "c" in which:
-        rows = workload_c(repeats)
-        results["c"] = rows
-        names = list(rows[0][1])
-        report.append("(c) kernels at a large size, float32 (ms; speed-up over the NumPy reference):")
-        report.append("  " + f"{'kernel':<30}" + "".join(f"{n:>18}" for n in names))
-        for case, times in rows:
-            cells = "".join(f"{times[b] * 1e3:9.2f} ({times['numpy'] / times[b]:5.1f}x)" for b in names)
-            report.append(f"  {case:<30}{cells}")
+        for size, unit, scale in (("large", "ms", 1e3), ("small", "µs", 1e6)):
+            rows = workload_c(repeats, size)
+            results[f"c_{size}"] = rows
+            names = list(rows[0][1])
+            n, d_in, d_out, c, flat, table, ids = KERNEL_SIZES[size]
+            report.append(f"(c) kernels at the {size} size (dense {n}x{d_in} -> {d_out}, {c} classes, {flat} "
+                          f"elements, {ids} ids into {table}x64), float32 ({unit}; speed-up over NumPy):")
+            report.append("  " + f"{'kernel':<30}" + "".join(f"{n:>18}" for n in names))
+            for case, times in rows:
+                cells = "".join(f"{times[b] * scale:9.2f} ({times['numpy'] / times[b]:5.1f}x)" for b in names)
+                report.append(f"  {case:<30}{cells}")
     if "d" in which:
         rows = workload_d(max(n // 4, 1000), repeats)
         results["d"] = rows
