@@ -405,9 +405,9 @@ def run(which: str = "abcde", quick: bool = False, json_path: str | None = None)
             rows = workload_c(repeats, size)
             results[f"c_{size}"] = rows
             names = list(rows[0][1])
-            n, d_in, d_out, c, flat, table, ids = KERNEL_SIZES[size]
-            report.append(f"(c) kernels at the {size} size (dense {n}x{d_in} -> {d_out}, {c} classes, {flat} "
-                          f"elements, {ids} ids into {table}x64), float32 ({unit}; speed-up over NumPy):")
+            k_rows, k_in, k_out, k_classes, k_flat, k_table, k_ids = KERNEL_SIZES[size]
+            report.append(f"(c) kernels at the {size} size (dense {k_rows}x{k_in} -> {k_out}, {k_classes} classes, "
+                          f"{k_flat} elements, {k_ids} ids into {k_table}x64), float32 ({unit}; speed-up over NumPy):")
             report.append("  " + f"{'kernel':<30}" + "".join(f"{n:>18}" for n in names))
             for case, times in rows:
                 cells = "".join(f"{times[b] * scale:9.2f} ({times['numpy'] / times[b]:5.1f}x)" for b in names)
