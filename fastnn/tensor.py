@@ -77,6 +77,23 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+class set_grad_enabled:
+    """Turn grad mode on or off: at once when called, and back to the previous mode on leaving
+    a ``with`` block (as torch.set_grad_enabled)."""
+
+    def __init__(self, mode: bool) -> None:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+
 # ------------------------------------------------------------------------------------ helpers
 def _freed_graph(_grad: np.ndarray) -> tuple:
     raise RuntimeError("Trying to backward through the graph a second time (its buffers were freed after the "
@@ -731,6 +748,151 @@ class Tensor:
     def tanh(self) -> Tensor:
         return activation(self, "tanh")
 
+    # ---------------------------------------------------------------- PyTorch's method aliases
+    def add(self, other: Any, alpha: float = 1) -> Tensor:
+        return self + other * alpha if alpha != 1 else self + other
+
+    def sub(self, other: Any, alpha: float = 1) -> Tensor:
+        return self - other * alpha if alpha != 1 else self - other
+
+    def mul(self, other: Any) -> Tensor:
+        return self * other
+
+    def div(self, other: Any) -> Tensor:
+        return self / other
+
+    def neg(self) -> Tensor:
+        return -self
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self**exponent
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def matmul(self, other: Any) -> Tensor:
+        return matmul(self, _as_tensor(other))
+
+    mm = matmul
+
+    def t(self) -> Tensor:
+        """The transpose of a tensor of at most 2 dimensions."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def ne(self, other: Any) -> Tensor:
+        return self != other
+
+    def lt(self, other: Any) -> Tensor:
+        return self < other
+
+    def le(self, other: Any) -> Tensor:
+        return self <= other
+
+    def gt(self, other: Any) -> Tensor:
+        return self > other
+
+    def ge(self, other: Any) -> Tensor:
+        return self >= other
+
+    def isnan(self) -> Tensor:
+        return _wrap(np.isnan(self.data))
+
+    def isfinite(self) -> Tensor:
+        return _wrap(np.isfinite(self.data))
+
+    def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _wrap(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+
+    def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _wrap(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
+
+    def int(self) -> Tensor:
+        return self.to(int32)
+
+    def bool(self) -> Tensor:
+        return self.to(bool_)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def expand(self, *sizes: int | Sequence[int]) -> Tensor:
+        """Broadcast to `sizes` (-1 keeps a dimension); the gradient sums back."""
+        sizes = _size(sizes)
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+        return self + zeros(shape, dtype=self.dtype)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def masked_fill(self, mask: Any, value: float) -> Tensor:
+        """mask ? value : self, elementwise (mask broadcasts); no gradient where filled."""
+        return where(mask, _wrap(np.asarray(value, dtype=self.dtype)), self)
+
+    def maximum(self, other: Any) -> Tensor:
+        """Elementwise max; where the two are equal the gradient goes to self."""
+        other = _as_tensor_like(other, self, "maximum")
+        return where(self.data >= other.data, self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        other = _as_tensor_like(other, self, "minimum")
+        return where(self.data <= other.data, self, other)
+
+    def var(self, dim: int | Sequence[int] | None = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: int | None = None) -> Tensor:
+        """sum((x - mean)^2) / (n - correction), correction 1 (unbiased, the default) or 0."""
+        correction = (1 if unbiased else 0) if correction is None else correction
+        axes = _axes(dim, self.ndim, "var")
+        n = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        centred = self - self.mean(dim, keepdim=True)
+        return (centred * centred).sum(dim, keepdim=keepdim) / builtins.max(n - correction, 0)
+
+    def std(self, dim: int | Sequence[int] | None = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: int | None = None) -> Tensor:
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def norm(self, p: float = 2, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """The p-norm (sum |x|^p)^(1/p) over `dim` (all elements when None); p = 1 or 2 or any p > 0."""
+        if p == 2:
+            return (self * self).sum(dim, keepdim=keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim=keepdim)
+        return (self.abs() ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
+
+    def logsumexp(self, dim: int | Sequence[int], keepdim: bool = False) -> Tensor:
+        """log sum exp(x) over `dim`, computed as m + log sum exp(x - m) with m the (constant) max."""
+        m = np.max(self.data, axis=dim, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        out = (self - _wrap(m)).exp().sum(dim, keepdim=True).log() + _wrap(m)
+        axes = _axes(dim, self.ndim, "logsumexp")
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(self.shape) if i not in axes))
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        """The entries at `index` (1-D integers) along `dim`; gradients scatter-add back."""
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        return self[(slice(None),) * (dim % builtins.max(self.ndim, 1)) + (idx,)]
+
+    def new_zeros(self, *size: int, dtype: Any = None) -> Tensor:
+        return zeros(*size, dtype=dtype or self.dtype)
+
+    def new_tensor(self, data: Any, dtype: Any = None) -> Tensor:
+        return tensor(data, dtype=dtype or self.dtype)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        self._inplace("clamp_")
+        np.clip(self.data, min, max, out=self.data)
+        return self
+
     def softmax(self, dim: int) -> Tensor:
         from fastnn.nn.functional import softmax
 
@@ -1116,6 +1278,34 @@ reshape, flatten, squeeze, unsqueeze, transpose, permute, softmax, log_softmax =
                          "log_softmax"))
 
 
+mm = matmul
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    return _as_tensor(a).maximum(b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    return _as_tensor(a).minimum(b)
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(t: Tensor) -> int:
+    return t.numel()
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a: Any, b: Any) -> bool:
+    """True when both have the same shape and elements."""
+    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
 # ------------------------------------------------------------------------------------ factories
 def _size(size: tuple) -> tuple:
     if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
@@ -1167,6 +1357,39 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
     return _new(np.ones(t.shape, dtype=_dtype(dtype) or t.dtype), requires_grad)
 
 
+def full_like(t: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.full(t.shape, fill_value, dtype=_dtype(dtype) or t.dtype), requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """`data` as a tensor, sharing memory with a NumPy array (or a tensor) of the right dtype."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return _wrap(data)
+    return tensor(data, dtype=dtype)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.eye(n, m, dtype=_dtype(dtype) or _DEFAULT_FLOAT), requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.linspace(start, end, steps).astype(_dtype(dtype) or _DEFAULT_FLOAT), requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None) -> Tensor:
+    """Integers uniform in [low, high) (or [0, low) given one bound) from fastnn's global generator."""
+    if high is None:
+        low, high = 0, low
+    return _wrap(_random.default_generator().integers(low, high, tuple(size)).astype(_dtype(dtype) or int64))
+
+
+def randperm(n: int, dtype: Any = None) -> Tensor:
+    """A random permutation of 0..n-1 from fastnn's global generator."""
+    return _wrap(_random.default_generator().permutation(n).astype(_dtype(dtype) or int64))
+
+
 def randn(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from fastnn's global generator."""
     dtype = _dtype(dtype) or _DEFAULT_FLOAT
@@ -1191,6 +1414,8 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 
 
 __all__ = [
+    "allclose", "as_tensor", "equal", "eye", "full_like", "is_tensor", "linspace", "maximum", "minimum", "mm", "numel",
+    "randint", "randperm", "set_grad_enabled",
     "SparseTensor", "Tensor", "ValuesIndices", "abs", "arange", "argmax", "argmin", "bool_", "cat", "clamp", "empty",
     "enable_grad", "exp", "flatten", "float32", "float64", "from_numpy", "full", "int32", "int64", "is_grad_enabled",
     "log", "log1p", "log_softmax", "matmul", "max", "mean", "min", "no_grad", "ones", "ones_like", "permute", "rand",

@@ -336,6 +336,34 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _result(np.asarray(loss), (input, target), backward)
 
 
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """mean/sum of |input - target|; shapes must match."""
+    input = _float_input("l1_loss", "input", input)
+    target = _float_input("l1_loss", "target", target)
+    _same_shape("l1_loss", input, target)
+    _same_dtype("l1_loss", input, target)
+    return _reduce((input - target).abs(), _reduction("l1_loss", reduction))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """min(max(x, min_val), max_val) (Collobert et al.'s HardTanh)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    return _float_input("hardtanh", "input", input).clamp(min_val, max_val)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows (..., num_classes) of integer class ids (num_classes = max id + 1 when -1)."""
+    ids = _as_tensor(tensor).data
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects integer class ids, got {ids.dtype}")
+    if num_classes == -1:
+        num_classes = int(ids.max()) + 1 if ids.size else 0
+    if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
+        raise IndexError(f"one_hot: class ids must lie in [0, {num_classes}), got {ids.min()}..{ids.max()}")
+    return Tensor(np.eye(num_classes, dtype=np.int64)[ids])
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          reduction: str = "mean") -> Tensor:
     """-(t log p + (1-t) log(1-p)), each log clamped at -100 as in PyTorch; p must lie in [0, 1].
@@ -527,6 +555,6 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding",
-    "embedding_bag", "gelu", "leaky_relu", "linear", "linear_activation", "log_softmax", "mse_loss", "nll_loss",
-    "relu", "sigmoid", "softmax", "tanh",
+    "embedding_bag", "gelu", "hardtanh", "l1_loss", "leaky_relu", "linear", "linear_activation", "log_softmax",
+    "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "softmax", "tanh",
 ]

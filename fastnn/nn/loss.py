@@ -25,6 +25,13 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, self.reduction)
 
 
+class L1Loss(_Loss):
+    """|input - target|, reduced."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.l1_loss(input, target, self.reduction)
+
+
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities, logs clamped at -100; optional elementwise weight."""
 
@@ -76,4 +83,4 @@ class NLLLoss(_Loss):
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss"]
