@@ -296,6 +296,10 @@ class Backend:
 
     # ------------------------------------------------------------- optimizers
     def _update_arrays(self, kernel, param, grad, **state):
+        """The optimizer kernels' arrays, checked: param and state C-contiguous, writeable, of one shape
+        and float dtype; grad of the same (made contiguous if it is not)."""
+        if _ready_for_update(param, grad, state.values()):  # the common case, checked in ~1 us
+            return param, grad, state
         param = checks.inplace(kernel, "param", param, np.asarray(param))
         checks.float_array(kernel, "param", param)
         grad = checks.float_array(kernel, "grad", grad, param.dtype)
@@ -545,6 +549,16 @@ def _arrays(result):
     if isinstance(result, tuple):
         return tuple(np.asarray(r) for r in result)
     return np.asarray(result)
+
+
+def _ready_for_update(param, grad, states) -> bool:
+    """True when the arrays already meet the optimizer kernels' contract (so no conversion is needed)."""
+    if type(param) is not np.ndarray or type(grad) is not np.ndarray or param.dtype not in checks.FLOAT_DTYPES:
+        return False
+    if grad.dtype != param.dtype or grad.shape != param.shape or not grad.flags.c_contiguous:
+        return False
+    return all(a is None or (type(a) is np.ndarray and a.shape == param.shape and a.dtype == param.dtype
+                             and a.flags.c_contiguous and a.flags.writeable) for a in (param, *states))
 
 
 def _padding(kernel: str, padding_idx, num_embeddings: int) -> int:
