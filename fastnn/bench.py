@@ -44,8 +44,13 @@ def interleaved(impls: dict[str, Timer], repeats: int, number: int = 1) -> dict[
 
 
 def _torch():
+    """PyTorch, loaded with its own OpenMP defaults (fastnn's OMP_WAIT_POLICY=PASSIVE would make
+    its small ops ~3x slower), and set to fastnn's thread count; None when it is not installed."""
+    from fastnn.threads import default_wait_policy
+
     try:
-        import torch
+        with default_wait_policy():
+            import torch
     except ImportError:
         return None
     torch.set_num_threads(fastnn.get_num_threads())

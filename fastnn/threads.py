@@ -8,9 +8,12 @@ a compiled kernel and a matrix product alternate.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
+_SETS_WAIT_POLICY = "OMP_WAIT_POLICY" not in os.environ  # True when the choice below is fastnn's, not the user's
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _num_threads: int | None = None
@@ -43,6 +46,20 @@ def apply() -> None:
 
         numba.set_num_threads(min(_num_threads, numba.config.NUMBA_NUM_THREADS))
     threadpool_limits(limits=_num_threads)
+
+
+@contextlib.contextmanager
+def default_wait_policy() -> Iterator[None]:
+    """Within the block, OMP_WAIT_POLICY is as the user left it (unset if fastnn set it): for loading
+    another library's own OpenMP runtime (PyTorch's, in ``fastnn bench``) with its usual settings."""
+    if not _SETS_WAIT_POLICY or os.environ.get("OMP_WAIT_POLICY") != "PASSIVE":
+        yield
+        return
+    del os.environ["OMP_WAIT_POLICY"]
+    try:
+        yield
+    finally:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def thread_info() -> list[dict]:
