@@ -28,6 +28,8 @@ Timer = Callable[[], None]
 
 
 def _median_time(fn: Timer, number: int = 1) -> float:
+    if isinstance(fn, TorchWorker):
+        return fn.time(number)
     start = time.perf_counter()
     for _ in range(number):
         fn()
@@ -43,18 +45,97 @@ def interleaved(impls: dict[str, Timer], repeats: int, number: int = 1) -> dict[
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
-def _torch():
-    """PyTorch, loaded with its own OpenMP defaults (fastnn's OMP_WAIT_POLICY=PASSIVE would make
-    its small ops ~3x slower), and set to fastnn's thread count; None when it is not installed."""
-    from fastnn.threads import default_wait_policy
+_TORCH_WORKER = """
+import sys, time, numpy as np, torch
+torch.set_num_threads(int(sys.argv[1]))
+torch.manual_seed(0)
+nn = torch.nn
+run = None
 
+def mlp_epoch(n, batch=128):  # workload (a): the data of fastnn.bench.mlp_epoch_data
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((n, 784), dtype=np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, n).astype(np.int64))
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt, loss_fn, gen = torch.optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss(), torch.Generator()
+    gen.manual_seed(0)
+    def epoch():
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, batch):
+            idx = order[i:i + batch]
+            opt.zero_grad(); loss_fn(model(x[idx]), y[idx]).backward(); opt.step()
+    return epoch
+
+def small_step(batch):  # workload (b)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+    opt, loss_fn = torch.optim.SGD(model.parameters(), lr=0.01), nn.CrossEntropyLoss()
+    xb, yb = torch.randn(batch, 20), torch.randint(0, 2, (batch,))
+    def step():
+        opt.zero_grad(); loss_fn(model(xb), yb).backward(); opt.step()
+    return step
+
+print(torch.__version__, torch.get_num_threads(), flush=True)
+for line in sys.stdin:
+    cmd, arg = line.split()
+    if cmd == "run":
+        start = time.perf_counter()
+        for _ in range(int(arg)):
+            run()
+        print((time.perf_counter() - start) / int(arg), flush=True)
+    else:
+        run = mlp_epoch(int(arg)) if cmd == "epoch" else small_step(int(arg))
+        run()
+        print("ready", flush=True)
+"""
+
+
+class TorchWorker:
+    """PyTorch in a process of its own, timed sample by sample over a pipe.
+
+    PyTorch and fastnn's compiled kernels would share one OpenMP runtime in a single process, so
+    whichever loaded first would impose its wait policy on the other (fastnn's PASSIVE made torch's
+    small steps ~3x slower). Apart, each runs as its users run it; samples still interleave.
+    """
+
+    def __init__(self) -> None:
+        env = fastnn.threads.environment_without_fastnn_defaults()
+        self.process = subprocess.Popen([sys.executable, "-c", _TORCH_WORKER, str(fastnn.get_num_threads())],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.version, self.threads = self._reply().split()
+
+    def _reply(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("fastnn bench: the PyTorch worker stopped")
+        return line.strip()
+
+    def _send(self, command: str) -> str:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._reply()
+
+    def load(self, workload: str, size: int) -> TorchWorker:
+        """Build workload "epoch" (with `size` samples) or "step" (with batch `size`) and run it once."""
+        self._send(f"{workload} {size}")
+        return self
+
+    def time(self, number: int) -> float:
+        return float(self._send(f"run {number}"))
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def _torch_worker() -> TorchWorker | None:
     try:
-        with default_wait_policy():
-            import torch
-    except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            return None
+    except ValueError:
         return None
-    torch.set_num_threads(fastnn.get_num_threads())
-    return torch
+    return TorchWorker()
 
 
 def _backend_call(name: str, fn: Timer) -> Timer:
@@ -86,25 +167,6 @@ def fastnn_mlp_epoch(x: np.ndarray, y: np.ndarray, batch: int = 128) -> Timer:
         for xb, yb in loader:
             opt.zero_grad()
             loss_fn(model(xb), yb).backward()
-            opt.step()
-    return epoch
-
-
-def torch_mlp_epoch(torch, x: np.ndarray, y: np.ndarray, batch: int = 128) -> Timer:
-    torch.manual_seed(0)
-    tnn = torch.nn
-    model = tnn.Sequential(tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = tnn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(0)
-
-    def epoch():
-        order = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(xt), batch):
-            idx = order[i:i + batch]
-            opt.zero_grad()
-            loss_fn(model(xt[idx]), yt[idx]).backward()
             opt.step()
     return epoch
 
@@ -143,16 +205,19 @@ def matmuls_only(x: np.ndarray, batch: int = 128) -> Timer:
 def workload_a(n: int, repeats: int) -> list[tuple[str, float]]:
     x, y = mlp_epoch_data(n)
     impls = {f"fastnn[{b}]": _backend_call(b, fastnn_mlp_epoch(x, y)) for b in fastnn.available_backends()}
-    torch = _torch()
-    if torch is not None:
-        impls["pytorch"] = torch_mlp_epoch(torch, x, y)
+    worker = _torch_worker()
     sk = sklearn_mlp_epoch(x, y)
     if sk is not None:
         impls["sklearn MLPClassifier"] = sk
     impls["8 matmuls alone (numpy)"] = matmuls_only(x)
-    for fn in impls.values():  # warm-up: JIT, caches, first-touch of buffers
+    for fn in impls.values():  # warm-up: JIT, caches, first-touch of buffers (the worker runs once on load)
         fn()
-    return list(interleaved(impls, repeats).items())
+    if worker is not None:
+        impls["pytorch"] = worker.load("epoch", n)
+    rows = list(interleaved(impls, repeats).items())
+    if worker is not None:
+        worker.close()
+    return rows
 
 
 # ------------------------------------------------------ (b) small-MLP step
@@ -174,32 +239,19 @@ def fastnn_small_step(batch: int) -> Timer:
     return step
 
 
-def torch_small_step(torch, batch: int) -> Timer:
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 2))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xb = torch.randn(batch, 20)
-    yb = torch.randint(0, 2, (batch,))
-
-    def step():
-        opt.zero_grad()
-        loss_fn(model(xb), yb).backward()
-        opt.step()
-    return step
-
-
 def workload_b(batches: tuple[int, ...], repeats: int, steps: int) -> list[tuple[str, float]]:
     rows = []
-    torch = _torch()
+    worker = _torch_worker()
     for batch in batches:
         impls = {f"fastnn[{b}] batch {batch}": _backend_call(b, fastnn_small_step(batch))
                  for b in fastnn.available_backends()}
-        if torch is not None:
-            impls[f"pytorch batch {batch}"] = torch_small_step(torch, batch)
         for fn in impls.values():
             fn()
+        if worker is not None:
+            impls[f"pytorch batch {batch}"] = worker.load("step", batch)
         rows += list(interleaved(impls, repeats, number=steps).items())
+    if worker is not None:
+        worker.close()
     return rows
 
 
@@ -366,9 +418,10 @@ def machine_summary() -> str:
 
     parts = [f"{platform.machine()} {os.cpu_count()} cores", f"python {platform.python_version()}",
              f"numpy {np.__version__}", f"fastnn {fastnn.__version__}"]
-    torch = _torch()
-    if torch is not None:
-        parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    worker = _torch_worker()
+    if worker is not None:
+        parts.append(f"torch {worker.version} ({worker.threads} threads, in a process of its own)")
+        worker.close()
     blas = {lib["internal_api"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
     parts.append(f"fastnn threads {fastnn.get_num_threads()}, BLAS {blas}, "
                  f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")

@@ -8,10 +8,8 @@ a compiled kernel and a matrix product alternate.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 
 _SETS_WAIT_POLICY = "OMP_WAIT_POLICY" not in os.environ  # True when the choice below is fastnn's, not the user's
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -48,18 +46,13 @@ def apply() -> None:
     threadpool_limits(limits=_num_threads)
 
 
-@contextlib.contextmanager
-def default_wait_policy() -> Iterator[None]:
-    """Within the block, OMP_WAIT_POLICY is as the user left it (unset if fastnn set it): for loading
-    another library's own OpenMP runtime (PyTorch's, in ``fastnn bench``) with its usual settings."""
-    if not _SETS_WAIT_POLICY or os.environ.get("OMP_WAIT_POLICY") != "PASSIVE":
-        yield
-        return
-    del os.environ["OMP_WAIT_POLICY"]
-    try:
-        yield
-    finally:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+def environment_without_fastnn_defaults() -> dict[str, str]:
+    """os.environ without the OpenMP wait policy fastnn set on its own (the user's own setting
+    stays): for starting another program's OpenMP runtime with its usual defaults."""
+    env = dict(os.environ)
+    if _SETS_WAIT_POLICY and env.get("OMP_WAIT_POLICY") == "PASSIVE":
+        del env["OMP_WAIT_POLICY"]
+    return env
 
 
 def thread_info() -> list[dict]:
