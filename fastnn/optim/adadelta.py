@@ -35,13 +35,7 @@ class Adadelta(Optimizer):
         return ("step", "square_avg", "acc_delta")
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
-        states = [self.state[p] for p in params]
-        for param, state in zip(params, states):
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = np.zeros_like(param.data)
-                state["acc_delta"] = np.zeros_like(param.data)
-            state["step"] += 1
+        states = self._advance_states(group, params)
         F.adadelta([p.data for p in params], grads, [s["square_avg"] for s in states],
                    [s["acc_delta"] for s in states], lr=group["lr"], rho=group["rho"], eps=group["eps"],
                    weight_decay=group["weight_decay"], maximize=group["maximize"], validate=False)

@@ -43,15 +43,7 @@ class Adam(Optimizer):
         return "does not support sparse gradients, please consider SparseAdam instead"
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
-        states = [self.state[p] for p in params]
-        for param, state in zip(params, states):
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = np.zeros_like(param.data)
-                state["exp_avg_sq"] = np.zeros_like(param.data)
-            if group["amsgrad"] and state.get("max_exp_avg_sq") is None:
-                state["max_exp_avg_sq"] = np.zeros_like(param.data)
-            state["step"] += 1
+        states = self._advance_states(group, params)
         beta1, beta2 = group["betas"]
         F.adam([p.data for p in params], grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
                [s.get("max_exp_avg_sq") for s in states], [s["step"] for s in states], amsgrad=group["amsgrad"],

@@ -188,6 +188,23 @@ class Optimizer:
         """The entries a parameter's state holds under this group's options (``step`` and arrays)."""
         raise NotImplementedError
 
+    def _initial_state(self, group: dict[str, Any], key: str, param) -> np.ndarray:
+        """A new state array `key` for `param`: zeros (subclasses start some elsewhere)."""
+        return np.zeros_like(param.data)
+
+    def _advance_states(self, group: dict[str, Any], params: list) -> list[dict[str, Any]]:
+        """The parameters' states, each array of :meth:`_state_keys` created on first use (as torch
+        does, lazily) and ``step`` advanced by one."""
+        keys = [key for key in self._state_keys(group) if key != "step"]
+        states = [self.state[p] for p in params]
+        for param, state in zip(params, states):
+            state.setdefault("step", 0)
+            for key in keys:
+                if state.get(key) is None:
+                    state[key] = self._initial_state(group, key, param)
+            state["step"] += 1
+        return states
+
     # ------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
         """{'state': {index: {key: array copy or int}}, 'param_groups': [{..., 'params': [indices]}]}."""

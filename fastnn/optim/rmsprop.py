@@ -41,16 +41,7 @@ class RMSprop(Optimizer):
                 + (("grad_avg",) if group["centered"] else ()))
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
-        states = [self.state[p] for p in params]
-        for param, state in zip(params, states):
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = np.zeros_like(param.data)
-            if group["momentum"] > 0 and state.get("momentum_buffer") is None:
-                state["momentum_buffer"] = np.zeros_like(param.data)
-            if group["centered"] and state.get("grad_avg") is None:
-                state["grad_avg"] = np.zeros_like(param.data)
-            state["step"] += 1
+        states = self._advance_states(group, params)
         F.rmsprop([p.data for p in params], grads, [s["square_avg"] for s in states],
                   [s.get("grad_avg") for s in states], [s.get("momentum_buffer") for s in states],
                   lr=group["lr"], alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],

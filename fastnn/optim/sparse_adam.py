@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from fastnn.optim import functional as F
 from fastnn.optim.optimizer import Optimizer
 
@@ -43,13 +41,7 @@ class SparseAdam(Optimizer):
         return "does not support dense gradients, please consider Adam instead"
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list) -> None:
-        states = [self.state[p] for p in params]
-        for param, state in zip(params, states):
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = np.zeros_like(param.data)
-                state["exp_avg_sq"] = np.zeros_like(param.data)
-            state["step"] += 1
+        states = self._advance_states(group, params)
         beta1, beta2 = group["betas"]
         F.sparse_adam([p.data for p in params], grads, [s["exp_avg"] for s in states],
                       [s["exp_avg_sq"] for s in states], [s["step"] for s in states], eps=group["eps"],
