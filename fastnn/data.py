@@ -35,7 +35,7 @@ class Dataset:
 
 
 def _array(value: Any) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value.array if isinstance(value, Tensor) else np.asarray(value)
 
 
 def _batch_dtype(dtype: np.dtype) -> np.dtype:

@@ -71,7 +71,7 @@ class _Writer:
         if isinstance(obj, (int, float)) and not isinstance(obj, np.generic):
             return int(obj) if isinstance(obj, int) else float(obj)
         if isinstance(obj, Tensor):
-            return {"tensor": self._add(obj.data, where), "requires_grad": bool(obj.requires_grad)}
+            return {"tensor": self._add(obj.array, where), "requires_grad": bool(obj.requires_grad)}
         if isinstance(obj, np.ndarray):
             return {"array": self._add(obj, where)}
         if isinstance(obj, np.generic):

@@ -121,11 +121,11 @@ def _dtype(dtype: Any) -> np.dtype | None:
 def _infer_array(data: Any, dtype: np.dtype | None) -> np.ndarray:
     """Convert data to an array with PyTorch's dtype inference (arrays keep theirs)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if isinstance(data, (np.ndarray, np.generic)):
         return np.array(data, dtype=dtype)
     if isinstance(data, (list, tuple)) and data and any(isinstance(d, Tensor) for d in data):
-        data = [d.data if isinstance(d, Tensor) else d for d in data]
+        data = [d.array if isinstance(d, Tensor) else d for d in data]
     arr = np.array(data, dtype=dtype)
     if dtype is None:
         if arr.dtype.kind == "f":
@@ -153,7 +153,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 def _wrap(data: np.ndarray, requires_grad: bool = False) -> Tensor:
     t = object.__new__(Tensor)
-    t.data = data
+    t.array = data
     t.requires_grad = requires_grad
     t.grad = None
     t._ctx = None
@@ -163,7 +163,7 @@ def _wrap(data: np.ndarray, requires_grad: bool = False) -> Tensor:
 def _result(data: np.ndarray, parents: tuple, backward: Callable) -> Tensor:
     """The output tensor of an op; records the node when grad mode is on and a parent needs grad."""
     out = object.__new__(Tensor)
-    out.data = data
+    out.array = data
     out.grad = None
     if _grad_enabled:
         for p in parents:
@@ -191,9 +191,9 @@ def _axes(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple | None:
 
 def _binary_operands(op: str, a: Tensor, other: Any) -> tuple[np.ndarray, np.ndarray, Tensor | None]:
     """The arrays of a binary op: other's data (a Tensor) or a scalar in a's dtype."""
-    x = a.data
+    x = a.array
     if isinstance(other, Tensor):
-        y = other.data
+        y = other.array
         if x.dtype != y.dtype:
             if x.dtype.kind == "f" and y.dtype.kind == "f":
                 raise TypeError(f"{op}: dtype mismatch between {x.dtype} and {y.dtype}; convert one operand "
@@ -243,12 +243,12 @@ class ValuesIndices(NamedTuple):
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and differentiate through them."""
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "_ctx", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
     __hash__ = object.__hash__
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.data = _infer_array(data, _dtype(dtype))
+        self.array = _infer_array(data, _dtype(dtype))
         self.grad = None
         self._ctx = None
         self.requires_grad = False
@@ -258,15 +258,15 @@ class Tensor:
     # ---------------------------------------------------------------- properties
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_sparse(self) -> bool:
@@ -280,30 +280,30 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        return self.permute(*range(self.data.ndim - 1, -1, -1))
+        return self.permute(*range(self.array.ndim - 1, -1, -1))
 
     def size(self, dim: int | None = None) -> tuple | int:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return self.data.size
+        return self.array.size
 
     def __len__(self) -> int:
-        if not self.data.ndim:
+        if not self.array.ndim:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self.array, separator=", ", prefix="tensor(")
         extras = ""
-        if self.data.dtype not in (_DEFAULT_FLOAT, int64, bool_):
-            extras += f", dtype=fastnn.{self.data.dtype}"
+        if self.array.dtype not in (_DEFAULT_FLOAT, int64, bool_):
+            extras += f", dtype=fastnn.{self.array.dtype}"
         if self._ctx is not None:
             extras += ", grad_fn=<backward>"
         elif self.requires_grad:
@@ -312,8 +312,8 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        return self.data if dtype is None else self.data.astype(dtype)
+            return np.array(self.array, dtype=dtype, copy=True)
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def __bool__(self) -> bool:
         return bool(self.item())
@@ -325,32 +325,47 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu":
-            raise TypeError(f"only integer tensors can be used as an index, got {self.data.dtype}")
+        if self.array.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.array.dtype}")
         return int(self.item())
 
     # ---------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
-        return self.data
+        return self.array
+
+    @property
+    def data(self) -> Tensor:
+        """A tensor sharing this one's storage, detached from the graph (PyTorch's ``.data``).
+
+        The NumPy array itself is ``numpy()`` (or the ``array`` attribute).
+        """
+        return _wrap(self.array)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        array = value.array if isinstance(value, Tensor) else np.asarray(value)
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"Tensor.data: cannot assign an array of dtype {array.dtype}")
+        self.array = array
 
     def item(self) -> float | int | bool:
-        if self.data.size != 1:
-            raise ValueError(f"item(): a tensor with {self.data.size} elements cannot be converted to a scalar")
-        return self.data.item()
+        if self.array.size != 1:
+            raise ValueError(f"item(): a tensor with {self.array.size} elements cannot be converted to a scalar")
+        return self.array.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, outside the graph."""
-        return _wrap(self.data)
+        return _wrap(self.array)
 
     def clone(self) -> Tensor:
-        return _result(self.data.copy(), (self,), lambda g: (g,))
+        return _result(self.array.copy(), (self,), lambda g: (g,))
 
     def contiguous(self) -> Tensor:
-        return self if self.data.flags.c_contiguous else self.clone()
+        return self if self.array.flags.c_contiguous else self.clone()
 
     @property
     def device(self) -> str:
@@ -370,12 +385,12 @@ class Tensor:
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
-        source = self.data.dtype
+        source = self.array.dtype
         if source == dtype:
             return self
         if dtype.kind != "f" or source.kind != "f":
-            return _wrap(self.data.astype(dtype))
-        return _result(self.data.astype(dtype), (self,), lambda g: (g.astype(source),))
+            return _wrap(self.array.astype(dtype))
+        return _result(self.array.astype(dtype), (self,), lambda g: (g.astype(source),))
 
     def float(self) -> Tensor:
         return self.to(float32)
@@ -387,8 +402,8 @@ class Tensor:
         return self.to(int64)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind != "f":
-            raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.data.dtype}")
+        if requires_grad and self.array.dtype.kind != "f":
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.array.dtype}")
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("you can only change requires_grad flags of leaf tensors; use detach()")
         self.requires_grad = bool(requires_grad)
@@ -410,7 +425,7 @@ class Tensor:
     def _update(self, op: str, ufunc: np.ufunc, other: Any) -> Tensor:
         self._inplace(op)
         _, y, _ = _binary_operands(op, self, other)
-        ufunc(self.data, y, out=self.data, casting="same_kind")
+        ufunc(self.array, y, out=self.array, casting="same_kind")
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
@@ -440,22 +455,22 @@ class Tensor:
     def copy_(self, source: Any) -> Tensor:
         """Copy `source` (broadcast, cast to this dtype) into this tensor's array."""
         self._inplace("copy_")
-        self.data[...] = source.data if isinstance(source, Tensor) else source
+        self.array[...] = source.array if isinstance(source, Tensor) else source
         return self
 
     def fill_(self, value: float) -> Tensor:
         self._inplace("fill_")
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def zero_(self) -> Tensor:
         self._inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._inplace("__setitem__")
-        self.data[_index_arrays(index)] = value.data if isinstance(value, Tensor) else value
+        self.array[_index_arrays(index)] = value.array if isinstance(value, Tensor) else value
 
     # ---------------------------------------------------------------- backward
     def backward(self, gradient: Any = None, retain_graph: bool | None = None) -> None:
@@ -467,15 +482,15 @@ class Tensor:
             raise RuntimeError("backward: the tensor does not require grad and has no graph "
                                "(were its inputs created with requires_grad=True, outside no_grad?)")
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs: backward() on a "
-                                   f"tensor of shape {self.data.shape} needs gradient= of that shape")
-            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+                                   f"tensor of shape {self.array.shape} needs gradient= of that shape")
+            grad = np.ones(self.array.shape, dtype=self.array.dtype)
         else:
-            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.data.dtype)
-            if grad.shape != self.data.shape:
+            grad = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient, dtype=self.array.dtype)
+            if grad.shape != self.array.shape:
                 raise RuntimeError(f"backward: gradient has shape {grad.shape} but the tensor has shape "
-                                   f"{self.data.shape}")
+                                   f"{self.array.shape}")
         if self._ctx is None:
             _accumulate(self, grad)
             return
@@ -542,7 +557,7 @@ class Tensor:
         return _as_tensor_like(base, self, "pow") ** self
 
     def __neg__(self) -> Tensor:
-        return _result(-self.data, (self,), lambda g: (-g,))
+        return _result(-self.array, (self,), lambda g: (-g,))
 
     def __matmul__(self, other: Any) -> Tensor:
         return matmul(self, other)
@@ -553,11 +568,11 @@ class Tensor:
     # ---------------------------------------------------------------- comparisons (no grad)
     def _compare(self, other: Any, ufunc: np.ufunc, op: str) -> Tensor:
         """Elementwise comparison (any dtypes, as torch), a bool tensor outside the graph."""
-        y = other.data if isinstance(other, Tensor) else other
+        y = other.array if isinstance(other, Tensor) else other
         try:
-            return _wrap(np.asarray(ufunc(self.data, y)))
+            return _wrap(np.asarray(ufunc(self.array, y)))
         except ValueError:
-            raise RuntimeError(f"{op}: shapes {self.data.shape} and {np.shape(y)} do not broadcast") from None
+            raise RuntimeError(f"{op}: shapes {self.array.shape} and {np.shape(y)} do not broadcast") from None
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.equal, "eq")
@@ -579,18 +594,18 @@ class Tensor:
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         if dim is None:
-            return _wrap(np.asarray(self.data.argmax(), dtype=int64))
-        return _wrap(self.data.argmax(axis=dim, keepdims=keepdim).astype(int64))
+            return _wrap(np.asarray(self.array.argmax(), dtype=int64))
+        return _wrap(self.array.argmax(axis=dim, keepdims=keepdim).astype(int64))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         if dim is None:
-            return _wrap(np.asarray(self.data.argmin(), dtype=int64))
-        return _wrap(self.data.argmin(axis=dim, keepdims=keepdim).astype(int64))
+            return _wrap(np.asarray(self.array.argmin(), dtype=int64))
+        return _wrap(self.array.argmin(axis=dim, keepdims=keepdim).astype(int64))
 
     # ---------------------------------------------------------------- reductions
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Sum over `dim` (all dims when None); the gradient broadcasts back."""
-        x = self.data
+        x = self.array
         axes = _axes(dim, x.ndim, "sum")
         out = x.sum(axis=axes, keepdims=keepdim)
         if out.dtype != x.dtype and x.dtype.kind in "ib":
@@ -601,7 +616,7 @@ class Tensor:
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Mean over `dim` (all dims when None): the gradient is g / count, broadcast back."""
-        x = self.data
+        x = self.array
         if x.dtype.kind != "f":
             raise TypeError(f"mean: needs a floating point tensor, got {x.dtype}")
         axes = _axes(dim, x.ndim, "mean")
@@ -625,9 +640,9 @@ class Tensor:
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
             shape = tuple(shape[0])
-        source = self.data.shape
+        source = self.array.shape
         try:
-            out = self.data.reshape(shape)
+            out = self.array.reshape(shape)
         except ValueError:
             raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for input of shape {source}") from None
         return _result(out, (self,), lambda g: (g.reshape(source),))
@@ -635,7 +650,7 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        shape = self.data.shape
+        shape = self.array.shape
         if not shape:
             return self.reshape(1)
         start, end = start_dim % len(shape), end_dim % len(shape)
@@ -644,44 +659,44 @@ class Tensor:
     def permute(self, *dims: int | Sequence[int]) -> Tensor:
         if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
             dims = tuple(dims[0])
-        axes = _axes(dims, self.data.ndim, "permute") if dims else ()
-        if sorted(axes) != list(range(self.data.ndim)):
-            raise RuntimeError(f"permute: dims {dims} are not a permutation of {self.data.ndim} dimensions")
+        axes = _axes(dims, self.array.ndim, "permute") if dims else ()
+        if sorted(axes) != list(range(self.array.ndim)):
+            raise RuntimeError(f"permute: dims {dims} are not a permutation of {self.array.ndim} dimensions")
         inverse = tuple(np.argsort(axes))
-        return _result(self.data.transpose(axes), (self,), lambda g: (g.transpose(inverse),))
+        return _result(self.array.transpose(axes), (self,), lambda g: (g.transpose(inverse),))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
-        axes = list(range(self.data.ndim))
-        a, b = _axes((dim0, dim1), self.data.ndim, "transpose")
+        axes = list(range(self.array.ndim))
+        a, b = _axes((dim0, dim1), self.array.ndim, "transpose")
         axes[a], axes[b] = axes[b], axes[a]
         return self.permute(axes)
 
     def movedim(self, source: int, destination: int) -> Tensor:
-        axes = list(range(self.data.ndim))
-        s, d = _axes((source, destination), self.data.ndim, "movedim")
+        axes = list(range(self.array.ndim))
+        s, d = _axes((source, destination), self.array.ndim, "movedim")
         axes.insert(d, axes.pop(s))
         return self.permute(axes)
 
     def unsqueeze(self, dim: int) -> Tensor:
-        ndim = self.data.ndim + 1
+        ndim = self.array.ndim + 1
         if not -ndim <= dim < ndim:
             raise IndexError(f"unsqueeze: dim {dim} out of range for a result with {ndim} dimensions")
-        source = self.data.shape
-        return _result(np.expand_dims(self.data, dim % ndim), (self,), lambda g: (g.reshape(source),))
+        source = self.array.shape
+        return _result(np.expand_dims(self.array, dim % ndim), (self,), lambda g: (g.reshape(source),))
 
     def squeeze(self, dim: int | None = None) -> Tensor:
-        source = self.data.shape
+        source = self.array.shape
         if dim is None:
-            out = self.data.reshape(tuple(n for n in source if n != 1))
+            out = self.array.reshape(tuple(n for n in source if n != 1))
         else:
-            (axis,) = _axes(dim, self.data.ndim, "squeeze") if source else (0,)
-            out = self.data.reshape(source[:axis] + source[axis + 1:]) if source and source[axis] == 1 else self.data
+            (axis,) = _axes(dim, self.array.ndim, "squeeze") if source else (0,)
+            out = self.array.reshape(source[:axis] + source[axis + 1:]) if source and source[axis] == 1 else self.array
         return _result(out, (self,), lambda g: (g.reshape(source),))
 
     def __getitem__(self, index: Any) -> Tensor:
         """Basic and integer-array indexing; the gradient is scattered back (added where indices repeat)."""
         index = _index_arrays(index)
-        x = self.data
+        x = self.array
         out = x[index]
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
@@ -700,25 +715,25 @@ class Tensor:
 
     # ---------------------------------------------------------------- elementwise functions
     def exp(self) -> Tensor:
-        out = np.exp(self.data)
+        out = np.exp(self.array)
         return _result(out, (self,), lambda g: (g * out,))
 
     def log(self) -> Tensor:
-        x = self.data
+        x = self.array
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.log(x)
         return _result(out, (self,), lambda g: (g / x,))
 
     def log1p(self) -> Tensor:
-        x = self.data
+        x = self.array
         return _result(np.log1p(x), (self,), lambda g: (g / (1 + x),))
 
     def sqrt(self) -> Tensor:
-        out = np.sqrt(self.data)
+        out = np.sqrt(self.array)
         return _result(out, (self,), lambda g: (g / (2 * out),))
 
     def abs(self) -> Tensor:
-        x = self.data
+        x = self.array
         return _result(np.abs(x), (self,), lambda g: (g * np.sign(x),))
 
     __abs__ = abs
@@ -727,7 +742,7 @@ class Tensor:
         """Clip to [min, max]; the gradient passes where min <= x <= max (as PyTorch)."""
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
-        x = self.data
+        x = self.array
         t = x.dtype.type
         out = np.clip(x, None if min is None else t(min), None if max is None else t(max))
         inside = np.ones(x.shape, dtype=bool)
@@ -800,16 +815,16 @@ class Tensor:
         return self >= other
 
     def isnan(self) -> Tensor:
-        return _wrap(np.isnan(self.data))
+        return _wrap(np.isnan(self.array))
 
     def isfinite(self) -> Tensor:
-        return _wrap(np.isfinite(self.data))
+        return _wrap(np.isfinite(self.array))
 
     def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return _wrap(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+        return _wrap(np.asarray(np.all(self.array, axis=dim, keepdims=keepdim)))
 
     def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return _wrap(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
+        return _wrap(np.asarray(np.any(self.array, axis=dim, keepdims=keepdim)))
 
     def int(self) -> Tensor:
         return self.to(int32)
@@ -842,11 +857,11 @@ class Tensor:
     def maximum(self, other: Any) -> Tensor:
         """Elementwise max; where the two are equal the gradient goes to self."""
         other = _as_tensor_like(other, self, "maximum")
-        return where(self.data >= other.data, self, other)
+        return where(self.array >= other.array, self, other)
 
     def minimum(self, other: Any) -> Tensor:
         other = _as_tensor_like(other, self, "minimum")
-        return where(self.data <= other.data, self, other)
+        return where(self.array <= other.array, self, other)
 
     def var(self, dim: int | Sequence[int] | None = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: int | None = None) -> Tensor:
@@ -871,7 +886,7 @@ class Tensor:
 
     def logsumexp(self, dim: int | Sequence[int], keepdim: bool = False) -> Tensor:
         """log sum exp(x) over `dim`, computed as m + log sum exp(x - m) with m the (constant) max."""
-        m = np.max(self.data, axis=dim, keepdims=True)
+        m = np.max(self.array, axis=dim, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         out = (self - _wrap(m)).exp().sum(dim, keepdim=True).log() + _wrap(m)
         axes = _axes(dim, self.ndim, "logsumexp")
@@ -879,7 +894,7 @@ class Tensor:
 
     def index_select(self, dim: int, index: Any) -> Tensor:
         """The entries at `index` (1-D integers) along `dim`; gradients scatter-add back."""
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
         return self[(slice(None),) * (dim % builtins.max(self.ndim, 1)) + (idx,)]
 
     def new_zeros(self, *size: int, dtype: Any = None) -> Tensor:
@@ -890,7 +905,7 @@ class Tensor:
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         self._inplace("clamp_")
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self.array, min, max, out=self.array)
         return self
 
     def softmax(self, dim: int) -> Tensor:
@@ -932,8 +947,8 @@ class SparseTensor:
 
     def __init__(self, rows: Any, values: Any, shape: Sequence[int]) -> None:
         shape = tuple(int(n) for n in shape)
-        rows = np.asarray(rows.data if isinstance(rows, Tensor) else rows).reshape(-1)
-        values = np.asarray(values.data if isinstance(values, Tensor) else values)
+        rows = np.asarray(rows.array if isinstance(rows, Tensor) else rows).reshape(-1)
+        values = np.asarray(values.array if isinstance(values, Tensor) else values)
         if rows.dtype.kind not in "iu":
             raise TypeError(f"SparseTensor: indices must be integers, got {rows.dtype}")
         if values.shape != (rows.shape[0],) + shape[1:]:
@@ -1013,7 +1028,7 @@ class SparseTensor:
                 raise ValueError(f"SparseTensor add: {self.shape} {self.dtype} and {other.shape} {other.dtype} differ")
             return SparseTensor(np.concatenate([self._rows, other._rows]),
                                 np.concatenate([self._values, other._values]), self.shape)
-        dense = other.data if isinstance(other, Tensor) else np.asarray(other)
+        dense = other.array if isinstance(other, Tensor) else np.asarray(other)
         if dense.shape != self.shape or dense.dtype != self.dtype:
             raise ValueError(f"SparseTensor add: {self.shape} {self.dtype} and dense {dense.shape} {dense.dtype} "
                              "differ")
@@ -1037,17 +1052,17 @@ def _accumulate(leaf: Tensor, grad: np.ndarray | SparseTensor) -> None:
     current = leaf.grad
     if isinstance(grad, SparseTensor):
         if current is None:
-            leaf.grad = grad if grad.dtype == leaf.data.dtype else grad.to(leaf.data.dtype)
+            leaf.grad = grad if grad.dtype == leaf.array.dtype else grad.to(leaf.array.dtype)
         elif isinstance(current, SparseTensor):
             leaf.grad = current + grad
         else:
-            current.data[grad._rows] += grad._values
+            current.array[grad._rows] += grad._values
     elif current is None:
-        leaf.grad = _wrap(np.array(grad, dtype=leaf.data.dtype, order="C"))
+        leaf.grad = _wrap(np.array(grad, dtype=leaf.array.dtype, order="C"))
     elif isinstance(current, SparseTensor):
-        leaf.grad = current + np.asarray(grad, dtype=leaf.data.dtype)
+        leaf.grad = current + np.asarray(grad, dtype=leaf.array.dtype)
     else:
-        current.data += grad
+        current.array += grad
 
 
 def _topological_order(root: _Node) -> list[_Node]:
@@ -1087,7 +1102,7 @@ def _run_backward(root: _Node, grad: np.ndarray, retain_graph: bool) -> None:
                 continue
             if type(edge) is _Node:
                 if isinstance(edge_grad, SparseTensor):  # only leaves keep a sparse gradient
-                    edge_grad = edge_grad.to_dense().data
+                    edge_grad = edge_grad.to_dense().array
                 key = id(edge)
                 previous = grads.get(key)
                 grads[key] = edge_grad if previous is None else previous + edge_grad
@@ -1100,8 +1115,8 @@ def _as_tensor_like(value: Any, like: Tensor, op: str) -> Tensor:
     """A Python scalar or array as a tensor in `like`'s dtype (for reflected operators)."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (bool, int, float, np.number)) and like.data.dtype.kind == "f":
-        return _wrap(np.asarray(value, dtype=like.data.dtype))
+    if isinstance(value, (bool, int, float, np.number)) and like.array.dtype.kind == "f":
+        return _wrap(np.asarray(value, dtype=like.array.dtype))
     return _wrap(_infer_array(value, None))
 
 
@@ -1113,7 +1128,7 @@ def _kept_shape(shape: tuple, axes: tuple | None, keepdim: bool) -> tuple:
 
 
 def _extreme(t: Tensor, dim: int | None, keepdim: bool, which: str) -> Tensor | ValuesIndices:
-    x = t.data
+    x = t.array
     if x.size == 0:
         raise RuntimeError(f"{which}: cannot reduce an empty tensor of shape {x.shape}")
     pick = np.argmax if which == "max" else np.argmin
@@ -1149,7 +1164,7 @@ def _index_arrays(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_index_arrays(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, list):
         return np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
     return index
@@ -1189,7 +1204,7 @@ def activation(t: Tensor, name: str, negative_slope: float = 0.01) -> Tensor:
     `name` is one of the kernel activations; the input's dtype and layout are checked here, so the
     backend's private kernels (whose preconditions are C-contiguous float arrays) run directly.
     """
-    x = t.data
+    x = t.array
     if x.dtype not in _FLOATS:
         raise TypeError(f"{name}: input must be float32 or float64, got {x.dtype}")
     if not x.flags.c_contiguous:
@@ -1214,12 +1229,12 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     _same_dtype("cat", tensors)
-    (axis,) = _axes(dim, tensors[0].data.ndim, "cat")
+    (axis,) = _axes(dim, tensors[0].array.ndim, "cat")
     try:
-        out = np.concatenate([t.data for t in tensors], axis=axis)
+        out = np.concatenate([t.array for t in tensors], axis=axis)
     except ValueError:
         raise RuntimeError(f"cat: shapes {[t.shape for t in tensors]} do not match outside dim {dim}") from None
-    bounds = np.cumsum([t.data.shape[axis] for t in tensors])[:-1]
+    bounds = np.cumsum([t.array.shape[axis] for t in tensors])[:-1]
     return _result(out, tensors, lambda g: tuple(np.split(g, bounds, axis=axis)))
 
 
@@ -1229,27 +1244,27 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
     _same_dtype("stack", tensors)
-    shapes = {t.data.shape for t in tensors}
+    shapes = {t.array.shape for t in tensors}
     if len(shapes) != 1:
         raise RuntimeError(f"stack: expects tensors of one shape, got {[t.shape for t in tensors]}")
-    ndim = tensors[0].data.ndim + 1
+    ndim = tensors[0].array.ndim + 1
     if not -ndim <= dim < ndim:
         raise IndexError(f"stack: dim {dim} out of range for a result with {ndim} dimensions")
     axis = dim % ndim
-    out = np.stack([t.data for t in tensors], axis=axis)
+    out = np.stack([t.array for t in tensors], axis=axis)
     count = len(tensors)
     return _result(out, tensors, lambda g: tuple(np.take(g, i, axis=axis) for i in range(count)))
 
 
 def _same_dtype(op: str, tensors: Iterable[Tensor]) -> None:
-    dtypes = {t.data.dtype for t in tensors}
+    dtypes = {t.array.dtype for t in tensors}
     if len(dtypes) > 1:
         raise TypeError(f"{op}: tensors have different dtypes {sorted(map(str, dtypes))}")
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise condition ? a : b; gradients flow to the branch chosen."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
     a, b = _as_tensor(a), _as_tensor(b)
     x, y, _ = _binary_operands("where", a, b)
     out = np.where(cond, x, y)

@@ -157,7 +157,7 @@ def _split(batch):
 
 
 def _array(t) -> np.ndarray:
-    return t.data if isinstance(t, Tensor) else np.asarray(t)
+    return t.array if isinstance(t, Tensor) else np.asarray(t)
 
 
 def _progress(total, desc, enabled):
@@ -203,7 +203,7 @@ def predict(model, x, batch_size: int = 1024) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            parts = [model(Tensor(data[i:i + batch_size])).data for i in range(0, len(data), batch_size)]
+            parts = [model(Tensor(data[i:i + batch_size])).array for i in range(0, len(data), batch_size)]
     finally:
         model.train(was_training)
     if not parts:
@@ -224,7 +224,7 @@ def _checkpoint_state(model, optimizer, scheduler, loader, epoch, history, best_
 
 
 def _copy_state(model) -> dict:
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v.array.copy() for k, v in model.state_dict().items()}
 
 
 def _scheduler_steps_per_batch(scheduler) -> bool:
@@ -299,7 +299,7 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
                 raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, batch {batch_index + 1}")
             loss_sum += value * size
             for name, fn in metric_fns.items():
-                metric_sums[name] += fn(out.data, _array(y)) * size
+                metric_sums[name] += fn(out.array, _array(y)) * size
             seen += size
             if bar is not None:
                 bar.update(1)

@@ -37,7 +37,7 @@ class Embedding(Module):
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            weight = np.asarray(_weight.data if isinstance(_weight, Tensor) else _weight)
+            weight = np.asarray(_weight.array if isinstance(_weight, Tensor) else _weight)
             if weight.shape != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight shape {weight.shape} does not match "
                                  f"({num_embeddings}, {embedding_dim})")
@@ -47,13 +47,13 @@ class Embedding(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None,
                         sparse: bool = False) -> Embedding:
         """An Embedding holding a copy of `embeddings` (2-D); frozen (no gradient) unless freeze=False."""
-        weight = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        weight = np.array(embeddings.array if isinstance(embeddings, Tensor) else embeddings)
         if weight.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {weight.shape}")
         return cls(weight.shape[0], weight.shape[1], padding_idx=padding_idx, sparse=sparse, _weight=weight,
@@ -83,7 +83,7 @@ class EmbeddingBag(Embedding):
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True, mode: str = "mean",  # type: ignore[override]
                         sparse: bool = False, padding_idx: int | None = None) -> EmbeddingBag:
-        weight = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        weight = np.array(embeddings.array if isinstance(embeddings, Tensor) else embeddings)
         if weight.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape {weight.shape}")
         return cls(weight.shape[0], weight.shape[1], mode, sparse, padding_idx, _weight=weight, _freeze=freeze)

@@ -24,19 +24,19 @@ _KERNEL_ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gel
 # ------------------------------------------------------------------------------------ helpers
 def _float_input(fn: str, name: str, t: Any) -> Tensor:
     t = _as_tensor(t)
-    if t.data.dtype not in _FLOATS:
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t.data.dtype}")
+    if t.array.dtype not in _FLOATS:
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t.array.dtype}")
     return t
 
 
 def _same_dtype(fn: str, a: Tensor, b: Tensor, a_name: str = "input", b_name: str = "target") -> None:
-    if a.data.dtype != b.data.dtype:
-        raise TypeError(f"{fn}: {a_name} dtype {a.data.dtype} does not match {b_name} dtype {b.data.dtype}")
+    if a.array.dtype != b.array.dtype:
+        raise TypeError(f"{fn}: {a_name} dtype {a.array.dtype} does not match {b_name} dtype {b.array.dtype}")
 
 
 def _same_shape(fn: str, input: Tensor, target: Tensor) -> None:
-    if input.data.shape != target.data.shape:
-        raise ValueError(f"{fn}: target shape {target.data.shape} does not match input shape {input.data.shape}")
+    if input.array.shape != target.array.shape:
+        raise ValueError(f"{fn}: target shape {target.array.shape} does not match input shape {input.array.shape}")
 
 
 def _reduction(fn: str, reduction: str) -> str:
@@ -95,8 +95,8 @@ def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activa
     C-contiguous float arrays of one dtype, matching shapes, a known activation). `layer`, a
     string or a function returning one, names the calling layer in error messages.
     """
-    x = input.data
-    w = weight.data
+    x = input.array
+    w = weight.array
     in_features = w.shape[1]
     if (x.ndim == 0 or x.shape[-1] != in_features or x.dtype != w.dtype or w.dtype not in _FLOATS
             or activation_name not in _KERNEL_ACTIVATIONS):
@@ -108,7 +108,7 @@ def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activa
         w = np.ascontiguousarray(w)
     b = None
     if bias is not None:
-        b = bias.data
+        b = bias.array
         if b.shape != (w.shape[0],) or b.dtype != w.dtype:
             raise ValueError(f"{_layer_name(layer, 'linear')}: bias must be ({w.shape[0]},) {w.dtype}, "
                              f"got {b.shape} {b.dtype}")
@@ -196,7 +196,7 @@ def _row_op(t: Tensor, dim: int, name: str) -> Tensor:
     backend = get_backend()
     forward = getattr(backend, name + "_forward")
     backward_kernel = getattr(backend, name + "_backward")
-    x2, moved_shape, axis = _last_axis_2d(t.data, dim, name)
+    x2, moved_shape, axis = _last_axis_2d(t.array, dim, name)
     y2 = forward(x2)
     out = _from_last_axis(y2, moved_shape, axis)
 
@@ -217,13 +217,13 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return input
     backend = get_backend()
-    out, mask = backend.dropout_forward(input.data, p, _random.next_seed())
+    out, mask = backend.dropout_forward(input.array, p, _random.next_seed())
     return _result(out, (input,), lambda g: (backend.dropout_backward(g, mask, p),))
 
 
 # ------------------------------------------------------------------------------------ embeddings
 def _indices(fn: str, input: Any) -> np.ndarray:
-    ids = input.data if isinstance(input, Tensor) else np.asarray(input)
+    ids = input.array if isinstance(input, Tensor) else np.asarray(input)
     if ids.dtype == np.bool_ or not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"{fn}: indices must be an integer tensor, got {ids.dtype}")
     return ids
@@ -263,7 +263,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, spa
     The gradient scatter-adds into the rows used, never into the padding_idx row; with sparse=True
     it is a row-sparse :class:`SparseTensor` holding only the rows used (unique, summed)."""
     ids = _indices("embedding", input)
-    w = weight.data
+    w = weight.array
     num, dim = w.shape
     if padding_idx is not None and padding_idx < 0:
         padding_idx += num
@@ -302,7 +302,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         offs = _indices("embedding_bag", offsets)
     else:
         raise ValueError(f"embedding_bag: input must be 1-D (with offsets) or 2-D, got shape {ids.shape}")
-    w = weight.data
+    w = weight.array
     num = w.shape[0]
     if padding_idx is not None and padding_idx < 0:
         padding_idx += num
@@ -327,7 +327,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     _same_shape("mse_loss", input, target)
     _same_dtype("mse_loss", input, target)
     _reduction("mse_loss", reduction)
-    loss, dinput = get_backend().mse_loss(input.data, target.data, reduction)
+    loss, dinput = get_backend().mse_loss(input.array, target.array, reduction)
 
     def backward(g: np.ndarray) -> tuple:
         d = dinput * g
@@ -354,7 +354,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot rows (..., num_classes) of integer class ids (num_classes = max id + 1 when -1)."""
-    ids = _as_tensor(tensor).data
+    ids = _as_tensor(tensor).array
     if ids.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expects integer class ids, got {ids.dtype}")
     if num_classes == -1:
@@ -374,7 +374,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     _same_shape("binary_cross_entropy", input, target)
     _same_dtype("binary_cross_entropy", input, target)
     _reduction("binary_cross_entropy", reduction)
-    p, t = input.data, target.data
+    p, t = input.array, target.array
     if p.size and ((p < 0).any() or (p > 1).any() or np.isnan(p).any()):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
     typ = p.dtype.type
@@ -410,8 +410,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
     else:
         kernel_reduction = reduction if weight is None else "none"
-        value, dlogits = get_backend().bce_with_logits(input.data, target.data, kernel_reduction)
-        x = input.data
+        value, dlogits = get_backend().bce_with_logits(input.array, target.array, kernel_reduction)
+        x = input.array
 
         def backward(g: np.ndarray) -> tuple:
             dtarget = -g * x if target.requires_grad else None
@@ -440,13 +440,13 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}")
     target = _as_tensor(target)
-    if target.data.dtype.kind == "f":
+    if target.array.dtype.kind == "f":
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
     logits, labels, spatial = _class_layout(fn, input, target)
     if weight is not None:
         logp = log_softmax(logits, 1)
         return _weighted_nll(fn, logp, labels, weight, ignore_index, reduction, label_smoothing, spatial)
-    loss, dlogits = _softmax_cross_entropy(logits.data, labels, reduction, int(ignore_index), float(label_smoothing))
+    loss, dlogits = _softmax_cross_entropy(logits.array, labels, reduction, int(ignore_index), float(label_smoothing))
     if reduction == "none":
         out = _result(loss, (logits,), lambda g: (dlogits * g[:, None],))
         return out.reshape(spatial)
@@ -469,19 +469,19 @@ def _softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: st
 def _class_layout(fn: str, input: Tensor, target: Tensor) -> tuple[Tensor, np.ndarray, tuple]:
     """Logits as (M, C) rows and labels as (M,), for input (N, C, d...) / (N, C) / (C,);
     also the shape of an unreduced loss."""
-    labels = target.data
+    labels = target.array
     if labels.dtype == np.bool_ or labels.dtype.kind not in "iu":
         raise TypeError(f"{fn}: target must hold class indices (int64) or probabilities (float), "
                         f"got {labels.dtype}")
-    shape = input.data.shape
-    if input.data.ndim == 1:
+    shape = input.array.shape
+    if input.array.ndim == 1:
         if labels.shape != ():
             raise ValueError(f"{fn}: input of shape {shape} expects a 0-d target, got {labels.shape}")
         return input.reshape(1, -1), labels.reshape(1), ()
-    if input.data.ndim < 1 or labels.shape != shape[:1] + shape[2:]:
+    if input.array.ndim < 1 or labels.shape != shape[:1] + shape[2:]:
         raise ValueError(f"{fn}: expected target shape {shape[:1] + shape[2:]} for input {shape}, "
                          f"got {labels.shape}")
-    if input.data.ndim == 2:
+    if input.array.ndim == 2:
         return input, labels, labels.shape
     classes = shape[1]
     return input.movedim(1, -1).reshape(-1, classes), labels.reshape(-1), labels.shape
@@ -490,15 +490,15 @@ def _class_layout(fn: str, input: Tensor, target: Tensor) -> tuple[Tensor, np.nd
 def _weighted_nll(fn: str, logp: Tensor, labels: np.ndarray, weight: Tensor, ignore_index: int,
                   reduction: str, label_smoothing: float, spatial: tuple) -> Tensor:
     """Class-weighted (and optionally smoothed) negative log-likelihood of log-probabilities (M, C)."""
-    classes = logp.data.shape[1]
+    classes = logp.array.shape[1]
     weight = _as_tensor(weight)
-    if weight.data.shape != (classes,):
-        raise ValueError(f"{fn}: weight must have shape ({classes},), got {weight.data.shape}")
+    if weight.array.shape != (classes,):
+        raise ValueError(f"{fn}: weight must have shape ({classes},), got {weight.array.shape}")
     _same_dtype(fn, logp, weight, "input", "weight")
     valid = labels != ignore_index
     safe = _checked_labels(fn, labels, classes, ignore_index)
     rows = np.arange(labels.shape[0])
-    mask = _wrap(valid.astype(logp.data.dtype))
+    mask = _wrap(valid.astype(logp.array.dtype))
     w_t = weight[safe] * mask
     picked = -logp[rows, safe] * w_t
     if label_smoothing:
@@ -523,18 +523,18 @@ def _cross_entropy_probabilities(input: Tensor, target: Tensor, weight: Tensor |
     fn = "cross_entropy"
     _same_shape(fn, input, target)
     _same_dtype(fn, input, target)
-    dim = 0 if input.data.ndim == 1 else 1
-    classes = input.data.shape[dim]
+    dim = 0 if input.array.ndim == 1 else 1
+    classes = input.array.shape[dim]
     logp = log_softmax(input, dim)
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
     if weight is not None:
-        shape = [1] * input.data.ndim
+        shape = [1] * input.array.ndim
         shape[dim] = classes
         logp = logp * _as_tensor(weight).reshape(shape)
     loss = -(logp * target).sum(dim)
     if reduction == "mean":
-        count = max(input.data.size // classes, 1)
+        count = max(input.array.size // classes, 1)
         return loss.sum() / count
     return _reduce(loss, reduction)
 
@@ -547,9 +547,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     input = _float_input(fn, "input", input)
     _reduction(fn, reduction)
     logp, labels, spatial = _class_layout(fn, input, _as_tensor(target))
-    classes = logp.data.shape[1]
+    classes = logp.array.shape[1]
     if weight is None:
-        weight = _wrap(np.ones(classes, dtype=logp.data.dtype))
+        weight = _wrap(np.ones(classes, dtype=logp.array.dtype))
     return _weighted_nll(fn, logp, labels, weight, ignore_index, reduction, 0.0, spatial)
 
 

@@ -19,7 +19,7 @@ from fastnn.tensor import Tensor, _infer_array, _is_device, _wrap
 class Parameter(Tensor):
     """A Tensor that a Module registers as a trainable parameter (requires_grad=True by default).
 
-    Its array is always C-contiguous and writeable: optimizers update ``p.data`` in place.
+    Its array is always C-contiguous and writeable: optimizers update ``p.array`` in place.
     """
 
     __slots__ = ()
@@ -28,12 +28,12 @@ class Parameter(Tensor):
         if data is None:
             array = np.zeros(0, dtype=np.float32)
         elif isinstance(data, (Tensor, np.ndarray)):
-            array = data.data if isinstance(data, Tensor) else data  # shared, as torch.nn.Parameter does
+            array = data.array if isinstance(data, Tensor) else data  # shared, as torch.nn.Parameter does
         else:
             array = _infer_array(data, None)
         if not array.flags.c_contiguous or not array.flags.writeable:
             array = np.array(array, order="C")
-        self.data = array
+        self.array = array
         self.grad = None
         self._ctx = None
         self.requires_grad = False
@@ -270,7 +270,7 @@ class Module:
             elif param.grad.is_sparse:
                 param.grad.zero_()
             else:
-                param.grad.data[...] = 0
+                param.grad.array[...] = 0
 
     # ---------------------------------------------------------------- dtype
     def to(self, *args: Any, dtype: Any = None) -> Module:
@@ -285,12 +285,12 @@ class Module:
         if dtype.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype}")
         for tensor in list(self.parameters()) + list(self.buffers()):
-            if tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
-                tensor.data = np.ascontiguousarray(tensor.data, dtype=dtype)
+            if tensor.array.dtype.kind == "f" and tensor.array.dtype != dtype:
+                tensor.array = np.ascontiguousarray(tensor.array, dtype=dtype)
                 if tensor.grad is not None and tensor.grad.is_sparse:
                     tensor.grad = tensor.grad.to(dtype)
                 elif tensor.grad is not None:
-                    tensor.grad.data = np.ascontiguousarray(tensor.grad.data, dtype=dtype)
+                    tensor.grad.array = np.ascontiguousarray(tensor.grad.array, dtype=dtype)
         return self
 
     def float(self) -> Module:
@@ -308,7 +308,7 @@ class Module:
             for registry in (module._parameters, module._buffers):
                 for name, value in registry.items():
                     if value is not None:
-                        state[base + name] = value if keep_vars else _wrap(value.data)
+                        state[base + name] = value if keep_vars else _wrap(value.array)
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
@@ -328,13 +328,13 @@ class Module:
                 continue
             value = state_dict[key]
             try:
-                array = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=target.data.dtype)
+                array = np.asarray(value.array if isinstance(value, Tensor) else value, dtype=target.array.dtype)
             except (TypeError, ValueError, RuntimeError) as exc:  # e.g. a torch tensor that requires grad
-                problems.append(f"{key}: cannot convert the value to {target.data.dtype} ({exc})")
+                problems.append(f"{key}: cannot convert the value to {target.array.dtype} ({exc})")
                 continue
-            if array.shape != target.data.shape:
+            if array.shape != target.array.shape:
                 problems.append(f"size mismatch for {key}: copying a param with shape {array.shape}, "
-                                f"the shape in the current model is {target.data.shape}")
+                                f"the shape in the current model is {target.array.shape}")
             arrays[key] = array
         if strict:
             if missing:
@@ -345,7 +345,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(problems))
         for key, array in arrays.items():
-            own[key].data[...] = array
+            own[key].array[...] = array
         return _IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- repr

@@ -36,6 +36,6 @@ class Adadelta(Optimizer):
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         states = self._advance_states(group, params)
-        F.adadelta([p.data for p in params], grads, [s["square_avg"] for s in states],
+        F.adadelta([p.array for p in params], grads, [s["square_avg"] for s in states],
                    [s["acc_delta"] for s in states], lr=group["lr"], rho=group["rho"], eps=group["eps"],
                    weight_decay=group["weight_decay"], maximize=group["maximize"], validate=False)

@@ -39,13 +39,13 @@ class Adagrad(Optimizer):
         return ("step", "sum")
 
     def _initial_state(self, group: dict[str, Any], key: str, param) -> np.ndarray:
-        return np.full_like(param.data, group["initial_accumulator_value"])
+        return np.full_like(param.array, group["initial_accumulator_value"])
 
     def _sparse_grad_error(self, group: dict[str, Any]) -> str | None:
         return "weight_decay option is not compatible with sparse gradients" if group["weight_decay"] != 0 else None
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         states = self._advance_states(group, params)
-        F.adagrad([p.data for p in params], grads, [s["sum"] for s in states], [s["step"] for s in states],
+        F.adagrad([p.array for p in params], grads, [s["sum"] for s in states], [s["step"] for s in states],
                   lr=group["lr"], weight_decay=group["weight_decay"], lr_decay=group["lr_decay"], eps=group["eps"],
                   maximize=group["maximize"], validate=False)

@@ -45,7 +45,7 @@ class Adam(Optimizer):
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         states = self._advance_states(group, params)
         beta1, beta2 = group["betas"]
-        F.adam([p.data for p in params], grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+        F.adam([p.array for p in params], grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
                [s.get("max_exp_avg_sq") for s in states], [s["step"] for s in states], amsgrad=group["amsgrad"],
                beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"], eps=group["eps"],
                maximize=group["maximize"], decoupled_weight_decay=group["decoupled_weight_decay"], validate=False)

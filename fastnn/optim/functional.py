@@ -108,7 +108,7 @@ def sgd(params: list[np.ndarray], grads: list[np.ndarray], momentum_buffer_list:
             _rowwise(backend.sgd_update, grad, maximize, param, lr=lr)
             continue
         if isinstance(grad, SparseTensor):
-            grad = grad.to_dense().data
+            grad = grad.to_dense().array
         buf = momentum_buffer_list[i] if momentum != 0 else None
         first_step = momentum != 0 and buf is None
         if first_step:

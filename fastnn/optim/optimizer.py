@@ -62,7 +62,7 @@ def as_array(value) -> np.ndarray:
     """The ndarray behind a fastnn Tensor, a NumPy array or anything array-like (a torch CPU tensor)."""
     if isinstance(value, np.ndarray):
         return value
-    data = getattr(value, "data", None)
+    data = getattr(value, "array", None)
     return data if isinstance(data, np.ndarray) else np.asarray(value)
 
 
@@ -152,12 +152,12 @@ class Optimizer:
                     sparse = isinstance(param.grad, SparseTensor)
                     reason = self._sparse_grad_error(group) if sparse else self._dense_grad_error(group)
                     if reason is not None:
-                        raise RuntimeError(f"{name} {reason} ({where[-1]} {param.data.shape} has a "
+                        raise RuntimeError(f"{name} {reason} ({where[-1]} {param.array.shape} has a "
                                            f"{'sparse' if sparse else 'dense'} gradient); no parameter was updated")
                     params.append(param)
                     grads.append(param.grad if sparse else as_array(param.grad))
                     self._check_state_matches(name, where[-1], param)
-            check_gradients(f"{name}.step", [p.data for p in params], grads, where)
+            check_gradients(f"{name}.step", [p.array for p in params], grads, where)
             work.append((group, params, grads))
         for group, params, grads in work:
             if params:
@@ -168,9 +168,9 @@ class Optimizer:
         """The state arrays must still fit the parameter (its storage may have been replaced since)."""
         entry = self.state._entries.get(id(param))
         for key, value in (entry[1].items() if entry else ()):
-            if isinstance(value, np.ndarray) and (value.shape != param.data.shape or value.dtype != param.data.dtype):
+            if isinstance(value, np.ndarray) and (value.shape != param.array.shape or value.dtype != param.array.dtype):
                 raise ValueError(f"{name}.step: state '{key}' of {where} is {value.shape} {value.dtype} but the "
-                                 f"parameter is now {param.data.shape} {param.data.dtype}")
+                                 f"parameter is now {param.array.shape} {param.array.dtype}")
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         """Update the checked parameters of one group (creating their state on first use)."""
@@ -190,7 +190,7 @@ class Optimizer:
 
     def _initial_state(self, group: dict[str, Any], key: str, param) -> np.ndarray:
         """A new state array `key` for `param`: zeros (subclasses start some elsewhere)."""
-        return np.zeros_like(param.data)
+        return np.zeros_like(param.array)
 
     def _advance_states(self, group: dict[str, Any], params: list) -> list[dict[str, Any]]:
         """The parameters' states, each array of :meth:`_state_keys` created on first use (as torch
@@ -256,7 +256,7 @@ class Optimizer:
 
     def _checked_state(self, name: str, index: int, param, group: dict, entry: dict) -> dict:
         """A copy of one parameter's saved state, cast to its dtype, after checking keys and shapes."""
-        shape, dtype = param.data.shape, param.data.dtype
+        shape, dtype = param.array.shape, param.array.dtype
         missing = set(self._state_keys(group)) - set(entry)
         if entry and missing:
             raise ValueError(f"{name}: state of parameter {index} lacks {sorted(missing)} (has {sorted(entry)})")

@@ -42,7 +42,7 @@ class RMSprop(Optimizer):
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         states = self._advance_states(group, params)
-        F.rmsprop([p.data for p in params], grads, [s["square_avg"] for s in states],
+        F.rmsprop([p.array for p in params], grads, [s["square_avg"] for s in states],
                   [s.get("grad_avg") for s in states], [s.get("momentum_buffer") for s in states],
                   lr=group["lr"], alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
                   momentum=group["momentum"], centered=group["centered"], maximize=group["maximize"], validate=False)

@@ -43,7 +43,7 @@ class SGD(Optimizer):
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         buffers = [self.state[p].get("momentum_buffer") for p in params]
-        F.sgd([p.data for p in params], grads, buffers, lr=group["lr"], weight_decay=group["weight_decay"],
+        F.sgd([p.array for p in params], grads, buffers, lr=group["lr"], weight_decay=group["weight_decay"],
               momentum=group["momentum"], dampening=group["dampening"], nesterov=group["nesterov"],
               maximize=group["maximize"], validate=False)
         if group["momentum"] != 0:

@@ -43,7 +43,7 @@ class SparseAdam(Optimizer):
     def _update_group(self, group: dict[str, Any], params: list, grads: list) -> None:
         states = self._advance_states(group, params)
         beta1, beta2 = group["betas"]
-        F.sparse_adam([p.data for p in params], grads, [s["exp_avg"] for s in states],
+        F.sparse_adam([p.array for p in params], grads, [s["exp_avg"] for s in states],
                       [s["exp_avg_sq"] for s in states], [s["step"] for s in states], eps=group["eps"],
                       beta1=beta1, beta2=beta2, lr=group["lr"], maximize=group["maximize"], validate=False)
 

@@ -247,12 +247,12 @@ def test_the_graph_keeps_only_what_backward_needs():
     x = fastnn.ones(1000, requires_grad=True)
     h = x + 1  # add's backward needs no array; mul by a scalar needs only the scalar
     y = h * 2.0
-    tensor_ref, array_ref = weakref.ref(h), weakref.ref(h.data)
+    tensor_ref, array_ref = weakref.ref(h), weakref.ref(h.numpy())
     del h
     gc.collect()
     assert tensor_ref() is None and array_ref() is None
     e = x.exp()  # exp's backward needs its output array, so that stays alive
-    kept = weakref.ref(e.data)
+    kept = weakref.ref(e.numpy())
     z = e.sum()
     del e
     gc.collect()
@@ -294,3 +294,14 @@ def test_torch_habits_work_no_grad_without_parentheses_and_cpu_device():
 def test_comparisons_work_across_dtypes_like_torch():
     assert (fastnn.ones(2) == fastnn.ones(2, dtype=fastnn.float64)).tolist() == [True, True]
     assert (fastnn.tensor([1, 2]) < fastnn.tensor([1.5, 1.5])).tolist() == [True, False]
+
+
+def test_data_is_a_detached_tensor_sharing_storage_as_in_pytorch():
+    w = fastnn.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    d = w.data
+    assert isinstance(d, fastnn.Tensor) and not d.requires_grad and d.is_leaf
+    d.zero_()  # writes through to w, as torch's w.data.zero_() does
+    np.testing.assert_array_equal(w.numpy(), [0.0, 0.0, 0.0])
+    w.data = fastnn.tensor([4.0, 5.0, 6.0])
+    np.testing.assert_array_equal(w.numpy(), [4.0, 5.0, 6.0])
+    assert w.requires_grad

@@ -17,7 +17,7 @@ def labelled(n: int = 23):
 
 
 def epoch_ids(loader) -> list[np.ndarray]:
-    return [y.data.copy() for _, y in loader]
+    return [y.numpy().copy() for _, y in loader]
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
@@ -28,11 +28,11 @@ def test_every_sample_exactly_once_per_epoch(shuffle, batch_size):
     for _ in range(3):
         batches = list(loader)
         assert len(batches) == len(loader) == -(-23 // batch_size)
-        ids = np.concatenate([b[1].data for b in batches])
+        ids = np.concatenate([b[1].numpy() for b in batches])
         np.testing.assert_array_equal(np.sort(ids), np.arange(23))
         for bx, by in batches:
-            np.testing.assert_array_equal(bx.data, x[by.data])  # rows stay paired with their labels
-            assert len(by.data) <= batch_size
+            np.testing.assert_array_equal(bx.numpy(), x[by.numpy()])  # rows stay paired with their labels
+            assert len(by.numpy()) <= batch_size
 
 
 def test_drop_last_leaves_out_the_short_batch():
@@ -40,7 +40,7 @@ def test_drop_last_leaves_out_the_short_batch():
     loader = DataLoader(TensorDataset(x, y), batch_size=5, shuffle=True, drop_last=True, seed=1)
     batches = list(loader)
     assert len(loader) == len(batches) == 4 and all(b[1].shape == (5,) for b in batches)
-    assert len(set(np.concatenate([b[1].data for b in batches]))) == 20
+    assert len(set(np.concatenate([b[1].numpy() for b in batches]))) == 20
 
 
 def test_unshuffled_order_is_the_dataset_order():
@@ -79,15 +79,15 @@ def test_batches_are_contiguous_float32_int64_tensors():
     y = np.arange(10, dtype=np.uint8)
     for bx, by in DataLoader(TensorDataset(Tensor(x), y), batch_size=3, shuffle=True, seed=0):
         assert isinstance(bx, Tensor) and isinstance(by, Tensor)
-        assert bx.data.dtype == np.float32 and by.data.dtype == np.int64
-        assert bx.data.flags.c_contiguous and by.data.flags.c_contiguous
-        assert not np.shares_memory(bx.data, x)
+        assert bx.numpy().dtype == np.float32 and by.numpy().dtype == np.int64
+        assert bx.numpy().flags.c_contiguous and by.numpy().flags.c_contiguous
+        assert not np.shares_memory(bx.numpy(), x)
 
 
 def test_float64_stays_float64():
     x = np.ones((4, 2))
     (bx,) = next(iter(DataLoader(TensorDataset(x), batch_size=4)))
-    assert bx.data.dtype == np.float64
+    assert bx.numpy().dtype == np.float64
 
 
 class Squares(Dataset):
@@ -102,9 +102,9 @@ def test_generic_dataset_uses_default_collate():
     batches = list(DataLoader(Squares(), batch_size=4, shuffle=True, seed=2))
     assert [len(b["name"]) for b in batches] == [4, 4, 2]
     for b in batches:
-        assert b["x"].data.dtype == np.float32 and b["y"].data.dtype == np.int64
-        np.testing.assert_array_equal(b["x"].data[:, 1], b["y"].data ** 2)
-        assert b["name"] == [f"s{i}" for i in b["y"].data]
+        assert b["x"].numpy().dtype == np.float32 and b["y"].numpy().dtype == np.int64
+        np.testing.assert_array_equal(b["x"].numpy()[:, 1], b["y"].numpy() ** 2)
+        assert b["name"] == [f"s{i}" for i in b["y"].numpy()]
 
 
 def test_custom_collate_fn_gets_the_samples():
@@ -115,7 +115,7 @@ def test_custom_collate_fn_gets_the_samples():
 def test_default_collate_refuses_ragged_samples():
     with pytest.raises(ValueError, match="different shapes"):
         default_collate([np.zeros(2), np.zeros(3)])
-    assert default_collate([1.5, 2.5]).data.dtype == np.float32
+    assert default_collate([1.5, 2.5]).numpy().dtype == np.float32
 
 
 def test_state_dict_resumes_mid_epoch_with_the_same_batches():

@@ -36,7 +36,7 @@ def assert_identical(a, b):
     assert type(a) is type(b), (type(a), type(b))
     if isinstance(a, Tensor):
         assert a.requires_grad == b.requires_grad
-        a, b = a.data, b.data
+        a, b = a.numpy(), b.numpy()
     if isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape
         assert a.tobytes() == b.tobytes()  # bit for bit, in C order, including nan payloads and -0.0
@@ -78,7 +78,7 @@ def test_round_trip_is_bit_exact(tmp_path, dtype):
     loaded = fastnn.load(path)
     assert_identical(obj, loaded)
     assert isinstance(loaded["model"], collections.OrderedDict)
-    assert loaded["model"]["weight"].data.flags.writeable and loaded["strided"].flags.c_contiguous
+    assert loaded["model"]["weight"].numpy().flags.writeable and loaded["strided"].flags.c_contiguous
 
 
 def test_file_is_an_npz_with_a_versioned_json_header(tmp_path):
@@ -218,9 +218,9 @@ def test_resumed_checkpoint_ends_with_exactly_the_uninterrupted_weights(tmp_path
     model, opt, sched, loader = training_setup(init_seed=0)
     total = EPOCHS * len(loader)
     assert len(loader) == 8
-    initial = {k: v.data.copy() for k, v in model.state_dict().items()}
+    initial = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     train(model, opt, sched, loader, total)
-    expected = {k: v.data.copy() for k, v in model.state_dict().items()}
+    expected = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     assert not np.array_equal(expected["0.weight"], initial["0.weight"])
 
     model, opt, sched, loader = training_setup(init_seed=0)
@@ -238,7 +238,7 @@ def test_resumed_checkpoint_ends_with_exactly_the_uninterrupted_weights(tmp_path
     loader.load_state_dict(checkpoint["loader"])
     train(model, opt, sched, loader, total - checkpoint["batches_done"])
     for key, value in model.state_dict().items():
-        assert value.data.tobytes() == expected[key].tobytes(), key
+        assert value.numpy().tobytes() == expected[key].tobytes(), key
 
 
 def test_mismatched_model_checkpoint_gives_a_clear_error(tmp_path):

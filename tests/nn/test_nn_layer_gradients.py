@@ -22,7 +22,7 @@ def gradcheck_module(module: nn.Module, x: np.ndarray, eps: float = 1e-6, rtol: 
     weights = np.random.default_rng(0).standard_normal(module(fastnn.tensor(x)).shape)
     module.zero_grad()
     _loss(module, inp, weights).backward()
-    targets = [(name, p.data, p.grad.numpy()) for name, p in module.named_parameters() if p.requires_grad]
+    targets = [(name, p.numpy(), p.grad.numpy()) for name, p in module.named_parameters() if p.requires_grad]
     if differentiable_input:
         targets.append(("input", x, inp.grad.numpy()))
     for name, array, analytic in targets:

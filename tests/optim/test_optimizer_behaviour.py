@@ -33,7 +33,7 @@ def one_step(cls, grads=(G0,), dtype=np.float64, **options) -> np.ndarray:
     for g in grads:
         p.grad = from_numpy(np.array(g, dtype=dtype))
         opt.step()
-    return p.data
+    return p.numpy()
 
 
 # ------------------------------------------------------------------ closed-form single steps
@@ -157,16 +157,16 @@ def test_parameters_without_grad_are_skipped():
     a, b = make_param(P0, grad=G0), make_param(P0)
     opt = optim.Adam([a, b], lr=0.1)
     opt.step()
-    np.testing.assert_array_equal(b.data, P0)
+    np.testing.assert_array_equal(b.numpy(), P0)
     assert b not in opt.state
-    assert not np.array_equal(a.data, P0)
+    assert not np.array_equal(a.numpy(), P0)
 
 
 def test_zero_grad_sets_to_none_by_default_or_zeros():
     p = make_param(P0, grad=G0)
     opt = optim.SGD([p], lr=0.1)
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad.data, np.zeros(3))
+    np.testing.assert_array_equal(p.grad.numpy(), np.zeros(3))
     opt.zero_grad()
     assert p.grad is None
 
@@ -184,7 +184,7 @@ def test_non_finite_gradient_in_second_param_changes_nothing(cls, bad):
     opt = cls([first, second], lr=0.1)
     with pytest.raises(ValueError, match=r"param 1 of group 0 \(3,\) has 1 non-finite"):
         opt.step()
-    np.testing.assert_array_equal(first.data, P0)
+    np.testing.assert_array_equal(first.numpy(), P0)
     assert len(opt.state) == 0 or all(not s for s in opt.state.values())
 
 
@@ -193,7 +193,7 @@ def test_bad_gradient_in_a_later_group_changes_nothing_in_earlier_groups():
     opt = optim.Adam([{"params": [first]}, {"params": [second], "lr": 0.5}], lr=0.1)
     with pytest.raises(ValueError, match="param 0 of group 1"):
         opt.step()
-    np.testing.assert_array_equal(first.data, P0)
+    np.testing.assert_array_equal(first.numpy(), P0)
 
 
 def test_misshaped_gradient_is_named_with_its_shape():
@@ -203,7 +203,7 @@ def test_misshaped_gradient_is_named_with_its_shape():
     opt = optim.SGD([first, second], lr=0.1, momentum=0.9)
     with pytest.raises(ValueError, match=r"param 1 of group 0 has shape \(3, 2\), expected .* \(2, 3\)"):
         opt.step()
-    np.testing.assert_array_equal(first.data, P0)
+    np.testing.assert_array_equal(first.numpy(), P0)
     assert first not in opt.state or not opt.state[first]
 
 
@@ -276,8 +276,8 @@ def test_each_group_uses_its_own_learning_rate():
     opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
     opt.param_groups[0]["lr"] = 0.2  # a scheduler's way of changing it
     opt.step()
-    np.testing.assert_allclose(a.data, P0 - 0.2 * G0)
-    np.testing.assert_allclose(b.data, P0 - 0.5 * G0)
+    np.testing.assert_allclose(a.numpy(), P0 - 0.2 * G0)
+    np.testing.assert_allclose(b.numpy(), P0 - 0.5 * G0)
 
 
 # ---------------------------------------------------------------- state dicts
@@ -307,7 +307,7 @@ def test_state_dict_round_trip_continues_identically(cls, options, dtype):
     opt1 = cls([{"params": first[:1]}, {"params": first[1:], "lr": 0.05}], **options)
     run(first, opt1, grads[:3])
     saved = opt1.state_dict()
-    saved_weights = [p.data.copy() for p in first]
+    saved_weights = [p.numpy().copy() for p in first]
     assert sorted(saved["state"]) == [0, 1]
     assert [g["params"] for g in saved["param_groups"]] == [[0], [1]]
     run(first, opt1, grads[3:4])  # the live optimizer moves on; the saved dict must not
@@ -317,7 +317,7 @@ def test_state_dict_round_trip_continues_identically(cls, options, dtype):
     assert opt2.param_groups[1]["lr"] == 0.05 and opt2.param_groups[0]["params"][0] is resumed[0]
     run(resumed, opt2, grads[3:])
     for p, q in zip(resumed, straight):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
 def test_load_state_dict_checks_before_changing_anything():
@@ -367,7 +367,7 @@ def test_torch_state_dict_loads_and_continues_like_torch():
     topt.step()
     p.grad = from_numpy(G0.copy())
     opt.step()
-    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12)
 
 
 # ---------------------------------------------------------------- functional form
@@ -400,7 +400,7 @@ def test_closure_runs_with_grad_enabled_and_its_gradients_are_used():
     with fastnn.no_grad():
         loss = opt.step(closure)
     assert loss.item() == pytest.approx(float((P0**2).sum()))
-    np.testing.assert_allclose(p.data, P0 - 0.1 * 2 * P0)
+    np.testing.assert_allclose(p.numpy(), P0 - 0.1 * 2 * P0)
 
 
 def test_non_leaf_tensor_is_refused():
@@ -413,9 +413,9 @@ def test_state_that_no_longer_fits_its_parameter_is_reported_before_any_update()
     first, second = make_param(P0, grad=G0), make_param(P0, grad=G0)
     opt = optim.Adam([first, second], lr=0.1)
     opt.step()
-    after_one_step = first.data.copy()
-    second.data = second.data.astype(np.float32)  # e.g. a model converted after the optimizer was built
+    after_one_step = first.numpy().copy()
+    second.data = second.numpy().astype(np.float32)  # e.g. a model converted after the optimizer was built
     second.grad = from_numpy(np.array(G0, dtype=np.float32))
     with pytest.raises(ValueError, match=r"state 'exp_avg' of param 1 of group 0 is \(3,\) float64 .* float32"):
         opt.step()
-    np.testing.assert_array_equal(first.data, after_one_step)
+    np.testing.assert_array_equal(first.numpy(), after_one_step)

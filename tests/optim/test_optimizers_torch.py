@@ -87,10 +87,10 @@ def run_fastnn(name, options, dtype) -> list[np.ndarray]:
     opt = getattr(optim, name)(params, **options)
     for x, y in batches(dtype):
         opt.zero_grad()
-        for p, g in zip(params, mlp_grads([p.data for p in params], x, y)):
+        for p, g in zip(params, mlp_grads([p.numpy() for p in params], x, y)):
             p.grad = from_numpy(g.copy())
         opt.step()
-    return [p.data for p in params]
+    return [p.numpy() for p in params]
 
 
 def run_fastnn_autodiff(name, options, dtype) -> list[np.ndarray]:
@@ -104,7 +104,7 @@ def run_fastnn_autodiff(name, options, dtype) -> list[np.ndarray]:
         opt.zero_grad()
         loss_fn(model(from_numpy(x)), from_numpy(y)).backward()
         opt.step()
-    return [p.data for p in model.parameters()]
+    return [p.numpy() for p in model.parameters()]
 
 
 def tolerance(dtype) -> dict:
@@ -142,8 +142,8 @@ def test_param_groups_with_different_options_match_torch(name, dtype, backend):
             torch_opt.zero_grad()
             mlp_loss(torch_params, torch.from_numpy(x), torch.from_numpy(y)).backward()
             torch_opt.step()
-            for p, g in zip(params, mlp_grads([p.data for p in params], x, y)):
+            for p, g in zip(params, mlp_grads([p.numpy() for p in params], x, y)):
                 p.grad = from_numpy(g.copy())
             opt.step()
     for p, tp in zip(params, torch_params):
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), **tolerance(dtype))
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), **tolerance(dtype))

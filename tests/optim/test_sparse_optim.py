@@ -74,7 +74,7 @@ def run_fastnn(name, options, dtype) -> np.ndarray:
         ((bag(fastnn.tensor(ids)) - fastnn.tensor(target.astype(dtype))) ** 2).mean().backward()
         assert bag.weight.grad.is_sparse
         opt.step()
-    return bag.weight.data
+    return bag.weight.numpy()
 
 
 def tolerance(dtype) -> dict:
@@ -109,7 +109,7 @@ def test_sparse_adam_is_lazy_rows_absent_from_a_batch_keep_their_moments():
     np.testing.assert_allclose(state["exp_avg_sq"][2], b2 * (1 - b2) + (1 - b2) * 9.0)
     np.testing.assert_array_equal(state["exp_avg"][[1, 3]], 0)
     # row 0 moved only at step 1: lr*sqrt(1-b2)/(1-b1) * m/(sqrt(v)+eps) with m = 0.1, v = 0.001
-    np.testing.assert_allclose(w.data[0], -0.1 * np.sqrt(1 - b2) / (1 - b1) * 0.1 / (np.sqrt(0.001) + 1e-8))
+    np.testing.assert_allclose(w.numpy()[0], -0.1 * np.sqrt(1 - b2) / (1 - b1) * 0.1 / (np.sqrt(0.001) + 1e-8))
 
 
 @pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop", "Adadelta"])
@@ -120,7 +120,7 @@ def test_dense_only_optimizers_reject_sparse_gradients_and_update_nothing(name):
     table_weight.grad = SparseTensor([1], np.ones((1, 2)), (5, 2))
     with pytest.raises(RuntimeError, match=rf"^{name} does not support sparse gradients.*param 1 of group 0"):
         opt.step()
-    np.testing.assert_array_equal(dense.data, 1)
+    np.testing.assert_array_equal(dense.numpy(), 1)
     assert len(opt.state) == 0
 
 
@@ -144,9 +144,9 @@ def test_weight_decay_is_not_compatible_with_sparse_gradients(name):
     with pytest.raises(RuntimeError, match="weight_decay option is not compatible with sparse gradients"):
         getattr(optim, name)([w], lr=0.1, weight_decay=0.1).step()
     with pytest.raises(RuntimeError, match="weight_decay option is not compatible with sparse gradients"):
-        getattr(F, name.lower())([w.data], [w.grad], [None] if name == "SGD" else [np.zeros((5, 2))],
+        getattr(F, name.lower())([w.numpy()], [w.grad], [None] if name == "SGD" else [np.zeros((5, 2))],
                                  *([] if name == "SGD" else [[1]]), lr=0.1, weight_decay=0.1)
-    np.testing.assert_array_equal(w.data, 1)
+    np.testing.assert_array_equal(w.numpy(), 1)
 
 
 def test_sparse_adam_rejects_dense_gradients():
@@ -155,8 +155,8 @@ def test_sparse_adam_rejects_dense_gradients():
     with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients.*param 0 of group 0"):
         optim.SparseAdam([w]).step()
     with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients"):
-        F.sparse_adam([w.data], [w.grad.data], [np.zeros((5, 2))], [np.zeros((5, 2))], [1])
-    np.testing.assert_array_equal(w.data, 1)
+        F.sparse_adam([w.numpy()], [w.grad.numpy()], [np.zeros((5, 2))], [np.zeros((5, 2))], [1])
+    np.testing.assert_array_equal(w.numpy(), 1)
 
 
 def test_non_finite_sparse_values_update_nothing():
@@ -165,7 +165,7 @@ def test_non_finite_sparse_values_update_nothing():
     b.grad = SparseTensor([2], np.array([[np.nan, 1.0]]), (5, 2))
     with pytest.raises(ValueError, match=r"gradient of param 1 of group 0 \(5, 2\) has 1 non-finite"):
         optim.SparseAdam([a, b]).step()
-    np.testing.assert_array_equal(a.data, 1)
+    np.testing.assert_array_equal(a.numpy(), 1)
 
 
 def test_sparse_gradient_of_the_wrong_dtype_is_rejected():
@@ -182,7 +182,7 @@ def test_zero_grad_without_set_to_none_empties_a_sparse_gradient():
     opt.zero_grad(set_to_none=False)
     assert w.grad.is_sparse and w.grad._nnz() == 0
     opt.step()
-    np.testing.assert_array_equal(w.data, 1)
+    np.testing.assert_array_equal(w.numpy(), 1)
 
 
 @pytest.mark.parametrize("name, options", [("SparseAdam", {"lr": 0.01}), ("Adagrad", {"lr": 0.1}),
@@ -207,4 +207,4 @@ def test_checkpoint_resume_continues_the_same_trajectory(name, options):
     resumed.load_state_dict(saved_model)
     resumed_opt.load_state_dict(saved_opt)
     train(resumed, resumed_opt, batches()[10:])
-    np.testing.assert_array_equal(resumed.weight.data, straight.weight.data)
+    np.testing.assert_array_equal(resumed.weight.numpy(), straight.weight.numpy())
