@@ -1211,14 +1211,14 @@ def activation(t: Tensor, name: str, negative_slope: float = 0.01) -> Tensor:
         x = np.ascontiguousarray(x)
     backend = get_backend()
     negative_slope = float(negative_slope)
-    out = backend._activation_forward(x, name, negative_slope)
+    out = backend.unchecked.activation_forward(x, name, negative_slope)
     saved = x if name in ("leaky_relu", "gelu", "gelu_tanh") else out
     dtype = x.dtype
 
     def backward(g: np.ndarray) -> tuple:
         if not g.flags.c_contiguous or g.dtype != dtype:
             g = np.ascontiguousarray(g, dtype=dtype)
-        return (backend._activation_backward(g, saved, name, negative_slope),)
+        return (backend.unchecked.activation_backward(g, saved, name, negative_slope),)
 
     return _result(out, (t,), backward)
 

@@ -65,10 +65,33 @@ def _reduce(kernel: str, loss: np.ndarray, grad: np.ndarray, reduction: str, cou
     return mean, (grad / n if count else grad)
 
 
+class Unchecked:
+    """``backend.unchecked.<kernel>(...)``: the kernel body without the public checks.
+
+    For callers (the autodiff layer, the compiled step) that have already validated their
+    arrays exactly as the public method would; same arguments as the private ``_<kernel>``.
+    """
+
+    __slots__ = ("_backend",)
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def __getattr__(self, name: str):
+        if name not in KERNELS:
+            raise AttributeError(f"no kernel named {name!r}")
+        return getattr(self._backend, "_" + name)
+
+
 class Backend:
     """The kernel table. Its private bodies are the NumPy reference implementation."""
 
     name = "numpy"
+
+    @property
+    def unchecked(self) -> Unchecked:
+        """The kernels without their public checks (see :class:`Unchecked`)."""
+        return Unchecked(self)
 
     # ------------------------------------------------------------------ dense
     def linear_forward(self, x, weight, bias=None, activation: str = "identity", negative_slope: float = 0.01):
@@ -585,6 +608,6 @@ def _bag_ids(indices, offsets, padding_idx):
 
 KERNELS = tuple(
     name for name, value in vars(Backend).items()
-    if callable(value) and not name.startswith("_") and name != "name"
+    if callable(value) and not name.startswith("_") and name not in ("name", "unchecked")
 )
 """The public kernel names; each has a private ``_name`` body that backends override."""

@@ -116,7 +116,7 @@ def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activa
             b = np.ascontiguousarray(b)
     negative_slope = float(negative_slope)
     backend = get_backend()
-    out, saved = backend._linear_forward(x2, w, b, activation_name, negative_slope)
+    out, saved = backend.unchecked.linear_forward(x2, w, b, activation_name, negative_slope)
     need_x = input.requires_grad
     need_b = bias is not None and bias.requires_grad
     if x.ndim != 2:
@@ -127,7 +127,7 @@ def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activa
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
         if not g2.flags.c_contiguous or g2.dtype != dtype:
             g2 = np.ascontiguousarray(g2, dtype=dtype)
-        dx, dw, db = backend._linear_backward(g2, x2, w, saved, activation_name, negative_slope, need_x, need_b)
+        dx, dw, db = backend.unchecked.linear_backward(g2, x2, w, saved, activation_name, negative_slope, need_x, need_b)
         if need_x and x.ndim != 2:
             dx = dx.reshape(x.shape)
         return dx, dw, db
@@ -463,7 +463,7 @@ def _softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: st
         labels = checks.index_array("cross_entropy", "target", labels, logits.shape[1], allow=ignore_index)
     if not logits.flags.c_contiguous:
         logits = np.ascontiguousarray(logits)
-    return get_backend()._softmax_cross_entropy(logits, labels, reduction, ignore_index, label_smoothing)
+    return get_backend().unchecked.softmax_cross_entropy(logits, labels, reduction, ignore_index, label_smoothing)
 
 
 def _class_layout(fn: str, input: Tensor, target: Tensor) -> tuple[Tensor, np.ndarray, tuple]:
