@@ -127,7 +127,8 @@ def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activa
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
         if not g2.flags.c_contiguous or g2.dtype != dtype:
             g2 = np.ascontiguousarray(g2, dtype=dtype)
-        dx, dw, db = backend.unchecked.linear_backward(g2, x2, w, saved, activation_name, negative_slope, need_x, need_b)
+        dx, dw, db = backend.unchecked.linear_backward(g2, x2, w, saved, activation_name, negative_slope,
+                                                       need_x, need_b)
         if need_x and x.ndim != 2:
             dx = dx.reshape(x.shape)
         return dx, dw, db
