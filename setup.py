@@ -7,6 +7,7 @@ silent fallback); build_ext runs in parallel on all cores.
 """
 
 import os
+import runpy
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,9 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
+# The kernel contract (a NumPy-only module, read without importing fastnn): the families built per
+# instruction set, and the digest every module records so that fastnn._cython refuses a stale build.
+CONTRACT = runpy.run_path(str(HERE / "fastnn" / "backends" / "contract.py"))
 # -fno-math-errno / -fno-trapping-math change no result (NaN and +-inf propagate as before) but let
 # gcc vectorise sqrt, selects and, with the declarations in kernels/vecmath.h, call glibc's libmvec
 # for exp/tanh/erf/log1p. No -ffast-math: -ffinite-math-only would drop NaN handling and
@@ -24,7 +28,7 @@ BASE_FLAGS = ["-O3", "-g0", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
 # division (optimizers: rmsprop 4.0 -> 2.0 ms on 4M floats with AVX2). Dropout gained nothing (its
 # uint64 -> double conversion stays scalar), embeddings are copies. No FMA
 # contraction of our own expressions (-ffp-contract=off), so every build rounds as the baseline.
-WIDE_FAMILIES = ("activations", "dense", "losses", "optim")
+WIDE_FAMILIES = CONTRACT["WIDE_FAMILIES"]
 ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-ffp-contract=off"],
     "avx512": ["-mavx512f", "-mavx512dq", "-mavx2", "-mfma", "-ffp-contract=off"],
@@ -44,7 +48,8 @@ def extension(pyx: Path, name: str, flags: tuple = ()) -> Extension:
         f"fastnn._cython.{name}",
         [os.path.relpath(pyx, HERE)],
         include_dirs=[np.get_include(), "kernels"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                       ("FASTNN_CONTRACT", f'"{CONTRACT["fingerprint"]()}"')],
         extra_compile_args=BASE_FLAGS + list(flags),
         libraries=["m"],  # libm.so is a linker script that also pulls in libmvec
         extra_link_args=["-fopenmp"],

@@ -264,7 +264,7 @@ KERNEL_SIZES = {  # rows, in, out, classes, flat elements, table rows, ids
 
 def kernel_cases(size: str = "large", dtype=np.float32) -> dict[str, Callable[[fastnn.backends.Backend], None]]:
     """One call of every kernel family at a size of KERNEL_SIZES, as a function of the backend."""
-    from fastnn.backends.base import saves_input
+    from fastnn.backends.contract import saves_input
 
     rng = np.random.default_rng(0)
     n, d_in, d_out, c, flat, rows, n_ids = KERNEL_SIZES[size]
@@ -281,7 +281,7 @@ def kernel_cases(size: str = "large", dtype=np.float32) -> dict[str, Callable[[f
     bag_grad = rng.standard_normal((len(offsets), 64)).astype(dtype)
     p = rng.standard_normal(flat).astype(dtype)
     states = [np.zeros_like(p) for _ in range(3)]
-    ref = fastnn.backends.base.Backend()
+    ref = fastnn.backends.load_backend("numpy")
     cases = {}
     for act in ("relu", "gelu", "tanh"):
         saved = ref.linear_forward(x, w, b, act)[1]
@@ -305,7 +305,7 @@ def kernel_cases(size: str = "large", dtype=np.float32) -> dict[str, Callable[[f
 
 
 def workload_c(repeats: int, size: str = "large") -> list[tuple[str, dict[str, float]]]:
-    backends = {name: fastnn.backends._load(name) for name in fastnn.available_backends()}
+    backends = {name: fastnn.backends.load_backend(name) for name in fastnn.available_backends()}
     rows = []
     number = 200 if size == "small" else 1
     for case, fn in kernel_cases(size).items():
@@ -340,7 +340,7 @@ def workload_d(n: int, repeats: int) -> list[tuple[str, float]]:
 _CLASH = """
 import time, numpy as np, fastnn
 fastnn.set_num_threads({threads})
-k = fastnn.backends._load("numba")
+k = fastnn.backends.load_backend("numba")
 x = np.random.default_rng(0).standard_normal(1 << 19).astype(np.float32)  # above the parallel threshold
 a = np.random.default_rng(1).standard_normal((384, 384)).astype(np.float32)
 def kernel(): k.activation_forward(x, "tanh")

@@ -14,6 +14,13 @@ import sys
 _SETS_WAIT_POLICY = "OMP_WAIT_POLICY" not in os.environ  # True when the choice below is fastnn's, not the user's
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# When a kernel starts a thread team. Work is counted as elements x the kernel's cost class
+# (fastnn.backends.contract.COST_*, quarter-nanoseconds of one thread per element); each extra
+# thread needs PARALLEL_MIN_WORK of it (~500 us of serial work) to pay for waking a sleeping
+# team on a loaded machine (figures in docs/performance.md). Both compiled backends follow this
+# rule: Numba through :func:`team_size`, Cython through the same formula in kernels/elementwise.pxd.
+PARALLEL_MIN_WORK = 2_000_000
+
 _num_threads: int | None = None
 _CORES = os.cpu_count() or 1  # read once: os.cpu_count() costs ~10 µs, and every kernel asks
 
@@ -21,6 +28,13 @@ _CORES = os.cpu_count() or 1  # read once: os.cpu_count() costs ~10 µs, and eve
 def get_num_threads() -> int:
     """The thread count fastnn's kernels use (default: the number of cores)."""
     return _num_threads if _num_threads is not None else _CORES
+
+
+def team_size(work: int) -> int:
+    """Threads worth starting for `work` (elements x cost class): one more per PARALLEL_MIN_WORK,
+    at most get_num_threads()."""
+    n = get_num_threads()
+    return 1 if n < 2 else min(1 + work // PARALLEL_MIN_WORK, n)
 
 
 def set_num_threads(n: int) -> None:

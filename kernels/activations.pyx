@@ -1,18 +1,66 @@
 # cython: language_level=3
 """Elementwise activations, row softmax and log-softmax, forward and backward.
 
-Inputs are C-contiguous and already checked by fastnn.backends.base (shapes, dtypes, names);
-elementwise kernels take flat views. Work is split into contiguous runs across an OpenMP team
-only above PARALLEL_MIN_WORK elements (elementwise.pxd).
+The public defs are the kernel table's entries (fastnn.backends.contract.KERNELS): they allocate
+their outputs and run the fused-type bodies below. Inputs are C-contiguous and already checked by
+fastnn.backends.base (shapes, dtypes, names). Work is split into contiguous runs across an OpenMP
+team only above PARALLEL_MIN_WORK (the thread policy of fastnn.threads).
 """
+
+import numpy as np
 
 from cython.parallel cimport prange
 
-from elementwise cimport (COST_MATH, COST_PASS, act_backward_span, act_cost, act_forward_span, chunk_start, f_exp,
-                          f_log, floating, span_max, span_sum, team_size)
+from elementwise cimport (COST_MATH, COST_PASS, FASTNN_CONTRACT, act_backward_cost, act_backward_span, act_cost,
+                          act_forward_span, chunk_start, f_exp, f_log, floating, span_max, span_sum, team_size)
+
+from fastnn.backends.contract import ACTIVATION_CODES
+from fastnn.threads import get_num_threads
+
+CONTRACT = (<bytes>FASTNN_CONTRACT).decode()
 
 
-def activation_forward(floating[::1] out, const floating[::1] x, int act, double slope, int nthreads):
+def activation_forward(x, activation, double negative_slope):
+    """act(x), any shape."""
+    out = np.empty_like(x)
+    _activation_forward(out.reshape(-1), x.reshape(-1), ACTIVATION_CODES[activation], negative_slope,
+                        get_num_threads())
+    return out
+
+
+def activation_backward(grad_out, saved, activation, double negative_slope):
+    """grad_out * act'(saved), any shape."""
+    out = np.empty_like(saved)
+    _activation_backward(out.reshape(-1), grad_out.reshape(-1), saved.reshape(-1), ACTIVATION_CODES[activation],
+                         negative_slope, get_num_threads())
+    return out
+
+
+def softmax_forward(x):
+    out = np.empty_like(x)
+    _softmax_forward(out, x, False, get_num_threads())
+    return out
+
+
+def softmax_backward(grad_out, out):
+    dx = np.empty_like(out)
+    _softmax_backward(dx, grad_out, out, False, get_num_threads())
+    return dx
+
+
+def log_softmax_forward(x):
+    out = np.empty_like(x)
+    _softmax_forward(out, x, True, get_num_threads())
+    return out
+
+
+def log_softmax_backward(grad_out, out):
+    dx = np.empty_like(out)
+    _softmax_backward(dx, grad_out, out, True, get_num_threads())
+    return dx
+
+
+def _activation_forward(floating[::1] out, const floating[::1] x, int act, double slope, int nthreads):
     """out = act(x), flat arrays of one length."""
     cdef Py_ssize_t n = x.shape[0], lo, hi
     cdef int c, chunks = team_size(n * act_cost(act), nthreads)
@@ -28,11 +76,11 @@ def activation_forward(floating[::1] out, const floating[::1] x, int act, double
         act_forward_span(&out[lo], &x[lo], hi - lo, act, <floating>slope)
 
 
-def activation_backward(floating[::1] out, const floating[::1] grad_out, const floating[::1] saved, int act,
-                        double slope, int nthreads):
+def _activation_backward(floating[::1] out, const floating[::1] grad_out, const floating[::1] saved, int act,
+                         double slope, int nthreads):
     """out = grad_out * act'(saved), flat arrays of one length."""
     cdef Py_ssize_t n = saved.shape[0], lo, hi
-    cdef int c, chunks = team_size(n * act_cost(act), nthreads)
+    cdef int c, chunks = team_size(n * act_backward_cost(act), nthreads)
     if n == 0:
         return
     if chunks == 1:
@@ -88,7 +136,7 @@ cdef void _softmax_backward_rows(floating* out, const floating* g, const floatin
                 out[o + j] = y[o + j] * (g[o + j] - s)
 
 
-def softmax_forward(floating[:, ::1] out, const floating[:, ::1] x, bint log, int nthreads):
+def _softmax_forward(floating[:, ::1] out, const floating[:, ::1] x, bint log, int nthreads):
     """Row softmax (log-softmax when `log`) of x (N, C) into out."""
     cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1], lo, hi
     cdef int c, chunks = team_size(rows * cols * COST_MATH, nthreads)
@@ -105,7 +153,7 @@ def softmax_forward(floating[:, ::1] out, const floating[:, ::1] x, bint log, in
         _softmax_rows(&out[0, 0], &x[0, 0], lo, hi, cols, log)
 
 
-def softmax_backward(floating[:, ::1] out, const floating[:, ::1] grad_out, const floating[:, ::1] y, bint log,
+def _softmax_backward(floating[:, ::1] out, const floating[:, ::1] grad_out, const floating[:, ::1] y, bint log,
                      int nthreads):
     """Backward of the row softmax (log-softmax when `log`) from its output y."""
     cdef Py_ssize_t rows = y.shape[0], cols = y.shape[1], lo, hi

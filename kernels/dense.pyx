@@ -3,8 +3,9 @@
 (forward) and for dz = grad_out * act'(saved) with the bias column sums (backward).
 
 Row-major (N, K) memory is column-major (K, N), so each product is called transposed:
-z^T = W^T' x^T, dx^T = W^T dz^T, dW^T = x^T dz. All dimensions are >= 1 (the Python layer sends
-empty shapes to the reference) and every array is C-contiguous.
+z^T = W^T' x^T, dx^T = W^T dz^T, dW^T = x^T dz. The compiled bodies need every dimension >= 1:
+the table's entries (linear_forward, linear_backward) send empty shapes to the NumPy reference.
+Every array is C-contiguous.
 """
 
 import numpy as np
@@ -12,7 +13,39 @@ import numpy as np
 from cython.parallel cimport prange, threadid
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
-from elementwise cimport IDENTITY, act_backward_span, act_cost, act_forward_span, chunk_start, floating, team_size
+from elementwise cimport (FASTNN_CONTRACT, IDENTITY, act_backward_cost, act_backward_span, act_cost,
+                          act_forward_span, chunk_start, floating, team_size)
+
+from fastnn.backends.contract import ACTIVATION_CODES, saves_input
+from fastnn.backends.reference import dense as reference
+from fastnn.threads import get_num_threads
+
+CONTRACT = (<bytes>FASTNN_CONTRACT).decode()
+
+
+def linear_forward(x, weight, bias, activation, double negative_slope):
+    """(out, saved): out = act(x @ weight.T + bias); saved is z for activations that save their input."""
+    if x.size == 0 or weight.size == 0:
+        return reference.linear_forward(x, weight, bias, activation, negative_slope)
+    z = np.empty((x.shape[0], weight.shape[0]), dtype=x.dtype)
+    out = np.empty_like(z) if saves_input(activation) else z
+    _linear_forward(out, z, x, weight, bias, ACTIVATION_CODES[activation], negative_slope, get_num_threads())
+    return out, z
+
+
+def linear_backward(grad_out, x, weight, saved, activation, double negative_slope, bint need_input_grad,
+                    bint need_bias_grad):
+    """(dx or None, dweight, dbias or None) of out = act(x @ weight.T + b)."""
+    if x.size == 0 or weight.size == 0:
+        return reference.linear_backward(grad_out, x, weight, saved, activation, negative_slope, need_input_grad,
+                                         need_bias_grad)
+    dz = grad_out if activation == "identity" else np.empty_like(grad_out)
+    dx = np.empty_like(x) if need_input_grad else None
+    dweight = np.empty_like(weight)
+    dbias = np.empty(weight.shape[0], dtype=weight.dtype) if need_bias_grad else None
+    _linear_backward(dz, grad_out, x, weight, saved, ACTIVATION_CODES[activation], negative_slope, dx, dweight, dbias,
+                     get_num_threads())
+    return dx, dweight, dbias
 
 
 cdef void _gemm(char transa, char transb, int m, int n, int k, const floating* a, int lda, const floating* b,
@@ -53,7 +86,7 @@ cdef void _dz_rows(floating* dz, floating* dbias, const floating* g, const float
                 dbias[j] = dbias[j] + dzr[j]
 
 
-def linear_forward(floating[:, ::1] out, floating[:, ::1] z, const floating[:, ::1] x,
+def _linear_forward(floating[:, ::1] out, floating[:, ::1] z, const floating[:, ::1] x,
                    const floating[:, ::1] weight, const floating[::1] bias, int act, double slope, int nthreads):
     """z = x @ weight.T (+ bias); out = act(z). out may be z itself (activations that save
     their output); x (N, I), weight (O, I), z and out (N, O)."""
@@ -72,13 +105,13 @@ def linear_forward(floating[:, ::1] out, floating[:, ::1] z, const floating[:, :
             _bias_act_rows(&out[0, 0], &z[0, 0], b, lo, hi, o, act, <floating>slope)
 
 
-def linear_backward(floating[:, ::1] dz, const floating[:, ::1] grad_out, const floating[:, ::1] x,
-                    const floating[:, ::1] weight, const floating[:, ::1] saved, int act, double slope,
-                    floating[:, ::1] dx, floating[:, ::1] dweight, floating[::1] dbias, int nthreads):
+def _linear_backward(floating[:, ::1] dz, const floating[:, ::1] grad_out, const floating[:, ::1] x,
+                     const floating[:, ::1] weight, const floating[:, ::1] saved, int act, double slope,
+                     floating[:, ::1] dx, floating[:, ::1] dweight, floating[::1] dbias, int nthreads):
     """dz = grad_out * act'(saved) (dz may be grad_out for identity), dbias = dz.sum(0),
     dx = dz @ weight (when dx is not None), dweight = dz.T @ x."""
     cdef int n = x.shape[0], i = x.shape[1], o = weight.shape[0], c
-    cdef int chunks = min(team_size(<Py_ssize_t>n * o * act_cost(act), nthreads), n)
+    cdef int chunks = min(team_size(<Py_ssize_t>n * o * act_backward_cost(act), nthreads), n)
     cdef Py_ssize_t lo, hi, j
     cdef floating* db = &dbias[0] if dbias is not None else NULL
     cdef floating[:, ::1] partial

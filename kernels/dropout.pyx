@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Inverted dropout with the counter-based splitmix64 stream of fastnn.backends.base.
+"""Inverted dropout with the counter-based splitmix64 stream of fastnn.backends.reference.dropout.
 
 u_i = (splitmix64(seed + (i+1) * golden) >> 11) * 2**-53 depends only on (seed, i), so the mask is
 identical for every backend and thread count; keep_i = u_i >= p, out_i = x_i * keep_i * scale.
@@ -8,7 +8,29 @@ identical for every backend and thread count; keep_i = u_i >= p, out_i = x_i * k
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from cython.parallel cimport prange
 
-from elementwise cimport COST_MATH, COST_PASS, chunk_start, floating, team_size
+import numpy as np
+
+from elementwise cimport COST_MATH, COST_PASS, FASTNN_CONTRACT, chunk_start, floating, team_size
+
+from fastnn.backends.contract import dropout_scale
+from fastnn.threads import get_num_threads
+
+CONTRACT = (<bytes>FASTNN_CONTRACT).decode()
+
+
+def dropout_forward(x, double p, uint64_t seed):
+    """(out, mask uint8) of inverted dropout, any shape."""
+    out = np.empty_like(x)
+    mask = np.empty(x.shape, dtype=np.uint8)
+    _dropout_forward(out.reshape(-1), mask.reshape(-1), x.reshape(-1), seed, p, dropout_scale(p), get_num_threads())
+    return out, mask
+
+
+def dropout_backward(grad_out, mask, double p):
+    """grad_out * mask * scale, any shape."""
+    out = np.empty_like(grad_out)
+    _dropout_backward(out.reshape(-1), grad_out.reshape(-1), mask.reshape(-1), dropout_scale(p), get_num_threads())
+    return out
 
 cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
 
@@ -32,7 +54,7 @@ cdef void _forward_span(floating* out, uint8_t* mask, const floating* x, uint64_
         out[i] = x[i] * <floating>keep * scale
 
 
-def dropout_forward(floating[::1] out, uint8_t[::1] mask, const floating[::1] x, uint64_t seed, double p,
+def _dropout_forward(floating[::1] out, uint8_t[::1] mask, const floating[::1] x, uint64_t seed, double p,
                     double scale, int nthreads):
     """out = x * mask * scale, mask from the seeded stream; flat arrays."""
     cdef Py_ssize_t n = x.shape[0]
@@ -55,7 +77,7 @@ cdef void _backward_span(floating* out, const floating* g, const uint8_t* mask, 
         out[i] = g[i] * <floating>mask[i] * scale
 
 
-def dropout_backward(floating[::1] out, const floating[::1] grad_out, const uint8_t[::1] mask, double scale,
+def _dropout_backward(floating[::1] out, const floating[::1] grad_out, const uint8_t[::1] mask, double scale,
                      int nthreads):
     """out = grad_out * mask * scale; flat arrays."""
     cdef Py_ssize_t n = grad_out.shape[0]

@@ -27,7 +27,8 @@ cdef extern from "vecmath.h" nogil:
     float fabsf(float)
     double fabs(double)
 
-# Activation codes, in the order of fastnn.backends.checks.ACTIVATIONS.
+# Activation codes: fastnn.backends.contract.ACTIVATIONS (tests/backends/test_contract.py holds
+# this enum, the COST_* classes, PARALLEL_MIN_WORK (fastnn.threads) and the GELU macros to it).
 cdef enum:
     IDENTITY = 0
     RELU = 1
@@ -52,8 +53,14 @@ cdef enum:
     PARALLEL_MIN_WORK = 2000000
 
 
+cdef extern from *:
+    # the digest of fastnn.backends.contract this build was compiled against (setup.py defines it);
+    # fastnn._cython refuses a module whose digest differs from the running contract's
+    const char* FASTNN_CONTRACT
+
+
 cdef extern from "vecmath.h" nogil:
-    # the constants of fastnn.backends.base, as C macros (a .pxd cannot hold initialised globals)
+    # the constants of fastnn.backends.contract, as C macros (a .pxd cannot hold initialised globals)
     const double SQRT_2_OVER_PI "FASTNN_SQRT_2_OVER_PI"
     const double GELU_TANH_COEF "FASTNN_GELU_TANH_COEF"
     const double INV_SQRT2 "FASTNN_INV_SQRT2"
@@ -68,8 +75,13 @@ cdef inline int team_size(Py_ssize_t work, int nthreads) noexcept nogil:
 
 
 cdef inline int act_cost(int act) noexcept nogil:
-    """Per-element cost of an activation (forward or backward)."""
+    """Per-element cost of an activation's forward (contract.ACTIVATIONS' cost column)."""
     return COST_PASS if act == IDENTITY or act == RELU or act == LEAKY_RELU else COST_MATH
+
+
+cdef inline int act_backward_cost(int act) noexcept nogil:
+    """Per-element cost of an activation's backward (contract.ACTIVATIONS' backward_cost column)."""
+    return COST_MATH if act == GELU or act == GELU_TANH else COST_PASS
 
 
 cdef inline Py_ssize_t chunk_start(Py_ssize_t n, int chunk, int chunks) noexcept nogil:

@@ -12,7 +12,39 @@ import numpy as np
 from libc.string cimport memcpy
 from cython.parallel cimport prange
 
-from elementwise cimport COST_PASS, chunk_start, floating, team_size
+from elementwise cimport COST_PASS, FASTNN_CONTRACT, chunk_start, floating, team_size
+
+from fastnn.threads import get_num_threads
+
+CONTRACT = (<bytes>FASTNN_CONTRACT).decode()
+
+
+def embedding_forward(weight, indices):
+    """out[i] = weight[indices[i]]: (n, D)."""
+    out = np.empty((indices.shape[0], weight.shape[1]), dtype=weight.dtype)
+    _embedding_forward(out, weight, indices, get_num_threads())
+    return out
+
+
+def embedding_backward(grad_out, indices, Py_ssize_t num_embeddings, long long padding_idx):
+    """dweight (num_embeddings, D): scatter-add of grad_out rows at indices, padding_idx row zero."""
+    dweight = np.zeros((num_embeddings, grad_out.shape[1]), dtype=grad_out.dtype)
+    _embedding_backward(dweight, grad_out, indices, padding_idx, get_num_threads())
+    return dweight
+
+
+def embedding_bag_forward(weight, indices, offsets, mode, long long padding_idx):
+    """(B, D): each bag's rows summed (or averaged), padding_idx skipped."""
+    out = np.zeros((offsets.shape[0], weight.shape[1]), dtype=weight.dtype)
+    _embedding_bag_forward(out, weight, indices, offsets, mode == "mean", padding_idx, get_num_threads())
+    return out
+
+
+def embedding_bag_backward(grad_out, indices, offsets, Py_ssize_t num_embeddings, mode, long long padding_idx):
+    """dweight (num_embeddings, D) of embedding_bag_forward."""
+    dweight = np.zeros((num_embeddings, grad_out.shape[1]), dtype=grad_out.dtype)
+    _embedding_bag_backward(dweight, grad_out, indices, offsets, mode == "mean", padding_idx, get_num_threads())
+    return dweight
 
 
 cdef void _gather_rows(floating* out, const floating* weight, const long long* indices, Py_ssize_t r0,
@@ -22,7 +54,7 @@ cdef void _gather_rows(floating* out, const floating* weight, const long long* i
         memcpy(out + r * dim, weight + indices[r] * dim, dim * sizeof(floating))
 
 
-def embedding_forward(floating[:, ::1] out, const floating[:, ::1] weight, const long long[::1] indices,
+def _embedding_forward(floating[:, ::1] out, const floating[:, ::1] weight, const long long[::1] indices,
                       int nthreads):
     """out[i] = weight[indices[i]]."""
     cdef Py_ssize_t n = indices.shape[0], dim = weight.shape[1]
@@ -79,7 +111,7 @@ cdef void _scatter(floating[:, ::1] dweight, const floating[:, ::1] rows, const 
                       chunk_start(dim, c, chunks), chunk_start(dim, c + 1, chunks))
 
 
-def embedding_backward(floating[:, ::1] dweight, const floating[:, ::1] grad_out, const long long[::1] indices,
+def _embedding_backward(floating[:, ::1] dweight, const floating[:, ::1] grad_out, const long long[::1] indices,
                        long long padding_idx, int nthreads):
     """dweight (zeros on entry) += scatter of grad_out rows by indices, padding_idx skipped."""
     _scatter(dweight, grad_out, indices, NULL, NULL, padding_idx, nthreads)
@@ -110,7 +142,7 @@ cdef void _bag_rows(floating* out, const floating* weight, const long long* indi
                 o[j] = o[j] / inv
 
 
-def embedding_bag_forward(floating[:, ::1] out, const floating[:, ::1] weight, const long long[::1] indices,
+def _embedding_bag_forward(floating[:, ::1] out, const floating[:, ::1] weight, const long long[::1] indices,
                           const long long[::1] offsets, bint mean, long long padding_idx, int nthreads):
     """out (zeros on entry, (B, D)): pooled rows of each bag."""
     cdef Py_ssize_t n_bags = offsets.shape[0], n = indices.shape[0], dim = weight.shape[1]
@@ -127,7 +159,7 @@ def embedding_bag_forward(floating[:, ::1] out, const floating[:, ::1] weight, c
                   chunk_start(n_bags, c, chunks), chunk_start(n_bags, c + 1, chunks))
 
 
-def embedding_bag_backward(floating[:, ::1] dweight, const floating[:, ::1] grad_out, const long long[::1] indices,
+def _embedding_bag_backward(floating[:, ::1] dweight, const floating[:, ::1] grad_out, const long long[::1] indices,
                            const long long[::1] offsets, bint mean, long long padding_idx, int nthreads):
     """dweight (zeros on entry) += grad_out[bag(j)] (/ the bag's count for mean) at indices[j]."""
     cdef Py_ssize_t n_bags = offsets.shape[0], n = indices.shape[0], b, k, stop, count

@@ -10,7 +10,13 @@ import numpy as np
 
 from cython.parallel cimport prange
 
-from elementwise cimport COST_MATH, COST_PASS, chunk_start, f_abs, f_exp, f_log, f_log1p, floating, span_max, span_sum, team_size
+from elementwise cimport (COST_MATH, COST_PASS, FASTNN_CONTRACT, chunk_start, f_abs, f_exp, f_log, f_log1p, floating,
+                          span_max, span_sum, team_size)
+
+from fastnn.backends.contract import grad_scale, loss_total, reduce_loss
+from fastnn.threads import get_num_threads
+
+CONTRACT = (<bytes>FASTNN_CONTRACT).decode()
 
 cdef enum:
     BLOCK = 512  # elements summed in the working precision before joining the float64 total
@@ -50,7 +56,36 @@ cdef void _xent_rows(floating* grad, floating* loss, const floating* x, const lo
         gr[t] = gr[t] - hit * scale
 
 
-def softmax_cross_entropy(floating[:, ::1] grad, floating[::1] loss, const floating[:, ::1] logits,
+def softmax_cross_entropy(logits, target, reduction, long long ignore_index, double label_smoothing):
+    """(loss, dlogits) of the fused softmax cross-entropy (see fastnn.backends.base)."""
+    count = int(np.count_nonzero(target != ignore_index))
+    loss = np.empty(logits.shape[0], dtype=logits.dtype)
+    grad = np.empty_like(logits)
+    _softmax_cross_entropy(grad, loss, logits, target, ignore_index, label_smoothing, grad_scale(reduction, count),
+                           get_num_threads())
+    return reduce_loss(loss, reduction, count), grad
+
+
+def _pointwise(bint bce, input, target, reduction):
+    n = input.size
+    grad = np.empty_like(input)
+    loss = np.empty_like(input) if reduction == "none" else None
+    total = _pointwise_loss(bce, grad.reshape(-1), None if loss is None else loss.reshape(-1), input.reshape(-1),
+                            target.reshape(-1), grad_scale(reduction, n), get_num_threads())
+    return (loss if reduction == "none" else loss_total(total, reduction, n, input.dtype)), grad
+
+
+def mse_loss(input, target, reduction):
+    """(loss, dinput): loss (x - t)^2 reduced, dinput 2 (x - t) scaled."""
+    return _pointwise(False, input, target, reduction)
+
+
+def bce_with_logits(logits, target, reduction):
+    """(loss, dlogits) of the stable binary cross-entropy on logits."""
+    return _pointwise(True, logits, target, reduction)
+
+
+def _softmax_cross_entropy(floating[:, ::1] grad, floating[::1] loss, const floating[:, ::1] logits,
                           const long long[::1] target, long long ignore_index, double eps, double scale,
                           int nthreads):
     """Per-row losses into `loss` (N,), scaled dlogits into `grad` (N, C)."""
@@ -112,7 +147,7 @@ cdef double _bce_span(floating* grad, floating* loss, const floating* x, const f
     return total
 
 
-cdef double _pointwise_loss(bint bce, floating[::1] grad, floating[::1] loss, const floating[::1] x,
+cdef double _pointwise_sum(bint bce, floating[::1] grad, floating[::1] loss, const floating[::1] x,
                             const floating[::1] target, double scale, int nthreads):
     """Run the mse or bce span over n elements, split across threads above the threshold."""
     cdef Py_ssize_t n = x.shape[0], lo, hi
@@ -144,13 +179,7 @@ cdef double _pointwise_loss(bint bce, floating[::1] grad, floating[::1] loss, co
     return total
 
 
-def mse_loss(floating[::1] grad, floating[::1] loss, const floating[::1] x, const floating[::1] target,
-             double scale, int nthreads):
-    """grad = 2 (x - t) * scale; loss = (x - t)^2 when loss is not None; returns sum (x - t)^2."""
-    return _pointwise_loss(False, grad, loss, x, target, scale, nthreads)
-
-
-def bce_with_logits(floating[::1] grad, floating[::1] loss, const floating[::1] logits,
+def _pointwise_loss(bint bce, floating[::1] grad, floating[::1] loss, const floating[::1] x,
                     const floating[::1] target, double scale, int nthreads):
-    """grad = (sigmoid(x) - t) * scale; loss (when not None) and its sum as the stable BCE."""
-    return _pointwise_loss(True, grad, loss, logits, target, scale, nthreads)
+    """The mse (or bce) span over n elements; returns the sum of the losses."""
+    return _pointwise_sum(bce, grad, loss, x, target, scale, nthreads)

@@ -4,13 +4,18 @@
 Every update is elementwise, so the arrays are cut into contiguous runs, one per thread above
 PARALLEL_MIN_WORK. Constants are rounded to the working precision exactly where the NumPy
 reference rounds them (t(1 - beta1) * g, ...), and the operations keep the reference's order.
-Optional state arrays are None when the option is off.
+Optional state arrays are None when the option is off. The public defs are the kernel table's
+entries (contract.KERNELS' argument order); they take arrays of any shape and run on flat views.
 """
 
 from libc.string cimport memset
 from cython.parallel cimport prange
 
-from elementwise cimport COST_PASS, COST_UPDATE, chunk_start, f_sqrt, floating, team_size
+from elementwise cimport COST_PASS, COST_UPDATE, FASTNN_CONTRACT, chunk_start, f_sqrt, floating, team_size
+
+from fastnn.threads import get_num_threads
+
+CONTRACT = (<bytes>FASTNN_CONTRACT).decode()
 
 cdef enum Kind:
     SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM
@@ -164,7 +169,7 @@ cdef _run(Kind kind, floating[::1] param, const floating[::1] grad, floating[::1
         _span(kind, &param[0], &grad[0], p1, p2, p3, h, chunk_start(n, c, chunks), chunk_start(n, c + 1, chunks))
 
 
-def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] momentum_buffer, double lr,
+def _sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] momentum_buffer, double lr,
                double momentum, double dampening, double weight_decay, bint nesterov, bint first_step,
                int nthreads):
     """torch.optim.SGD step in place (see Backend.sgd_update)."""
@@ -179,7 +184,7 @@ def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] mome
     _run(SGD, param, grad, momentum_buffer, unused, unused, h, nthreads)
 
 
-def adagrad_update(floating[::1] param, const floating[::1] grad, floating[::1] state_sum, double clr,
+def _adagrad_update(floating[::1] param, const floating[::1] grad, floating[::1] state_sum, double clr,
                    double weight_decay, double eps, int nthreads):
     """torch.optim.Adagrad step in place with the decayed rate clr."""
     cdef Hyper h = _zeroed()
@@ -190,7 +195,7 @@ def adagrad_update(floating[::1] param, const floating[::1] grad, floating[::1] 
     _run(ADAGRAD, param, grad, state_sum, unused, unused, h, nthreads)
 
 
-def rmsprop_update(floating[::1] param, const floating[::1] grad, floating[::1] square_avg,
+def _rmsprop_update(floating[::1] param, const floating[::1] grad, floating[::1] square_avg,
                    floating[::1] momentum_buffer, floating[::1] grad_avg, double lr, double alpha, double eps,
                    double weight_decay, double momentum, bint centered, int nthreads):
     """torch.optim.RMSprop step in place."""
@@ -204,7 +209,7 @@ def rmsprop_update(floating[::1] param, const floating[::1] grad, floating[::1] 
     _run(RMSPROP, param, grad, square_avg, momentum_buffer, grad_avg, h, nthreads)
 
 
-def adadelta_update(floating[::1] param, const floating[::1] grad, floating[::1] square_avg,
+def _adadelta_update(floating[::1] param, const floating[::1] grad, floating[::1] square_avg,
                     floating[::1] acc_delta, double lr, double rho, double eps, double weight_decay, int nthreads):
     """torch.optim.Adadelta step in place."""
     cdef Hyper h = _zeroed()
@@ -216,7 +221,7 @@ def adadelta_update(floating[::1] param, const floating[::1] grad, floating[::1]
     _run(ADADELTA, param, grad, square_avg, acc_delta, unused, h, nthreads)
 
 
-def adam_update(floating[::1] param, const floating[::1] grad, floating[::1] exp_avg, floating[::1] exp_avg_sq,
+def _adam_update(floating[::1] param, const floating[::1] grad, floating[::1] exp_avg, floating[::1] exp_avg_sq,
                 floating[::1] max_exp_avg_sq, long step, double lr, double beta1, double beta2, double eps,
                 double weight_decay, bint amsgrad, bint decoupled_weight_decay, int nthreads):
     """torch.optim.Adam / AdamW step in place, `step` >= 1."""
@@ -231,3 +236,36 @@ def adam_update(floating[::1] param, const floating[::1] grad, floating[::1] exp
     h.step_size = lr / (1 - beta1 ** step)
     h.bc2_sqrt = (1 - beta2 ** step) ** 0.5
     _run(ADAM, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, h, nthreads)
+
+
+def _flat(a):
+    return None if a is None else a.reshape(-1)
+
+
+def sgd_update(param, grad, momentum_buffer, double lr, double momentum, double dampening, double weight_decay,
+               bint nesterov, bint first_step):
+    _sgd_update(param.reshape(-1), grad.reshape(-1), _flat(momentum_buffer), lr, momentum, dampening, weight_decay,
+                nesterov, first_step, get_num_threads())
+
+
+def adagrad_update(param, grad, state_sum, double clr, double weight_decay, double eps):
+    _adagrad_update(param.reshape(-1), grad.reshape(-1), state_sum.reshape(-1), clr, weight_decay, eps,
+                    get_num_threads())
+
+
+def rmsprop_update(param, grad, square_avg, momentum_buffer, grad_avg, double lr, double alpha, double eps,
+                   double weight_decay, double momentum, bint centered):
+    _rmsprop_update(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1), _flat(momentum_buffer),
+                    _flat(grad_avg), lr, alpha, eps, weight_decay, momentum, centered, get_num_threads())
+
+
+def adadelta_update(param, grad, square_avg, acc_delta, double lr, double rho, double eps, double weight_decay):
+    _adadelta_update(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1), acc_delta.reshape(-1), lr, rho, eps,
+                     weight_decay, get_num_threads())
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, long step, double lr, double beta1, double beta2,
+                double eps, double weight_decay, bint amsgrad, bint decoupled_weight_decay):
+    _adam_update(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+                 _flat(max_exp_avg_sq), step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay,
+                 get_num_threads())

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
 import fastnn.backends as registry
 from fastnn.backends.base import Backend
-
-BACKEND_NAMES = ("numpy", "numba", "cython")
-COMPILED_BACKENDS = ("numba", "cython")
-FLOAT_DTYPES = (np.float32, np.float64)
+from fastnn.backends.contract import BACKEND_NAMES, FLOAT_DTYPES
 
 # The first call of a Numba kernel compiles it: no per-example deadline. Few examples per test,
 # so the whole backends suite stays within a few minutes on two cores.
@@ -36,8 +32,7 @@ settings.load_profile(os.environ.get("FASTNN_HYPOTHESIS_PROFILE", "fastnn"))
 def load_backend(name: str) -> Backend:
     """The backend instance called `name`; fails the test (never skips) if it cannot load."""
     try:
-        with registry.use_backend(name) as instance:
-            return instance
+        return registry.load_backend(name)
     except RuntimeError as exc:
         pytest.fail(f"backend {name!r} failed to load: {exc}")
 
@@ -51,9 +46,9 @@ def backend(request) -> Backend:
 @pytest.fixture(scope="session")
 def reference() -> Backend:
     """The pure NumPy reference implementation of the kernel table."""
-    return Backend()
+    return registry.load_backend("numpy")
 
 
-@pytest.fixture(params=FLOAT_DTYPES, ids=["float32", "float64"])
+@pytest.fixture(params=[d.type for d in FLOAT_DTYPES], ids=[d.name for d in FLOAT_DTYPES])
 def dtype(request) -> type:
     return request.param

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnn.backends.base import saves_input
-from fastnn.backends.checks import ACTIVATIONS
+from fastnn.backends.contract import ACTIVATION_NAMES as ACTIVATIONS
+from fastnn.backends.contract import saves_input
 
 from .common import BACKENDS, DTYPES, ELEMENTWISE_SHAPES, SEED, SIZES, activate_backend, random_array
 

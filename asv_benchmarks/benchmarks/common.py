@@ -11,8 +11,9 @@ import numpy as np
 
 import fastnn
 from fastnn.backends.base import Backend
+from fastnn.backends.contract import COMPILED_BACKENDS, REFERENCE_BACKEND
 
-BACKENDS = ["numpy", "numba", "cython"]  # "numpy" is the baseline
+BACKENDS = [REFERENCE_BACKEND, *reversed(COMPILED_BACKENDS)]  # "numpy", the baseline, first
 SIZES = ["small", "medium", "large"]
 DTYPES = ["float32", "float64"]
 SEED = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnn.backends.checks import ACTIVATIONS
+from fastnn.backends.contract import ACTIVATION_NAMES as ACTIVATIONS
 
 from .common import BACKENDS, SEED, SIZES, activate_backend, random_array
 

@@ -1,19 +1,22 @@
 """Compiled Cython kernels, built by setup.py from kernels/*.pyx into fastnn._cython.<family>.
 
-The vector-width-bound families also exist as <family>_avx2 and <family>_avx512 builds; :func:`load`
-returns the best one this CPU runs. ``FASTNN_CYTHON_ISA=baseline|avx2|avx512`` caps the choice
-(for example to test the baseline build on a newer machine).
+Each family module's public functions are the Cython backend's kernel table entries (names and
+arguments of ``fastnn.backends.contract.KERNELS``). The vector-width-bound families also exist
+as <family>_avx2 and <family>_avx512 builds; :func:`load` returns the best one this CPU runs.
+``FASTNN_CYTHON_ISA=baseline|avx2|avx512`` caps the choice (for example to test the baseline
+build on a newer machine). A module compiled against another contract (a stale build) is refused.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
-FAMILIES = ("activations", "dense", "dropout", "embedding", "losses", "optim")
-WIDE_FAMILIES = ("activations", "dense", "losses", "optim")  # built per instruction set (see setup.py)
-ISA_ORDER = ("avx512", "avx2", "baseline")  # best first
+from fastnn.backends.contract import FAMILIES, ISA_ORDER, KERNELS, WIDE_FAMILIES, fingerprint
+
+_REBUILD = ("Build them in a source checkout with `python setup.py build_ext --inplace`, "
+            "or reinstall fastnn (`pip install .`), which compiles kernels/*.pyx.")
 
 
 def _import(name: str) -> ModuleType:
@@ -22,9 +25,16 @@ def _import(name: str) -> ModuleType:
     except ImportError as exc:
         raise ImportError(
             f"fastnn: the compiled Cython kernels fastnn._cython.{name} are missing or cannot load ({exc}). "
-            "Build them in a source checkout with `python setup.py build_ext --inplace`, "
-            "or reinstall fastnn (`pip install .`), which compiles kernels/*.pyx."
-        ) from exc
+            + _REBUILD) from exc
+
+
+def _current(module: ModuleType) -> ModuleType:
+    """`module` if it was compiled against the running contract, else an ImportError naming the build."""
+    built = getattr(module, "CONTRACT", None)
+    if built != fingerprint():
+        raise ImportError(f"fastnn: {module.__file__} was compiled against another kernel contract "
+                          f"({built or 'an older layout'}, now {fingerprint()}): a stale build. " + _REBUILD)
+    return module
 
 
 def usable_isas() -> tuple[str, ...]:
@@ -44,7 +54,16 @@ def load(family: str) -> ModuleType:
             if isa == "baseline":
                 break
             try:
-                return importlib.import_module(f"{__name__}.{family}_{isa}")
+                module = importlib.import_module(f"{__name__}.{family}_{isa}")
             except ImportError:
                 continue  # an older build without this variant: the baseline still works
-    return _import(family)
+            return _current(module)
+    return _current(_import(family))
+
+
+def load_table() -> SimpleNamespace:
+    """The kernels compiled for this backend, by name (the registry fills any other from the reference).
+    Every family must load: a missing or stale module is an ImportError, never a silent fallback."""
+    modules = {family: load(family) for family in FAMILIES}
+    return SimpleNamespace(**{name: getattr(modules[k.family], name) for name, k in KERNELS.items()
+                              if hasattr(modules[k.family], name)})

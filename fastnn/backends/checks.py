@@ -1,6 +1,6 @@
 """Input checks run in Python before any kernel body sees its arrays.
 
-Every kernel of :class:`fastnn.backends.base.Backend` passes its arguments through these
+Every public kernel of :class:`fastnn.backends.base.Backend` passes its arguments through these
 helpers first, so a compiled kernel only ever receives C-contiguous arrays of the dtypes,
 shapes and index ranges it was written for. Each error names the kernel and what was wrong.
 """
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
-REDUCTIONS = ("mean", "sum", "none")
+from fastnn.backends.contract import FLOAT_DTYPES
 
 
 def float_array(kernel: str, name: str, a, dtype=None) -> np.ndarray:

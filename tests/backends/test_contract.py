@@ -6,17 +6,23 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 import fastnn
 import fastnn.backends as registry
+from fastnn import threads
+from fastnn.backends import contract, reference
 from fastnn.backends.base import KERNELS, Backend
+from fastnn.backends.contract import BACKEND_NAMES, COMPILED_BACKENDS
 
-BACKEND_NAMES = ("numpy", "numba", "cython")
-COMPILED_BACKENDS = ("numba", "cython")
+KERNEL_SOURCES = Path(__file__).resolve().parents[2] / "kernels"
 
 # Written from DESIGN.md's kernel table, not read back from the code.
 EXPECTED_KERNELS = {
@@ -31,8 +37,7 @@ EXPECTED_KERNELS = {
 
 def load_backend(name: str) -> Backend:
     """The loaded instance of backend `name`, leaving the active backend as it was."""
-    with fastnn.use_backend(name) as instance:
-        return instance
+    return registry.load_backend(name)
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
@@ -50,12 +55,19 @@ def restore_active_backend():
 
 # ------------------------------------------------------------------ kernel table
 def test_kernel_table_holds_the_designed_kernels():
-    assert set(KERNELS) == EXPECTED_KERNELS
+    assert EXPECTED_KERNELS <= set(KERNELS)
+    assert set(KERNELS) == set(contract.KERNELS)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_every_public_kernel_has_a_private_body(kernel):
-    assert callable(getattr(Backend, f"_{kernel}", None)), f"Backend has no _{kernel}"
+def test_every_kernel_is_a_checked_method_of_backend(kernel):
+    assert callable(getattr(Backend, kernel, None)), f"Backend has no public {kernel}"
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_reference_keeps_the_contract_signature(kernel):
+    params = tuple(inspect.signature(getattr(reference.TABLE, kernel)).parameters)
+    assert params == contract.KERNELS[kernel].args, f"reference {kernel}{params}"
 
 
 # ------------------------------------------------------------------ compiled backends
@@ -63,7 +75,6 @@ def test_every_public_kernel_has_a_private_body(kernel):
 def test_compiled_backend_loads(name):
     instance = load_backend(name)
     assert isinstance(instance, Backend)
-    assert type(instance) is not Backend
     assert instance.name == name
     assert name in fastnn.available_backends()
 
@@ -72,28 +83,121 @@ def test_available_backends_lists_all_three_fastest_first():
     assert fastnn.available_backends() == list(registry.DEFAULT_ORDER) == ["cython", "numba", "numpy"]
 
 
+def _parameters(fn) -> tuple[str, ...] | None:
+    """The parameter names of a Python function or a Cython def (None when they cannot be read)."""
+    try:
+        return tuple(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        code = getattr(fn, "__code__", None)
+        return code.co_varnames[:code.co_argcount] if code else None
+
+
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_backend_keeps_base_signatures(backend, kernel):
-    for name in (kernel, f"_{kernel}"):
-        base = inspect.signature(getattr(Backend, name))
-        mine = inspect.signature(getattr(type(backend), name))
-        assert mine == base, f"{backend.name}.{name}{mine} differs from Backend.{name}{base}"
+def test_backend_keeps_the_contract_argument_order(backend, kernel):
+    """Every table entry takes the contract's arguments in the contract's order (same in numba and cython)."""
+    params = _parameters(getattr(backend.unchecked, kernel))
+    assert params == contract.KERNELS[kernel].args, f"{backend.name}.unchecked.{kernel}{params}"
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("name", COMPILED_BACKENDS)
-def test_compiled_backend_overrides_every_private_kernel(name, kernel):
-    cls = type(load_backend(name))
-    assert getattr(cls, f"_{kernel}") is not getattr(Backend, f"_{kernel}"), \
-        f"{name} backend inherits the NumPy reference _{kernel} instead of overriding it"
+def test_compiled_backend_implements_every_kernel(name, kernel):
+    """No kernel of a compiled backend silently runs the NumPy reference (a renamed entry would)."""
+    table = load_backend(name).unchecked
+    assert getattr(table, kernel) is not getattr(reference.TABLE, kernel), \
+        f"{name} backend runs the NumPy reference {kernel} instead of its own"
+
+
+def test_a_kernel_missing_from_a_compiled_table_falls_back_to_the_reference():
+    partial = SimpleNamespace(relu_only=None, softmax_forward=lambda x: "compiled")
+    table = registry.registry.complete(partial)
+    assert table.softmax_forward(None) == "compiled"
+    assert table.linear_forward is reference.TABLE.linear_forward
+    assert set(vars(table)) == set(KERNELS)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.parametrize("name", COMPILED_BACKENDS)
-def test_compiled_backend_keeps_the_checked_public_kernel(name, kernel):
-    """The public method (input checks, then the private body) is the base class's own."""
-    cls = type(load_backend(name))
-    assert getattr(cls, kernel) is getattr(Backend, kernel), f"{name} backend overrides public {kernel}"
+def test_unchecked_is_the_table(backend, kernel):
+    assert getattr(backend.unchecked, kernel) is getattr(backend.table, kernel)
+
+
+def test_unchecked_has_no_other_names():
+    with pytest.raises(AttributeError):
+        _ = load_backend("numpy").unchecked.no_such_kernel
+
+
+# ------------------------------------------------------------------ the contract in the C sources
+def _c_enum(text: str, names) -> dict[str, int]:
+    found = {}
+    for name in names:
+        match = re.search(rf"^\s*{name}\s*=\s*(\d+)", text, re.MULTILINE)
+        assert match, f"{name} is not in the enum"
+        found[name] = int(match.group(1))
+    return found
+
+
+def test_cython_activation_enum_matches_the_contract():
+    pxd = (KERNEL_SOURCES / "elementwise.pxd").read_text()
+    codes = _c_enum(pxd, [a.name.upper() for a in contract.ACTIVATIONS])
+    assert codes == {a.name.upper(): a.code for a in contract.ACTIVATIONS}
+
+
+def test_cython_cost_classes_and_thread_rule_match_the_contract():
+    pxd = (KERNEL_SOURCES / "elementwise.pxd").read_text()
+    found = _c_enum(pxd, ["COST_PASS", "COST_UPDATE", "COST_MATH", "PARALLEL_MIN_WORK"])
+    assert found == {"COST_PASS": contract.COST_PASS, "COST_UPDATE": contract.COST_UPDATE,
+                     "COST_MATH": contract.COST_MATH, "PARALLEL_MIN_WORK": threads.PARALLEL_MIN_WORK}
+
+
+def test_cython_activation_cost_classes_match_the_contract():
+    """act_cost / act_backward_cost in elementwise.pxd name the pass-cost / math-cost activations."""
+    pxd = (KERNEL_SOURCES / "elementwise.pxd").read_text()
+    forward = re.search(r"cdef inline int act_cost.*?return (.*?)\n", pxd, re.DOTALL).group(1)
+    backward = re.search(r"cdef inline int act_backward_cost.*?return (.*?)\n", pxd, re.DOTALL).group(1)
+    forward_pass = set(re.findall(r"act == (\w+)", forward.split(" else ")[0]))
+    backward_math = set(re.findall(r"act == (\w+)", backward.split(" else ")[0]))
+    assert forward_pass == {a.name.upper() for a in contract.ACTIVATIONS if a.cost == "pass"}
+    assert backward_math == {a.name.upper() for a in contract.ACTIVATIONS if a.backward_cost == "math"}
+
+
+def test_c_gelu_constants_match_the_contract():
+    header = (KERNEL_SOURCES / "vecmath.h").read_text()
+    for name, value in contract.GELU_CONSTANTS.items():
+        match = re.search(rf"#define FASTNN_{name} (\S+)", header)
+        assert match and float(match.group(1)) == value, name
+
+
+def test_every_family_has_one_source_per_backend():
+    for family in contract.FAMILIES:
+        assert (KERNEL_SOURCES / f"{family}.pyx").exists(), f"kernels/{family}.pyx"
+        assert (Path(reference.__file__).parent / f"{family}.py").exists(), f"reference/{family}.py"
+        assert (Path(contract.__file__).parent / "numba" / f"{family}.py").exists(), f"numba/{family}.py"
+
+
+def test_activation_codes_are_distinct_and_dense():
+    assert sorted(a.code for a in contract.ACTIVATIONS) == list(range(len(contract.ACTIVATIONS)))
+    assert all(a.cost in contract.COSTS and a.backward_cost in contract.COSTS for a in contract.ACTIVATIONS)
+
+
+def test_reference_activation_tables_cover_the_contract():
+    from fastnn.backends.reference import activations
+
+    assert set(activations.FORWARD) == set(activations.BACKWARD) == set(contract.ACTIVATION_NAMES)
+
+
+@pytest.mark.parametrize("activation", contract.ACTIVATION_NAMES)
+def test_saves_input_column_is_what_the_backward_needs(activation):
+    """The backward from `saved` equals the backward taken from the input (through the forward)."""
+    x = np.linspace(-3, 3, 13)
+    y = reference.TABLE.activation_forward(x, activation, 0.1)
+    saved = x if contract.saves_input(activation) else y
+    g = np.ones_like(x)
+    analytic = reference.TABLE.activation_backward(g, saved, activation, 0.1)
+    h = 1e-6
+    numeric = (reference.TABLE.activation_forward(x + h, activation, 0.1)
+               - reference.TABLE.activation_forward(x - h, activation, 0.1)) / (2 * h)
+    keep = np.abs(x) > 1e-3  # away from relu's kink
+    np.testing.assert_allclose(analytic[keep], numeric[keep], rtol=1e-6, atol=1e-8)
 
 
 # ------------------------------------------------------------------ registry

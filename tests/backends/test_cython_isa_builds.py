@@ -19,9 +19,9 @@ import pytest
 
 def isa_builds(isa: str) -> list[str]:
     """The kernel families compiled for `isa` besides the baseline build (fastnn._cython.<family>_<isa>)."""
-    from fastnn import _cython
+    from fastnn.backends.contract import FAMILIES
 
-    return [f for f in _cython.FAMILIES if importlib.util.find_spec(f"fastnn._cython.{f}_{isa}") is not None]
+    return [f for f in FAMILIES if importlib.util.find_spec(f"fastnn._cython.{f}_{isa}") is not None]
 
 
 ISA_PROBE = """
@@ -29,17 +29,18 @@ import importlib.util
 import numpy as np
 import fastnn
 from fastnn import _cython
-from fastnn.backends.base import Backend
-from fastnn.backends.checks import ACTIVATIONS, REDUCTIONS
+from fastnn.backends import load_backend
+from fastnn.backends.contract import ACTIVATION_NAMES as ACTIVATIONS
+from fastnn.backends.contract import FAMILIES, REDUCTIONS
 from backend_testing import compare_kernel, compare_update
 
 isa = {isa!r}
-for family in _cython.FAMILIES:
+for family in FAMILIES:
     build = f"fastnn._cython.{{family}}_{{isa}}"
     wanted = build if isa != "baseline" and importlib.util.find_spec(build) else f"fastnn._cython.{{family}}"
     assert _cython.load(family).__name__ == wanted, f"{{isa}}: loaded {{_cython.load(family).__name__}}"
 fastnn.set_backend("cython")
-backend, reference = fastnn.get_backend(), Backend()
+backend, reference = fastnn.get_backend(), load_backend("numpy")
 rng = np.random.default_rng(0)
 for dtype in (np.float32, np.float64):
     for n, k, m in [(37, 13, 19), (1000, 16, 700)]:

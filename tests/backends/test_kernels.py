@@ -1,4 +1,4 @@
-"""Every kernel of every backend against the NumPy reference (``Backend()``), both dtypes.
+"""Every kernel of every backend against the NumPy reference (the "numpy" backend), both dtypes.
 
 Shapes and values are drawn by hypothesis (random sizes from 1 up, one row, one column, odd
 sizes); the ``test_large_*`` tests use 3000 x 700 = 2.1M elements, above the compiled backends'
@@ -15,8 +15,8 @@ from backend_testing import LAYOUTS, assert_close, compare_kernel, compare_updat
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fastnn.backends.base import saves_input
-from fastnn.backends.checks import ACTIVATIONS, REDUCTIONS
+from fastnn.backends.contract import ACTIVATION_NAMES as ACTIVATIONS
+from fastnn.backends.contract import REDUCTIONS, saves_input
 
 LARGE_ROWS, LARGE_COLS = 3000, 700
 dims = st.integers(1, 37)

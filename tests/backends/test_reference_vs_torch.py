@@ -1,4 +1,4 @@
-"""The NumPy reference (``Backend()``) against PyTorch: values and gradients (via torch.autograd).
+"""The NumPy reference (the "numpy" backend) against PyTorch: values and gradients (via torch.autograd).
 
 The compiled backends are held to the reference elsewhere; this file holds the reference to
 PyTorch, for both dtypes.
@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from backend_testing import assert_close
 
-from fastnn.backends.base import Backend, saves_input
+from fastnn.backends import load_backend
+from fastnn.backends.contract import saves_input
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: the reference cannot be checked against it")
 F = torch.nn.functional
 
-REF = Backend()
+REF = load_backend("numpy")
 ACTIVATIONS = {
     "identity": lambda x, s: x,
     "relu": lambda x, s: F.relu(x),

@@ -10,12 +10,10 @@ independent running maxima, which removes the loop-carried dependency (~3.6x fas
 
 from __future__ import annotations
 
-from numba import njit
-
-from fastnn._numba._jit import jit
+from fastnn.backends.numba.jit import jit, jit_reassoc
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@jit_reassoc
 def total(a):
     """Sum of a 1-D array in its own dtype."""
     s = a.dtype.type(0.0)
@@ -24,7 +22,7 @@ def total(a):
     return s
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@jit_reassoc
 def total_f64(a):
     """Sum of a 1-D array accumulated in float64."""
     s = 0.0
@@ -33,7 +31,7 @@ def total_f64(a):
     return s
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@jit_reassoc
 def dot(a, b):
     """sum_i a_i b_i in the arrays' dtype."""
     s = a.dtype.type(0.0)
@@ -42,7 +40,7 @@ def dot(a, b):
     return s
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@jit_reassoc
 def squared_distance_f64(a, b):
     """sum_i (a_i - b_i)^2, the differences taken in the arrays' dtype, accumulated in float64."""
     s = 0.0

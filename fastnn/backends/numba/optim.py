@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import prange
 
-from fastnn._numba._jit import BLOCK, jit, serial_and_parallel
+from fastnn.backends.contract import COST_PASS, COST_UPDATE
+from fastnn.backends.numba.jit import BLOCK, jit, pick, serial_and_parallel
 
 
 def _sgd(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first_step):
@@ -123,10 +125,44 @@ def _adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, bet
             p[i] = w - step_size * m / (math.sqrt(v) / bc2_sqrt + e)
 
 
-sgd = serial_and_parallel(_sgd)
-adagrad = serial_and_parallel(_adagrad)
-# Serial only: their parallel twins ran slower than serial on 2 threads here (4M float32: rmsprop
-# 2.77 vs 1.87 ms, adam 5.05 vs 2.94 ms), while sgd, adagrad and adadelta gain from threads.
-rmsprop = jit(_rmsprop)
-adadelta = serial_and_parallel(_adadelta)
-adam = jit(_adam)
+SGD = serial_and_parallel(_sgd)
+ADAGRAD = serial_and_parallel(_adagrad)
+# Serial only: their parallel twins ran slower than serial on 2 threads (docs/performance.md),
+# while sgd, adagrad and adadelta gain from threads.
+RMSPROP = jit(_rmsprop)
+ADADELTA = serial_and_parallel(_adadelta)
+ADAM = jit(_adam)
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0, np.float64)}
+
+
+def _flat(a, like):
+    """A flat view of an optional state array, or an empty one (the kernel then never reads it)."""
+    return _EMPTY[like.dtype] if a is None else a.reshape(-1)
+
+
+# ------------------------------------------------------------------ the kernel table's entries
+def sgd_update(param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    pick(SGD, param.size, COST_PASS)(param.reshape(-1), grad.reshape(-1), _flat(momentum_buffer, param), lr,
+                                     momentum, dampening, weight_decay, nesterov, first_step)
+
+
+def adagrad_update(param, grad, state_sum, clr, weight_decay, eps):
+    pick(ADAGRAD, param.size, COST_UPDATE)(param.reshape(-1), grad.reshape(-1), state_sum.reshape(-1), clr,
+                                           weight_decay, eps)
+
+
+def rmsprop_update(param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha, eps, weight_decay, momentum,
+                   centered):
+    RMSPROP(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1), _flat(momentum_buffer, param),
+            _flat(grad_avg, param), lr, alpha, eps, weight_decay, momentum, centered)
+
+
+def adadelta_update(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
+    pick(ADADELTA, param.size, COST_UPDATE)(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
+                                            acc_delta.reshape(-1), lr, rho, eps, weight_decay)
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay,
+                amsgrad, decoupled_weight_decay):
+    ADAM(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+         _flat(max_exp_avg_sq, param), step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay)

@@ -7,9 +7,11 @@ element's sum is taken in the reference's order.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import prange
 
-from fastnn._numba._jit import serial_and_parallel
+from fastnn.backends.contract import COST_PASS
+from fastnn.backends.numba.jit import pick, serial_and_parallel
 
 COLUMN_BLOCK = 16  # columns per scatter-add task (one or two cache lines of a row)
 
@@ -88,7 +90,34 @@ def _embedding_bag_backward(grad_out, indices, offsets, mean, padding_idx, dweig
                     dst[j] += src[j] / divisor if mean else src[j]
 
 
-embedding_forward = serial_and_parallel(_embedding_forward)
-embedding_backward = serial_and_parallel(_embedding_backward)
-embedding_bag_forward = serial_and_parallel(_embedding_bag_forward)
-embedding_bag_backward = serial_and_parallel(_embedding_bag_backward)
+EMBEDDING_FORWARD = serial_and_parallel(_embedding_forward)
+EMBEDDING_BACKWARD = serial_and_parallel(_embedding_backward)
+EMBEDDING_BAG_FORWARD = serial_and_parallel(_embedding_bag_forward)
+EMBEDDING_BAG_BACKWARD = serial_and_parallel(_embedding_bag_backward)
+
+
+# ------------------------------------------------------------------ the kernel table's entries
+def embedding_forward(weight, indices):
+    out = np.empty((indices.shape[0], weight.shape[1]), dtype=weight.dtype)
+    pick(EMBEDDING_FORWARD, out.size, COST_PASS)(weight, indices, out)
+    return out
+
+
+def embedding_backward(grad_out, indices, num_embeddings, padding_idx):
+    dweight = np.zeros((num_embeddings, grad_out.shape[1]), dtype=grad_out.dtype)
+    pick(EMBEDDING_BACKWARD, grad_out.size, COST_PASS)(grad_out, indices, padding_idx, dweight)
+    return dweight
+
+
+def embedding_bag_forward(weight, indices, offsets, mode, padding_idx):
+    out = np.empty((offsets.shape[0], weight.shape[1]), dtype=weight.dtype)
+    pick(EMBEDDING_BAG_FORWARD, indices.size * weight.shape[1], COST_PASS)(
+        weight, indices, offsets, mode == "mean", padding_idx, out)
+    return out
+
+
+def embedding_bag_backward(grad_out, indices, offsets, num_embeddings, mode, padding_idx):
+    dweight = np.zeros((num_embeddings, grad_out.shape[1]), dtype=grad_out.dtype)
+    pick(EMBEDDING_BAG_BACKWARD, indices.size * grad_out.shape[1], COST_PASS)(
+        grad_out, indices, offsets, mode == "mean", padding_idx, dweight)
+    return dweight

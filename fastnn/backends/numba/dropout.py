@@ -1,4 +1,4 @@
-"""Dropout with the counter-based splitmix64 stream of ``base.splitmix64_uniform``.
+"""Dropout with the counter-based splitmix64 stream of ``reference.dropout.splitmix64_uniform``.
 
 Element i's uniform depends only on (seed, i), so the masks match the reference bit for bit
 whatever the thread count. All integer arithmetic stays uint64: mixing int64 and uint64 in
@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from fastnn._numba._jit import BLOCK, serial_and_parallel
+from fastnn.backends.contract import COST_MATH, COST_PASS, DROPOUT_GOLDEN, DROPOUT_MIX, dropout_scale
+from fastnn.backends.numba.jit import BLOCK, pick, serial_and_parallel
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(DROPOUT_GOLDEN)
+_MIX1 = np.uint64(DROPOUT_MIX[0])
+_MIX2 = np.uint64(DROPOUT_MIX[1])
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _ONE = np.uint64(1)
 _TWO_POW_M53 = 1.0 / 9007199254740992.0
@@ -49,5 +50,21 @@ def _dropout_backward(grad_out, mask, scale, out):
             dst[i] = g[i] * g.dtype.type(keep[i]) * s
 
 
-dropout_forward = serial_and_parallel(_dropout_forward)
-dropout_backward = serial_and_parallel(_dropout_backward)
+DROPOUT_FORWARD = serial_and_parallel(_dropout_forward)
+DROPOUT_BACKWARD = serial_and_parallel(_dropout_backward)
+
+
+# ------------------------------------------------------------------ the kernel table's entries
+def dropout_forward(x, p, seed):
+    out = np.empty_like(x)
+    mask = np.empty(x.shape, dtype=np.uint8)
+    pick(DROPOUT_FORWARD, x.size, COST_MATH)(x.reshape(-1), p, np.uint64(seed), dropout_scale(p), out.reshape(-1),
+                                             mask.reshape(-1))
+    return out, mask
+
+
+def dropout_backward(grad_out, mask, p):
+    out = np.empty_like(grad_out)
+    pick(DROPOUT_BACKWARD, grad_out.size, COST_PASS)(grad_out.reshape(-1), mask.reshape(-1), dropout_scale(p),
+                                                     out.reshape(-1))
+    return out

@@ -1,7 +1,7 @@
 """Elementwise activations, their derivatives, softmax and log-softmax, as Numba kernels.
 
 ``forward_into`` / ``backward_into`` apply one activation to a 1-D contiguous slice; the
-activation kernels below and the fused linear kernels of ``fastnn._numba.dense`` both call them,
+activation kernels below and the fused linear kernels of ``dense`` both call them,
 so an activation's maths is written once. Activations are passed as integer codes (``CODES``);
 each code has its own inner loop so that LLVM can vectorise it. Backward takes ``saved``: the
 output for identity/relu/sigmoid/tanh, the input for leaky_relu/gelu/gelu_tanh.
@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import prange
 from numba.extending import overload
 
-from fastnn._numba._jit import BLOCK, jit, serial_and_parallel
-from fastnn._numba.mathfun import exp_, norm_cdf, tanh_
-from fastnn._numba.reductions import dot, maximum, total
-from fastnn.backends.base import GELU_TANH_COEF, INV_SQRT_2PI, SQRT_2_OVER_PI
+from fastnn.backends.contract import (
+    ACTIVATION_CODES,
+    COST_MATH,
+    COST_PASS,
+    COSTS,
+    GELU_TANH_COEF,
+    INV_SQRT_2PI,
+    SQRT_2_OVER_PI,
+    activation,
+)
+from fastnn.backends.numba.jit import BLOCK, jit, pick, serial_and_parallel
+from fastnn.backends.numba.mathfun import exp_, norm_cdf, tanh_
+from fastnn.backends.numba.reductions import dot, maximum, total
 
-IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH, GELU, GELU_TANH = range(7)
-CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH,
-         "gelu": GELU, "gelu_tanh": GELU_TANH}
+# the contract's codes as compile-time constants of the loops below
+IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH, GELU, GELU_TANH = (
+    ACTIVATION_CODES[n] for n in ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"))
 
 
 # Scalar maths, generic over float32/float64. These are declarations for compiled code only:
@@ -237,9 +247,56 @@ def _log_softmax_backward(grad_out, out, dx):
             d[j] = g[j] - exp_(y[j]) * g_sum
 
 
-activation_forward = serial_and_parallel(_activation_forward)
-activation_backward = serial_and_parallel(_activation_backward)
-softmax_forward = serial_and_parallel(_softmax_forward)
-softmax_backward = serial_and_parallel(_softmax_backward)
-log_softmax_forward = serial_and_parallel(_log_softmax_forward)
-log_softmax_backward = serial_and_parallel(_log_softmax_backward)
+ACTIVATION_FORWARD = serial_and_parallel(_activation_forward)
+ACTIVATION_BACKWARD = serial_and_parallel(_activation_backward)
+SOFTMAX_FORWARD = serial_and_parallel(_softmax_forward)
+SOFTMAX_BACKWARD = serial_and_parallel(_softmax_backward)
+LOG_SOFTMAX_FORWARD = serial_and_parallel(_log_softmax_forward)
+LOG_SOFTMAX_BACKWARD = serial_and_parallel(_log_softmax_backward)
+
+
+def forward_cost(name: str) -> int:
+    return COSTS[activation(name).cost]
+
+
+def backward_cost(name: str) -> int:
+    return COSTS[activation(name).backward_cost]
+
+
+# ------------------------------------------------------------------ the kernel table's entries
+def activation_forward(x, activation, negative_slope):
+    out = np.empty_like(x)
+    pick(ACTIVATION_FORWARD, x.size, forward_cost(activation))(x.reshape(-1), out.reshape(-1),
+                                                               ACTIVATION_CODES[activation], negative_slope)
+    return out
+
+
+def activation_backward(grad_out, saved, activation, negative_slope):
+    out = np.empty_like(saved)
+    pick(ACTIVATION_BACKWARD, saved.size, backward_cost(activation))(
+        grad_out.reshape(-1), saved.reshape(-1), out.reshape(-1), ACTIVATION_CODES[activation], negative_slope)
+    return out
+
+
+def softmax_forward(x):
+    out = np.empty_like(x)
+    pick(SOFTMAX_FORWARD, x.size, COST_MATH)(x, out)
+    return out
+
+
+def softmax_backward(grad_out, out):
+    dx = np.empty_like(out)
+    pick(SOFTMAX_BACKWARD, out.size, COST_PASS)(grad_out, out, dx)
+    return dx
+
+
+def log_softmax_forward(x):
+    out = np.empty_like(x)
+    pick(LOG_SOFTMAX_FORWARD, x.size, COST_MATH)(x, out)
+    return out
+
+
+def log_softmax_backward(grad_out, out):
+    dx = np.empty_like(out)
+    pick(LOG_SOFTMAX_BACKWARD, out.size, COST_MATH)(grad_out, out, dx)
+    return dx

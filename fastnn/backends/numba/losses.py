@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import prange
 
-from fastnn._numba._jit import BLOCK, serial_and_parallel
-from fastnn._numba.mathfun import exp_, log1p_unit
-from fastnn._numba.reductions import maximum, squared_distance_f64, total, total_f64
+from fastnn.backends.contract import COST_MATH, COST_PASS, grad_scale, reduce_loss
+from fastnn.backends.numba.jit import BLOCK, blocks, pick, serial_and_parallel
+from fastnn.backends.numba.mathfun import exp_, log1p_unit
+from fastnn.backends.numba.reductions import maximum, squared_distance_f64, total, total_f64
 
 
 def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale, loss, grad):
@@ -86,6 +88,34 @@ def _bce_with_logits(logits, target, scale, loss, grad, partial, need_loss):
         partial[b] = total_f64(out)
 
 
-softmax_cross_entropy = serial_and_parallel(_softmax_cross_entropy)
-mse = serial_and_parallel(_mse)
-bce_with_logits = serial_and_parallel(_bce_with_logits)
+SOFTMAX_CROSS_ENTROPY = serial_and_parallel(_softmax_cross_entropy)
+MSE = serial_and_parallel(_mse)
+BCE_WITH_LOGITS = serial_and_parallel(_bce_with_logits)
+
+
+# ------------------------------------------------------------------ the kernel table's entries
+def softmax_cross_entropy(logits, target, reduction, ignore_index, label_smoothing):
+    count = int(np.count_nonzero(target != ignore_index))
+    loss = np.empty(logits.shape[0], dtype=logits.dtype)
+    grad = np.empty_like(logits)
+    pick(SOFTMAX_CROSS_ENTROPY, logits.size, COST_MATH)(logits, target, ignore_index, label_smoothing,
+                                                        grad_scale(reduction, count), loss, grad)
+    return reduce_loss(loss, reduction, count, loss.sum(dtype=np.float64)), grad
+
+
+def _pointwise(kernels, cost, input, target, reduction, loss_always):
+    n = input.size
+    loss = np.empty_like(input) if reduction == "none" or loss_always else np.empty(0, input.dtype)
+    grad = np.empty_like(input)
+    partial = np.empty(blocks(n), dtype=np.float64)
+    pick(kernels, n, cost)(input.reshape(-1), target.reshape(-1), grad_scale(reduction, n), loss.reshape(-1),
+                           grad.reshape(-1), partial, reduction == "none")
+    return reduce_loss(loss, reduction, n, partial.sum()), grad
+
+
+def mse_loss(input, target, reduction):
+    return _pointwise(MSE, COST_PASS, input, target, reduction, loss_always=False)
+
+
+def bce_with_logits(logits, target, reduction):
+    return _pointwise(BCE_WITH_LOGITS, COST_MATH, logits, target, reduction, loss_always=True)

@@ -1,0 +1,89 @@
+"""The elementwise halves of the fused linear layer; the matrix products stay on BLAS.
+
+Forward, after z = x @ W.T: one pass per row adds the bias and applies the activation while the
+row is in cache. Backward, before the two products: one pass computes dz = grad_out * act'(saved)
+and the bias gradient's column sums. The column sums are parallel over row chunks, each chunk
+summing into its own row of ``partial``, and the partial rows are added afterwards: no two
+threads ever write one element. Chunks are fixed by the row count, not the thread count, so the
+result does not depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from fastnn.backends.contract import ACTIVATION_CODES, saves_input
+from fastnn.backends.numba.activations import (
+    ACTIVATION_BACKWARD,
+    IDENTITY,
+    backward_cost,
+    backward_into,
+    forward_cost,
+    forward_into,
+)
+from fastnn.backends.numba.jit import pick, serial_and_parallel
+
+BIAS_GRAD_CHUNKS = 8  # row chunks summed independently for the bias gradient
+
+
+def _bias_activation(z, bias, out, has_bias, code, negative_slope):
+    """out_i = act(z_i + bias) row by row; z is updated in place to z + bias (out may be z)."""
+    for r in prange(z.shape[0]):
+        row = z[r]
+        if has_bias:
+            for j in range(row.shape[0]):
+                row[j] += bias[j]
+        forward_into(row, out[r], code, negative_slope)
+
+
+def _activation_grad_and_bias_grad(grad_out, saved, dz, partial, code, negative_slope, need_dz):
+    """dz = grad_out * act'(saved) (when need_dz; else dz is grad_out itself) and
+    partial[c] = sum of dz over the c-th chunk of rows."""
+    rows, cols = grad_out.shape
+    chunks = partial.shape[0]
+    for c in prange(chunks):
+        lo = c * rows // chunks
+        hi = (c + 1) * rows // chunks
+        acc = partial[c]
+        for j in range(cols):
+            acc[j] = 0
+        for r in range(lo, hi):
+            if need_dz:
+                backward_into(grad_out[r], saved[r], dz[r], code, negative_slope)
+            d = dz[r]
+            for j in range(cols):
+                acc[j] += d[j]
+
+
+BIAS_ACTIVATION = serial_and_parallel(_bias_activation)
+ACTIVATION_GRAD_AND_BIAS_GRAD = serial_and_parallel(_activation_grad_and_bias_grad)
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0, np.float64)}
+
+
+# ------------------------------------------------------------------ the kernel table's entries
+def linear_forward(x, weight, bias, activation, negative_slope):
+    z = np.matmul(x, weight.T)
+    out = np.empty_like(z) if saves_input(activation) else z
+    has_bias = bias is not None
+    pick(BIAS_ACTIVATION, z.size, forward_cost(activation))(
+        z, bias if has_bias else _EMPTY[z.dtype], out, has_bias, ACTIVATION_CODES[activation], negative_slope)
+    return out, (z if saves_input(activation) else out)
+
+
+def linear_backward(grad_out, x, weight, saved, activation, negative_slope, need_input_grad, need_bias_grad):
+    code = ACTIVATION_CODES[activation]
+    dz = grad_out if code == IDENTITY else np.empty_like(grad_out)
+    dbias = None
+    cost = backward_cost(activation)
+    if need_bias_grad:
+        partial = np.empty((BIAS_GRAD_CHUNKS, grad_out.shape[1]), dtype=grad_out.dtype)
+        pick(ACTIVATION_GRAD_AND_BIAS_GRAD, grad_out.size, cost)(
+            grad_out, saved, dz, partial, code, negative_slope, dz is not grad_out)
+        dbias = partial.sum(axis=0)
+    elif dz is not grad_out:
+        pick(ACTIVATION_BACKWARD, dz.size, cost)(grad_out.reshape(-1), saved.reshape(-1), dz.reshape(-1), code,
+                                                 negative_slope)
+    dx = np.matmul(dz, weight) if need_input_grad else None
+    dweight = np.matmul(dz.T, x)
+    return dx, dweight, dbias
