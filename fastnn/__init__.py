@@ -8,33 +8,26 @@ __version__ = "0.1.0"
 
 # The tensor layer and fastnn.nn, after the thread and backend setup above.
 from fastnn import nn, random  # noqa: E402
-from fastnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: E402
-from fastnn.tensor import (  # noqa: E402
-    SparseTensor,
-    Tensor,
+from fastnn.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
+from fastnn.autograd.dtypes import bool_, float32, float64, int32, int64  # noqa: E402
+from fastnn.autograd.sparse import SparseTensor  # noqa: E402
+from fastnn.functions import (  # noqa: E402
     abs,
     allclose,
     arange,
     argmax,
     argmin,
     as_tensor,
-    bool_,
     cat,
     clamp,
     empty,
-    enable_grad,
     equal,
     exp,
     eye,
     flatten,
-    float32,
-    float64,
     from_numpy,
     full,
     full_like,
-    int32,
-    int64,
-    is_grad_enabled,
     is_tensor,
     linspace,
     log,
@@ -47,7 +40,6 @@ from fastnn.tensor import (  # noqa: E402
     min,
     minimum,
     mm,
-    no_grad,
     numel,
     ones,
     ones_like,
@@ -58,7 +50,6 @@ from fastnn.tensor import (  # noqa: E402
     randperm,
     relu,
     reshape,
-    set_grad_enabled,
     sigmoid,
     softmax,
     sqrt,
@@ -73,6 +64,8 @@ from fastnn.tensor import (  # noqa: E402
     zeros,
     zeros_like,
 )
+from fastnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: E402
+from fastnn.tensor import Tensor  # noqa: E402
 
 float = float32  # torch.float, torch.double, torch.long, torch.bool
 double = float64
@@ -88,7 +81,7 @@ __all__ = [
     "set_num_threads", "threads", "use_backend",
     "data", "load", "optim", "save",
     "allclose", "as_tensor", "equal", "eye", "full_like", "is_tensor", "linspace", "maximum", "minimum", "mm", "numel",
-    "randint", "randperm", "set_grad_enabled",
+    "randint", "randperm", "set_grad_enabled", "inference_mode",
     "SparseTensor", "Tensor", "arange", "bool", "bool_", "cat", "double", "empty", "enable_grad", "float", "float32",
     "float64",
     "from_numpy", "full", "get_rng_state", "int32", "int64", "is_grad_enabled", "long", "manual_seed",

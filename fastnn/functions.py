@@ -1,0 +1,172 @@
+"""PyTorch's function forms (fastnn.exp(t), fastnn.sum(t, 1), ...) and tensor factories.
+
+A function form ``fastnn.f(t, ...)`` is ``t.f(...)`` (t converted to a tensor first), as
+``torch.f``. Factories draw random numbers from fastnn's global generator (fastnn.manual_seed)
+and default to float32, as PyTorch does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fastnn import random
+from fastnn.autograd.dtypes import DEFAULT_FLOAT, infer_array, int64, to_dtype
+from fastnn.autograd.engine import TensorBase, wrap
+from fastnn.ops.arithmetic import matmul
+from fastnn.ops.checks import as_tensor as to_tensor
+from fastnn.ops.pointwise import maximum, minimum, where
+from fastnn.ops.shape import cat, size_tuple, stack
+
+
+def _method(name: str) -> Callable:
+    def function(input: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(to_tensor(input), name)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"fastnn.{name}(t, ...) is t.{name}(...), as torch.{name}."
+    return function
+
+
+exp, log, log1p, sqrt, abs, tanh, sigmoid, relu, clamp = (  # noqa: A001
+    _method(n) for n in ("exp", "log", "log1p", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp"))
+sum, mean, max, min, argmax, argmin = (  # noqa: A001
+    _method(n) for n in ("sum", "mean", "max", "min", "argmax", "argmin"))
+reshape, flatten, squeeze, unsqueeze, transpose, permute, softmax, log_softmax = (
+    _method(n) for n in ("reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "softmax",
+                         "log_softmax"))
+mm = matmul
+
+
+def is_tensor(obj: Any) -> bool:
+    """True for a fastnn tensor."""
+    return isinstance(obj, TensorBase)
+
+
+def numel(t: Any) -> int:
+    return to_tensor(t).array.size
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    """|a - b| <= atol + rtol * |b| everywhere."""
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a: Any, b: Any) -> bool:
+    """True when both have the same shape and elements."""
+    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+# ------------------------------------------------------------------------------------ factories
+def _new(data: np.ndarray, requires_grad: bool) -> Any:
+    t = wrap(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """A new tensor holding a copy of `data`, with PyTorch's dtype inference."""
+    return _new(infer_array(data, to_dtype(dtype)), requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Any:
+    """A tensor sharing `array`'s memory and dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return wrap(array)
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Any:
+    """`data` as a tensor, sharing memory with a NumPy array (or a tensor) of the right dtype."""
+    if isinstance(data, TensorBase):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return wrap(data)
+    return tensor(data, dtype=dtype)
+
+
+def zeros(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+    return _new(np.zeros(size_tuple(size), dtype=to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
+
+
+def ones(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+    return _new(np.ones(size_tuple(size), dtype=to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
+
+
+def empty(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+    return _new(np.empty(size_tuple(size), dtype=to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
+
+
+def full(size: Sequence[int], fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Any:
+    array = infer_array(fill_value, to_dtype(dtype))
+    return _new(np.full(tuple(size), array, dtype=array.dtype), requires_grad)
+
+
+def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    t = to_tensor(t)
+    return _new(np.zeros(t.array.shape, dtype=to_dtype(dtype) or t.array.dtype), requires_grad)
+
+
+def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    t = to_tensor(t)
+    return _new(np.ones(t.array.shape, dtype=to_dtype(dtype) or t.array.dtype), requires_grad)
+
+
+def full_like(t: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Any:
+    t = to_tensor(t)
+    return _new(np.full(t.array.shape, fill_value, dtype=to_dtype(dtype) or t.array.dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Any:
+    return _new(np.eye(n, m, dtype=to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+    return _new(np.linspace(start, end, steps).astype(to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None) -> Any:
+    """Integers uniform in [low, high) (or [0, low) given one bound) from fastnn's global generator."""
+    if high is None:
+        low, high = 0, low
+    return wrap(random.default_generator().integers(low, high, tuple(size)).astype(to_dtype(dtype) or int64))
+
+
+def randperm(n: int, dtype: Any = None) -> Any:
+    """A random permutation of 0..n-1 from fastnn's global generator."""
+    return wrap(random.default_generator().permutation(n).astype(to_dtype(dtype) or int64))
+
+
+def randn(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """Standard normal samples from fastnn's global generator."""
+    dtype = to_dtype(dtype) or DEFAULT_FLOAT
+    return _new(random.default_generator().standard_normal(size_tuple(size), dtype=dtype), requires_grad)
+
+
+def rand(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """Uniform samples in [0, 1) from fastnn's global generator."""
+    dtype = to_dtype(dtype) or DEFAULT_FLOAT
+    return _new(random.default_generator().random(size_tuple(size), dtype=dtype), requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Any:
+    """Values start, start+step, ... < end; int64 when all arguments are ints, else float32."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = int64 if ints else DEFAULT_FLOAT
+    return _new(np.arange(start, end, step).astype(dtype), requires_grad)
+
+
+__all__ = [
+    "abs", "allclose", "arange", "argmax", "argmin", "as_tensor", "cat", "clamp", "empty", "equal", "exp", "eye",
+    "flatten", "from_numpy", "full", "full_like", "is_tensor", "linspace", "log", "log1p", "log_softmax", "matmul",
+    "max", "maximum", "mean", "min", "minimum", "mm", "numel", "ones", "ones_like", "permute", "rand", "randint",
+    "randn", "randperm", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sum", "tanh",
+    "tensor", "transpose", "unsqueeze", "where", "zeros", "zeros_like",
+]

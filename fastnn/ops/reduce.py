@@ -1,0 +1,195 @@
+"""Reductions over dims: sum, mean, max/min (with indices), argmax, var, std, norm, logsumexp.
+
+`dim` is an int, a sequence of ints or None (every dim); the gradient broadcasts back over the
+reduced dims.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from fastnn.autograd.dtypes import int64
+from fastnn.autograd.engine import TensorBase, record, wrap
+from fastnn.ops.arithmetic import div, mul, pow, sub
+from fastnn.ops.checks import axes
+from fastnn.ops.pointwise import abs, exp, log, sqrt
+
+Dims = int | Sequence[int] | None
+
+
+class ValuesIndices(NamedTuple):
+    """What max(dim)/min(dim) return, as torch.return_types.max: (values, indices)."""
+
+    values: Any
+    indices: Any
+
+
+def kept_shape(shape: tuple, reduced: tuple | None) -> tuple:
+    """The shape of a reduction's output with the reduced dims kept as 1 (for broadcasting back)."""
+    if reduced is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in reduced else n for i, n in enumerate(shape))
+
+
+def sum(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:  # noqa: A001 - torch.sum
+    """Sum over `dim` (all dims when None); integers and bools sum to int64."""
+    x = t.array
+    reduced = axes(dim, x.ndim, "sum")
+    out = x.sum(axis=reduced, keepdims=keepdim)
+    if out.dtype != x.dtype and x.dtype.kind in "ib":
+        out = out.astype(int64)
+    shape = x.shape
+    kept = kept_shape(shape, reduced)
+    return record(np.asarray(out), (t,), lambda g: (np.broadcast_to(g.reshape(kept), shape),),
+                  "SumBackward0" if dim is None else "SumBackward1")
+
+
+def mean(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:
+    """Mean over `dim` (all dims when None); the gradient is g / count, broadcast back.
+    The mean of no elements is nan, as in PyTorch."""
+    x = t.array
+    if x.dtype.kind != "f":
+        raise TypeError(f"mean: needs a floating point tensor, got {x.dtype}")
+    reduced = axes(dim, x.ndim, "mean")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.asarray(x.mean(axis=reduced, keepdims=keepdim) if x.size else
+                         np.full(np.sum(x, axis=reduced, keepdims=keepdim).shape, np.nan, dtype=x.dtype))
+    count = x.size // builtins.max(out.size, 1) if x.size else 0
+    scale = x.dtype.type(1.0 / count) if count else x.dtype.type(np.nan)
+    shape = x.shape
+    kept = kept_shape(shape, reduced)
+    return record(out, (t,), lambda g: (np.broadcast_to(g.reshape(kept) * scale, shape),),
+                  "MeanBackward0" if dim is None else "MeanBackward1")
+
+
+def extreme(t: TensorBase, dim: int | None, keepdim: bool, which: str) -> Any:
+    """max/min over all elements (the gradient split evenly among ties), or (values, indices) over
+    `dim` (the gradient going to the index chosen)."""
+    x = t.array
+    if x.size == 0:
+        raise RuntimeError(f"{which}: cannot reduce an empty tensor of shape {x.shape}")
+    pick = np.argmax if which == "max" else np.argmin
+    if dim is None:
+        out = np.asarray(x.max() if which == "max" else x.min())
+
+        def backward_all(g: np.ndarray) -> tuple:
+            ties = x == out
+            return (ties * (g / ties.sum()).astype(x.dtype),)
+
+        return record(out, (t,), backward_all, ("Max" if which == "max" else "Min") + "Backward1")
+    (axis,) = axes(dim, x.ndim, which)
+    idx = np.expand_dims(pick(x, axis=axis), axis) if x.ndim else np.zeros((), dtype=np.intp)
+    values = np.take_along_axis(x, idx, axis=axis) if x.ndim else x.copy()
+    shape, dtype = x.shape, x.dtype
+
+    def backward(g: np.ndarray) -> tuple:
+        if not shape:
+            return (g.reshape(shape),)
+        dx = np.zeros(shape, dtype=dtype)
+        np.put_along_axis(dx, idx, g.reshape(idx.shape), axis=axis)
+        return (dx,)
+
+    if not keepdim and x.ndim:
+        values, idx_out = values.squeeze(axis), idx.squeeze(axis)
+    else:
+        idx_out = idx
+    name = ("Max" if which == "max" else "Min") + "Backward0"
+    return ValuesIndices(record(values, (t,), backward, name), wrap(idx_out.astype(int64)))
+
+
+def argmax(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> TensorBase:
+    """Index of the largest value (of the flattened tensor when dim is None)."""
+    if t.array.size == 0:
+        raise RuntimeError(f"argmax: cannot reduce an empty tensor of shape {t.array.shape}")
+    if dim is None:
+        return wrap(np.asarray(t.array.argmax(), dtype=int64))
+    (axis,) = axes(dim, t.array.ndim, "argmax")
+    return wrap(np.asarray(t.array.argmax(axis=axis if t.array.ndim else None, keepdims=keepdim), dtype=int64))
+
+
+def argmin(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> TensorBase:
+    """Index of the smallest value (of the flattened tensor when dim is None)."""
+    if t.array.size == 0:
+        raise RuntimeError(f"argmin: cannot reduce an empty tensor of shape {t.array.shape}")
+    if dim is None:
+        return wrap(np.asarray(t.array.argmin(), dtype=int64))
+    (axis,) = axes(dim, t.array.ndim, "argmin")
+    return wrap(np.asarray(t.array.argmin(axis=axis if t.array.ndim else None, keepdims=keepdim), dtype=int64))
+
+
+def var(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = False, *,
+        correction: int | None = None) -> TensorBase:
+    """sum((x - mean)^2) / (n - correction), correction 1 (unbiased, the default) or 0."""
+    correction = (1 if unbiased else 0) if correction is None else correction
+    reduced = axes(dim, t.array.ndim, "var")
+    n = t.array.size if reduced is None else int(np.prod([t.array.shape[a] for a in reduced]))
+    centred = sub(t, mean(t, dim, keepdim=True))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return div(sum(mul(centred, centred), dim, keepdim=keepdim), builtins.max(n - correction, 0))
+
+
+def std(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = False, *,
+        correction: int | None = None) -> TensorBase:
+    """sqrt(var)."""
+    return sqrt(var(t, dim, unbiased, keepdim, correction=correction))
+
+
+def norm(t: TensorBase, p: float = 2, dim: Dims = None, keepdim: bool = False) -> TensorBase:
+    """The p-norm (sum |x|^p)^(1/p) over `dim` (all elements when None), p > 0."""
+    if p == 2:
+        return sqrt(sum(mul(t, t), dim, keepdim=keepdim))
+    if p == 1:
+        return sum(abs(t), dim, keepdim=keepdim)
+    return pow(sum(pow(abs(t), p), dim, keepdim=keepdim), 1.0 / p)
+
+
+def logsumexp(t: TensorBase, dim: Dims, keepdim: bool = False) -> TensorBase:
+    """log sum exp(x) over `dim`, computed as m + log sum exp(x - m) with m the (constant) max."""
+    reduced = axes(dim, t.array.ndim, "logsumexp")
+    m = np.max(t.array, axis=reduced, keepdims=True, initial=-np.inf)
+    m = np.where(np.isfinite(m), m, 0).astype(t.array.dtype)
+    out = log(sum(exp(sub(t, wrap(m))), reduced, keepdim=True)) + wrap(m)
+    if keepdim:
+        return out
+    return out.reshape(tuple(n for i, n in enumerate(t.array.shape) if i not in (reduced or range(t.array.ndim))))
+
+
+def all(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> TensorBase:  # noqa: A001
+    return wrap(np.asarray(np.all(t.array, axis=axes(dim, t.array.ndim, "all"), keepdims=keepdim)))
+
+
+def any(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> TensorBase:  # noqa: A001
+    return wrap(np.asarray(np.any(t.array, axis=axes(dim, t.array.ndim, "any"), keepdims=keepdim)))
+
+
+class ReduceMethods:
+    """Tensor's reductions."""
+
+    __slots__ = ()
+
+    sum = sum
+    mean = mean
+    argmax = argmax
+    argmin = argmin
+    var = var
+    std = std
+    norm = norm
+    logsumexp = logsumexp
+    all = all
+    any = any
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """max() -> the largest value; max(dim) -> (values, indices)."""
+        return extreme(self, dim, keepdim, "max")
+
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """min() -> the smallest value; min(dim) -> (values, indices)."""
+        return extreme(self, dim, keepdim, "min")
+
+
+__all__ = ["ReduceMethods", "ValuesIndices", "all", "any", "argmax", "argmin", "extreme", "kept_shape", "logsumexp",
+           "mean", "norm", "std", "sum", "var"]
