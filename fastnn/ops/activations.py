@@ -13,13 +13,11 @@ import numpy as np
 
 from fastnn.autograd.dtypes import FLOATS
 from fastnn.autograd.engine import TensorBase, record
-from fastnn.backends import checks as kernel_contract  # the kernel activation names (ACTIVATIONS)
-from fastnn.backends import get_backend
-from fastnn.backends.base import saves_input
+from fastnn.backends import contract, get_backend
 from fastnn.ops.checks import contiguous, float_input
 from fastnn.ops.pointwise import clamp
 
-KERNEL_ACTIVATIONS: tuple = kernel_contract.ACTIVATIONS
+KERNEL_ACTIVATIONS: tuple = contract.ACTIVATION_NAMES
 _GRAD_FN = {"relu": "ReluBackward0", "sigmoid": "SigmoidBackward0", "tanh": "TanhBackward0",
             "leaky_relu": "LeakyReluBackward0", "gelu": "GeluBackward0", "gelu_tanh": "GeluBackward0"}
 
@@ -37,7 +35,7 @@ def activation(t: TensorBase, name: str, negative_slope: float = 0.01) -> Tensor
     backend = get_backend()
     negative_slope = float(negative_slope)
     out = backend.unchecked.activation_forward(x, name, negative_slope)
-    saved = x if saves_input(name) else out
+    saved = x if contract.saves_input(name) else out
     dtype = x.dtype
 
     def backward(g: np.ndarray) -> tuple:
