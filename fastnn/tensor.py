@@ -493,8 +493,10 @@ class Tensor:
                                    f"{self.array.shape}")
         if self._ctx is None:
             _accumulate(self, grad)
-            return
-        _run_backward(self._ctx, grad, bool(retain_graph))
+        else:
+            _run_backward(self._ctx, grad, bool(retain_graph))
+        for callback in tuple(post_backward_callbacks):
+            callback()
 
     # ---------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> Tensor:
@@ -1044,6 +1046,11 @@ class SparseTensor:
 
 
 # ------------------------------------------------------------------------------------ engine
+# Called, in order, with no arguments after every Tensor.backward() has filled the leaves' .grad
+# (DistributedDataParallel averages the gradients across ranks here).
+post_backward_callbacks: list[Callable[[], None]] = []
+
+
 def _accumulate(leaf: Tensor, grad: np.ndarray | SparseTensor) -> None:
     """leaf.grad += grad (a fresh, C-contiguous array of the leaf's dtype the first time).
 
