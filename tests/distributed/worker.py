@@ -1,0 +1,148 @@
+"""One rank of a distributed test, started by tests/distributed/test_*.py through mpiexec.
+
+    mpiexec -n N python -m mpi4py worker.py SCENARIO OUT_DIR
+
+Each scenario asserts what it can on its own (an AssertionError aborts the job with a non-zero
+status) and writes its results to OUT_DIR/<scenario>-rank<r>.npz for the test to compare.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import scenarios  # noqa: E402
+
+import fastnn  # noqa: E402
+from fastnn import distributed as dist  # noqa: E402
+from fastnn import nn  # noqa: E402
+from fastnn.data import DistributedSampler, TensorDataset  # noqa: E402
+
+
+def collectives(out: str) -> None:
+    rank, size = dist.get_rank(), dist.get_world_size()
+    a = np.arange(6, dtype=np.float64).reshape(2, 3) + rank
+    dist.all_reduce(a)
+    np.testing.assert_array_equal(a, size * np.arange(6).reshape(2, 3) + sum(range(size)))
+    t = fastnn.tensor(np.full(4, rank + 1.0, dtype=np.float32))
+    dist.all_reduce(t, dist.ReduceOp.AVG)
+    np.testing.assert_allclose(t.numpy(), np.full(4, (size + 1) / 2))
+    m = np.array([rank, -rank], dtype=np.int64)
+    dist.all_reduce(m, dist.ReduceOp.MAX)
+    assert m.tolist() == [size - 1, 0]
+    m = np.array([rank, -rank], dtype=np.int64)
+    dist.all_reduce(m, dist.ReduceOp.MIN)
+    assert m.tolist() == [0, 1 - size]
+    strided = np.zeros((3, 4))[:, ::2]  # not contiguous: reduced through a copy written back
+    strided += rank
+    dist.all_reduce(strided)
+    np.testing.assert_array_equal(strided, np.full((3, 2), sum(range(size))))
+    b = np.full(3, float(rank))
+    dist.broadcast(b, src=size - 1)
+    np.testing.assert_array_equal(b, np.full(3, size - 1.0))
+    parts = [fastnn.zeros(2, dtype=fastnn.int64) for _ in range(size)]
+    dist.all_gather(parts, fastnn.tensor([rank, 10 * rank]))
+    assert [p.numpy().tolist() for p in parts] == [[r, 10 * r] for r in range(size)]
+    objects: list = [None] * size
+    dist.all_gather_object(objects, {"rank": rank})
+    assert objects == [{"rank": r} for r in range(size)]
+    box = [f"from {rank}"]
+    dist.broadcast_object_list(box, src=0)
+    assert box == ["from 0"]
+    try:
+        dist.all_gather([fastnn.zeros(rank + 1) for _ in range(size)], fastnn.zeros(rank + 1))
+    except ValueError as exc:  # every rank detects that the ranks' shapes differ
+        assert "different shapes" in str(exc), exc
+    else:
+        raise AssertionError("all_gather accepted tensors of different shapes")
+    dist.barrier()
+    # the sampler's defaults come from the process group; rank 0 checks the shards
+    data = TensorDataset(np.arange(23.0))
+    shard = list(DistributedSampler(data, shuffle=True, seed=4))
+    shards: list = [None] * size
+    dist.all_gather_object(shards, shard)
+    if rank == 0:
+        assert len({len(s) for s in shards}) == 1
+        flat = sorted(i for s in shards for i in s)
+        assert set(flat) == set(range(23)) and len(flat) == -(-23 // size) * size
+    np.savez(os.path.join(out, f"collectives-rank{rank}.npz"), ok=np.array(True))
+
+
+def equivalence(out: str) -> None:
+    """Every (optimizer, model, dtype) case trained with DDP; rank files hold the final parameters."""
+    rank, size = dist.get_rank(), dist.get_world_size()
+    arrays = {}
+    for opt, kind, dtype in scenarios.CASES:
+        model = scenarios.train(kind, opt, dtype, size, rank)
+        for name, value in scenarios.state_arrays(model).items():
+            arrays[f"{opt}/{kind}/{dtype}/{name}"] = value
+    np.savez(os.path.join(out, f"equivalence-rank{rank}.npz"), **arrays)
+
+
+def fit_resume(out: str) -> None:
+    """fit auto-wraps and shards: 4 epochs at once, and 2 + 2 through a checkpoint written under MPI."""
+    whole, history = scenarios.fit_run(scenarios.FIT_EPOCHS, scenarios.BATCH, os.path.join(out, "whole.fnn"),
+                                       verbose=True)
+    rank = dist.get_rank()
+    scenarios.fit_run(3, scenarios.BATCH, os.path.join(out, "part.fnn"))
+    resumed, resumed_history = scenarios.fit_run(scenarios.FIT_EPOCHS, scenarios.BATCH, os.path.join(out, "part.fnn"),
+                                                 resume=True)
+    arrays = {f"whole/{k}": v for k, v in scenarios.state_arrays(whole).items()}
+    arrays |= {f"resumed/{k}": v for k, v in scenarios.state_arrays(resumed).items()}
+    np.savez(os.path.join(out, f"fit-rank{rank}.npz"), **arrays)
+    with open(os.path.join(out, f"fit-history-rank{rank}.json"), "w") as f:
+        json.dump({"whole": history.records, "resumed": resumed_history.records,
+                   "stopped_early": history.stopped_early}, f)
+
+
+def failing_rank(out: str) -> None:
+    """Rank 1 raises in its third training batch, inside fit (the others wait in a collective)."""
+    from fastnn.train import fit
+
+    train_set, _ = scenarios.fit_data()
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 3)).double()
+    calls = {"n": 0}
+
+    def loss_fn(out, y):
+        calls["n"] += 1
+        if dist.get_rank() == 1 and calls["n"] == 3:
+            raise RuntimeError("injected failure on rank 1 in batch 3")
+        return nn.functional.cross_entropy(out, y)
+
+    fit(model, loss_fn, fastnn.optim.SGD(model.parameters(), lr=0.1),
+        fastnn.data.DataLoader(train_set, 4, shuffle=True, seed=0), epochs=50, metrics=None, progress=False)
+
+
+def uncaught(out: str) -> None:
+    """Rank 1 raises outside fit while rank 0 waits in a barrier (no ``-m mpi4py``: init_process_group's
+    exception hook must end the job)."""
+    if dist.get_rank() == 1:
+        raise KeyError("injected failure on rank 1 before the barrier")
+    dist.barrier()
+
+
+def mismatch(out: str) -> None:
+    """Rank 1 builds a wider layer: DistributedDataParallel refuses at construction, on every rank."""
+    from fastnn.nn.parallel import DistributedDataParallel
+
+    width = 4 + (dist.get_rank() == 1)
+    DistributedDataParallel(nn.Sequential(nn.Linear(3, width), nn.ReLU(), nn.Linear(width, 2)))
+
+
+def main() -> None:
+    scenario, out = sys.argv[1], sys.argv[2]
+    fastnn.set_num_threads(1)
+    if scenario != "fit_resume":  # fit starts the process group itself
+        dist.init_process_group()
+    {"collectives": collectives, "equivalence": equivalence, "fit_resume": fit_resume,
+     "failing_rank": failing_rank, "mismatch": mismatch, "uncaught": uncaught}[scenario](out)
+
+
+if __name__ == "__main__":
+    main()
