@@ -28,6 +28,12 @@ def test_collectives_and_sampler_defaults(run_worker, tmp_path, ranks):
 
 
 @pytest.mark.parametrize("ranks", [2, 3])
+def test_ddp_broadcast_buffers_unused_parameters_no_sync_and_buckets(run_worker, tmp_path, ranks):
+    _ok(run_worker(ranks, "ddp_features", tmp_path))  # the worker compares against manual reductions
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"ddp_features-rank{r}.npz" for r in range(ranks)]
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
 def test_ranks_stay_identical_and_equal_one_process_with_the_global_batch(run_worker, tmp_path, ranks):
     """ranks x batch B through DDP == one process x batch ranks*B over the same samples, for SGD and
     Adam (+SparseAdam), a dense and a row-sparse embedding model, float32 and float64."""

@@ -119,6 +119,76 @@ def failing_rank(out: str) -> None:
         fastnn.data.DataLoader(train_set, 4, shuffle=True, seed=0), epochs=50, metrics=None, progress=False)
 
 
+class PartlyUsed(nn.Module):
+    """A layer every rank uses, one only rank 0 uses, one nobody uses, and a rank-dependent buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shared, self.rank0_only, self.unused = nn.Linear(3, 2), nn.Linear(3, 2), nn.Linear(3, 2)
+        self.register_buffer("counter", fastnn.tensor([float(dist.get_rank())]))
+
+    def forward(self, x: fastnn.Tensor) -> fastnn.Tensor:
+        out = self.shared(x)
+        return out + self.rank0_only(x) if dist.get_rank() == 0 else out
+
+
+def ddp_features(out: str) -> None:
+    """Construction broadcast, buffers, unused parameters, no_sync and bucket sizes, each against a manual
+    reduction of plain (unwrapped) gradients."""
+    from fastnn.nn.parallel import DistributedDataParallel
+
+    rank, size = dist.get_rank(), dist.get_world_size()
+    fastnn.manual_seed(100 + rank)  # different initial weights: the wrapper must copy rank 0's
+    model = PartlyUsed()
+    ddp = DistributedDataParallel(model)
+    weights = model.shared.weight.numpy().copy()
+    gathered = [np.empty_like(weights) for _ in range(size)]
+    dist.all_gather(gathered, weights)
+    assert all(np.array_equal(g, gathered[0]) for g in gathered)
+    assert model.counter.numpy()[0] == 0.0  # rank 0's buffer
+    model.counter.numpy()[0] = rank + 5.0
+    rng = np.random.default_rng(rank)
+    xs = [fastnn.tensor(rng.normal(size=(4, 3)).astype(np.float32)) for _ in range(3)]
+    ddp(xs[0]).sum().backward()
+    assert model.counter.numpy()[0] == 5.0  # buffers broadcast from rank 0 before a forward with grad
+    assert model.unused.weight.grad is None  # no rank used it: no gradient, as in one process
+    local = model.rank0_only.weight.grad.numpy()
+    ref = nn.Linear(3, 2)
+    ref.load_state_dict(model.rank0_only.state_dict())
+    if rank == 0:
+        ref(xs[0]).sum().backward()
+        mine = ref.weight.grad.numpy()
+    else:
+        mine = np.zeros_like(local)
+    dist.all_reduce(mine, dist.ReduceOp.SUM)
+    np.testing.assert_allclose(local, mine / size, rtol=1e-6)  # used on rank 0 only: its gradient / size
+    # no_sync: two local backward passes, then a synchronised one; the result is the average of the sums
+    model.zero_grad()
+    plain = nn.Linear(3, 2)
+    plain.load_state_dict(model.shared.state_dict())
+    with ddp.no_sync():
+        for x in xs[:2]:
+            ddp(x).sum().backward()
+    ddp(xs[2]).sum().backward()
+    for x in xs:
+        plain(x).sum().backward()
+    manual = plain.weight.grad.numpy().copy()
+    dist.all_reduce(manual, dist.ReduceOp.AVG)
+    np.testing.assert_allclose(model.shared.weight.grad.numpy(), manual, rtol=1e-6)
+    # one bucket per parameter gives the same bits as one bucket for all
+    grads = {}
+    for cap in (25, 1e-6):
+        fastnn.manual_seed(0)
+        net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2))
+        wrapped = DistributedDataParallel(net, bucket_cap_mb=cap)
+        assert len(wrapped.bucket_sizes) == (1 if cap == 25 else 4)
+        wrapped(xs[rank % 3]).sum().backward()
+        grads[cap] = [p.grad.numpy().copy() for p in net.parameters()]
+    for a, b in zip(grads[25], grads[1e-6]):
+        np.testing.assert_array_equal(a, b)
+    np.savez(os.path.join(out, f"ddp_features-rank{rank}.npz"), ok=np.array(True))
+
+
 def uncaught(out: str) -> None:
     """Rank 1 raises outside fit while rank 0 waits in a barrier (no ``-m mpi4py``: init_process_group's
     exception hook must end the job)."""
@@ -140,8 +210,10 @@ def main() -> None:
     fastnn.set_num_threads(1)
     if scenario != "fit_resume":  # fit starts the process group itself
         dist.init_process_group()
-    {"collectives": collectives, "equivalence": equivalence, "fit_resume": fit_resume,
-     "failing_rank": failing_rank, "mismatch": mismatch, "uncaught": uncaught}[scenario](out)
+    scenarios_by_name = {"collectives": collectives, "equivalence": equivalence, "fit_resume": fit_resume,
+                         "failing_rank": failing_rank, "mismatch": mismatch, "uncaught": uncaught,
+                         "ddp_features": ddp_features}
+    scenarios_by_name[scenario](out)
 
 
 if __name__ == "__main__":
