@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 import fastnn
-from fastnn import nn, optim
+from fastnn import distributed, nn, optim
 from fastnn.text import LabelledText, Vocab, bag_inputs, drop_words, load_glove, read_label_first, read_tsv
 
 try:  # run as a script (examples/ on sys.path) or imported as examples._common
@@ -191,7 +191,7 @@ def train_fastnn(corpus: Corpus, args: argparse.Namespace, seed: int,
         from fastnn.nn.parallel import DistributedDataParallel
 
         forward = DistributedDataParallel(model)  # rank 0's weights everywhere; gradients averaged
-        fastnn.manual_seed(seed + 1_000_003 * fastnn.distributed.get_rank())  # each rank its own dropout masks
+        fastnn.manual_seed(seed + 1_000_003 * distributed.get_rank())  # each rank its own dropout masks
     loss_fn = nn.CrossEntropyLoss()
     watch = Stopwatch()
     best_dev, best_state = -1.0, None
@@ -295,11 +295,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     rank, world_size = 0, 1
     if args.distributed:
-        import fastnn.distributed
-
-        if not fastnn.distributed.is_initialized():
-            fastnn.distributed.init_process_group()
-        rank, world_size = fastnn.distributed.get_rank(), fastnn.distributed.get_world_size()
+        if not distributed.is_initialized():
+            distributed.init_process_group()
+        rank, world_size = distributed.get_rank(), distributed.get_world_size()
         if rank != 0:  # rank 0 reports; the others train silently
             sys.stdout = open(os.devnull, "w")  # for the rest of the process
     fastnn.set_num_threads(args.threads)
