@@ -65,10 +65,10 @@ def run_mpi(mpiexec):
 
 @pytest.fixture(scope="session")
 def run_worker(run_mpi):
-    """run_worker(n, scenario, out_dir, mpi4py=True) -> Job for tests/distributed/worker.py."""
+    """run_worker(n, scenario, out_dir, *extra_args, mpi4py=True) -> Job for tests/distributed/worker.py."""
 
-    def run(n: int, scenario: str, out: Path, mpi4py: bool = True, timeout: float = 120) -> Job:
+    def run(n: int, scenario: str, out: Path, *extra: str, mpi4py: bool = True, timeout: float = 120) -> Job:
         runner = ["-m", "mpi4py"] if mpi4py else []
-        return run_mpi(n, sys.executable, *runner, str(WORKER), scenario, str(out), timeout=timeout)
+        return run_mpi(n, sys.executable, *runner, str(WORKER), scenario, str(out), *extra, timeout=timeout)
 
     return run

@@ -77,6 +77,20 @@ def test_fit_under_mpi_matches_one_process_and_resumes_from_its_checkpoint(run_w
     assert int(checkpoint["epoch"]) == history.epochs and len(checkpoint["rng_ranks"]) == 2
 
 
+def test_a_new_job_resumes_an_mpi_checkpoint_exactly_with_each_ranks_dropout_state(run_worker, tmp_path):
+    for phase in ("whole", "part", "resume"):
+        _ok(run_worker(2, "fit_dropout", tmp_path, phase))
+    for rank in range(2):
+        whole = np.load(tmp_path / f"dropout-whole-rank{rank}.npz")
+        resumed = np.load(tmp_path / f"dropout-resume-rank{rank}.npz")
+        part = np.load(tmp_path / f"dropout-part-rank{rank}.npz")
+        for key in whole.files:
+            np.testing.assert_array_equal(resumed[key], whole[key], err_msg=f"rank {rank} {key}")
+            assert not np.array_equal(part[key], whole[key])
+    states = fastnn.load(tmp_path / "part.fnn")["rng_ranks"]
+    assert states[0] != states[1]  # each rank's own generator was saved
+
+
 @pytest.mark.parametrize("runner", ["fit's guard", "init_process_group's exception hook"])
 def test_a_failing_rank_ends_the_job_in_seconds_with_its_message(run_worker, tmp_path, runner):
     scenario, message = (("failing_rank", "injected failure on rank 1 in batch 3") if runner == "fit's guard"

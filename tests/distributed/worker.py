@@ -1,6 +1,6 @@
 """One rank of a distributed test, started by tests/distributed/test_*.py through mpiexec.
 
-    mpiexec -n N python -m mpi4py worker.py SCENARIO OUT_DIR
+    mpiexec -n N python -m mpi4py worker.py SCENARIO OUT_DIR [PHASE]
 
 Each scenario asserts what it can on its own (an AssertionError aborts the job with a non-zero
 status) and writes its results to OUT_DIR/<scenario>-rank<r>.npz for the test to compare.
@@ -98,6 +98,26 @@ def fit_resume(out: str) -> None:
     with open(os.path.join(out, f"fit-history-rank{rank}.json"), "w") as f:
         json.dump({"whole": history.records, "resumed": resumed_history.records,
                    "stopped_early": history.stopped_early}, f)
+
+
+def fit_dropout(out: str) -> None:
+    """Phase (argv[3]) 'whole': 4 epochs; 'part': 2 epochs; 'resume': a new job resumes 'part' to 4 epochs.
+    Dropout draws from each rank's own generator, which the checkpoint must restore rank by rank."""
+    from fastnn.train import fit
+
+    phase = sys.argv[3]
+    train_set, _ = scenarios.fit_data()
+    dist.init_process_group()
+    rank = dist.get_rank()
+    fastnn.manual_seed(10 + rank)
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 3)).double()
+    opt = fastnn.optim.Adam(model.parameters(), lr=1e-2)
+    if phase == "resume":
+        fastnn.manual_seed(999)  # a different state, which the checkpoint must replace
+    path = os.path.join(out, "whole.fnn" if phase == "whole" else "part.fnn")
+    fit(model, nn.CrossEntropyLoss(), opt, fastnn.data.DataLoader(train_set, 8, shuffle=True, seed=2),
+        epochs=2 if phase == "part" else 4, checkpoint=path, resume=phase == "resume", metrics=None, progress=False)
+    np.savez(os.path.join(out, f"dropout-{phase}-rank{rank}.npz"), **scenarios.state_arrays(model))
 
 
 def failing_rank(out: str) -> None:
@@ -208,11 +228,11 @@ def mismatch(out: str) -> None:
 def main() -> None:
     scenario, out = sys.argv[1], sys.argv[2]
     fastnn.set_num_threads(1)
-    if scenario != "fit_resume":  # fit starts the process group itself
+    if scenario not in ("fit_resume", "fit_dropout"):  # these start the process group themselves or in fit
         dist.init_process_group()
     scenarios_by_name = {"collectives": collectives, "equivalence": equivalence, "fit_resume": fit_resume,
                          "failing_rank": failing_rank, "mismatch": mismatch, "uncaught": uncaught,
-                         "ddp_features": ddp_features}
+                         "ddp_features": ddp_features, "fit_dropout": fit_dropout}
     scenarios_by_name[scenario](out)
 
 
