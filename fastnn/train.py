@@ -4,6 +4,12 @@ and a progress bar), ``evaluate`` and ``predict``.
 A checkpoint written by ``fit`` holds the model, optimizer, scheduler and loader states, the
 epoch and the history, so ``fit(..., checkpoint=path, resume=True)`` continues bit for bit as if
 training had not stopped.
+
+How ``fit`` reads: ``_Options.check`` validates the arguments; ``_Fit`` holds one run's state and
+has one method per part of an epoch (``train_epoch`` -> ``train_step``, ``validate``,
+``step_scheduler_after_epoch``, ``update_early_stopping``, ``save_checkpoint``; ``resume`` before
+the first). Everything that differs under MPI goes through ``Replicas``
+(fastnn/distributed/training.py), which is the identity in a world of one process.
 """
 
 from __future__ import annotations
