@@ -22,12 +22,21 @@ their ensemble (mean of the softmax probabilities).
 
 ``--compare-torch`` trains the same network in PyTorch on the same batches with the same
 hyperparameters and prints both times, both accuracies and the ratio.
+
+``--distributed`` trains data-parallel over MPI ranks (``fastnn.distributed``): every rank builds
+the same shuffled, word-dropped batches, takes every N-th sentence of each (``--batch-size`` is the
+global batch), and ``DistributedDataParallel`` averages the gradients, the sparse embedding rows
+included; rank 0 prints. Run it as
+
+    mpiexec -n 2 python -m mpi4py examples/sentiment_dan.py --distributed
 The data folder is ``--data``, else ``$FASTNN_DATA``, else ``../shared/datasets`` next to the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 import fastnn
-from fastnn import nn, optim
+from fastnn import distributed, nn, optim
 from fastnn.text import LabelledText, Vocab, bag_inputs, drop_words, load_glove, read_label_first, read_tsv
 
 try:  # run as a script (examples/ on sys.path) or imported as examples._common
@@ -117,9 +126,13 @@ def load_corpus(folder: Path, train_source: str, glove_path: Path) -> Corpus:
     return Corpus(vocab, glove.vectors, texts, labels)
 
 
-def epoch_batches(corpus: Corpus, batch_size: int, word_dropout: float,
-                  rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """One epoch of shuffled ``(ids, offsets, labels)`` training batches, word dropout applied."""
+def epoch_batches(corpus: Corpus, batch_size: int, word_dropout: float, rng: np.random.Generator,
+                  rank: int = 0, world_size: int = 1) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One epoch of shuffled ``(ids, offsets, labels)`` training batches, word dropout applied.
+
+    With ``world_size`` > 1 each batch is built whole (so every rank draws the same random numbers)
+    and rank ``rank`` keeps its sentences ``rank, rank + world_size, ...``; a final batch smaller than
+    the world is left out, so every rank runs the same number of steps."""
     texts, labels = corpus.texts["train"], corpus.labels["train"]
     order = rng.permutation(len(texts))
     batches = []
@@ -128,6 +141,12 @@ def epoch_batches(corpus: Corpus, batch_size: int, word_dropout: float,
         ids, offsets = bag_inputs([texts[i] for i in index])
         if word_dropout:
             ids, offsets = drop_words(ids, offsets, word_dropout, rng)
+        if world_size > 1:
+            if len(index) < world_size:
+                continue
+            bags = np.split(ids, offsets[1:])[rank::world_size]
+            ids, offsets = bag_inputs(bags)
+            index = index[rank::world_size]
         batches.append((ids, offsets, labels[index]))
     return batches
 
@@ -167,6 +186,12 @@ def train_fastnn(corpus: Corpus, args: argparse.Namespace, seed: int,
                 sparse=sparse)
     optimizers = make_optimizers(list(model.classifier.parameters()), [model.embedding.weight], args, sparse,
                                  optim.Adam, optim.SparseAdam)
+    forward = model
+    if args.distributed:
+        from fastnn.nn.parallel import DistributedDataParallel
+
+        forward = DistributedDataParallel(model)  # rank 0's weights everywhere; gradients averaged
+        fastnn.manual_seed(seed + 1_000_003 * distributed.get_rank())  # each rank its own dropout masks
     loss_fn = nn.CrossEntropyLoss()
     watch = Stopwatch()
     best_dev, best_state = -1.0, None
@@ -175,7 +200,7 @@ def train_fastnn(corpus: Corpus, args: argparse.Namespace, seed: int,
             for ids, offsets, labels in batches:
                 for optimizer in optimizers:
                     optimizer.zero_grad()
-                loss = loss_fn(model(fastnn.tensor(ids), fastnn.tensor(offsets)), fastnn.tensor(labels))
+                loss = loss_fn(forward(fastnn.tensor(ids), fastnn.tensor(offsets)), fastnn.tensor(labels))
                 loss.backward()
                 for optimizer in optimizers:
                     optimizer.step()
@@ -258,11 +283,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="threads for fastnn's kernels and BLAS (and PyTorch); one suits these small layers")
     parser.add_argument("--compare-torch", action="store_true",
                         help="train the same DAN in PyTorch on the same batches and report the time ratio")
-    return parser.parse_args(argv)
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the MPI ranks of mpiexec (batch-size is the global batch)")
+    args = parser.parse_args(argv)
+    if args.distributed and (args.compare_torch or args.compare_sparse):
+        parser.error("--distributed trains one variant: leave out --compare-torch and --compare-sparse")
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
+    rank, world_size = 0, 1
+    if args.distributed:
+        if not distributed.is_initialized():
+            distributed.init_process_group()
+        rank, world_size = distributed.get_rank(), distributed.get_world_size()
+        if rank != 0:  # rank 0 reports; the others train silently
+            sys.stdout = open(os.devnull, "w")  # for the rest of the process
     fastnn.set_num_threads(args.threads)
     folder = find_data("sentiment_dan", args.data,
                        [SENTENCES / f"stsa.binary.{s}" for s in ("train", "dev", "test")] + [GLOVE_FILE]
@@ -271,14 +308,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"DAN: {args.layers} x ReLU {args.hidden}, dropout {args.dropout}, word dropout {args.word_dropout}, "
           f"embeddings {'frozen' if args.freeze else f'fine-tuned at lr x {args.embedding_lr_scale}'}, "
           f"Adam lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs on {len(corpus.labels['train'])} "
-          f"training {args.train}; {update_name(args.sparse)} embedding update; backend {fastnn.get_backend().name}")
+          f"training {args.train}; {update_name(args.sparse)} embedding update; backend {fastnn.get_backend().name}"
+          + (f"; data-parallel over {world_size} MPI ranks" if world_size > 1 else ""))
 
     test_probabilities, results = [], {}
     seconds, torch_seconds, torch_tests = [], [], []
     other_seconds, other_tests = [], []
     for index, seed in enumerate(args.seeds):
         rng = seed_everything(seed)
-        epochs_data = [epoch_batches(corpus, args.batch_size, args.word_dropout, rng) for _ in range(args.epochs)]
+        epochs_data = [epoch_batches(corpus, args.batch_size, args.word_dropout, rng, rank, world_size)
+                       for _ in range(args.epochs)]
         variants = [args.sparse, not args.sparse] if args.compare_sparse else [args.sparse]
         runs = {}
         for sparse in variants if index % 2 == 0 else variants[::-1]:  # alternate which runs first

@@ -15,7 +15,7 @@ become float32), integers become int64. Batches come wrapped as ``fastnn.Tensor`
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -101,6 +101,82 @@ def default_collate(samples: Sequence[Any]) -> Any:
     return from_numpy(np.ascontiguousarray(stacked, dtype=_batch_dtype(stacked.dtype)))
 
 
+# ------------------------------------------------------------------------------------ samplers
+class Sampler:
+    """An iterable over sample indices with a length, as torch.utils.data.Sampler; a DataLoader
+    given ``sampler=`` serves the samples in the order it yields."""
+
+    def __iter__(self) -> Iterator[int]:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+
+class DistributedSampler(Sampler):
+    """Rank ``rank``'s share of ``dataset`` among ``num_replicas`` processes (torch's semantics).
+
+    Each epoch the indices 0..n-1 (shuffled by a generator seeded with ``(seed, epoch)``, the same
+    order as ``DataLoader(shuffle=True, seed=seed)`` serves in that epoch, when ``shuffle``) are
+    padded by repeating their start until the total divides by ``num_replicas`` (or, with
+    ``drop_last``, cut to the largest multiple), and rank r takes every ``num_replicas``-th index from
+    position r. The shards are disjoint apart from the padding, cover every sample, and have equal
+    lengths, so every rank runs the same number of batches. Call :meth:`set_epoch` before each epoch
+    (``fit`` does) to draw a new order. ``num_replicas`` and ``rank`` default to the process group's.
+    """
+
+    def __init__(self, dataset: Any, num_replicas: int | None = None, rank: int | None = None, shuffle: bool = True,
+                 seed: int = 0, drop_last: bool = False) -> None:
+        if num_replicas is None or rank is None:
+            from fastnn import distributed
+
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
+        for name, value in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"DistributedSampler: {name} must be an integer, got {value!r}")
+        if num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be >= 1, got {num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: Invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        if seed < 0:
+            raise ValueError(f"DistributedSampler: seed must be non-negative, got {seed}")
+        self.dataset = dataset
+        self.num_replicas, self.rank, self.seed = int(num_replicas), int(rank), int(seed)
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        self.epoch = 0
+        n = len(dataset)
+        if self.drop_last and n % self.num_replicas:
+            self.num_samples = math.ceil((n - self.num_replicas) / self.num_replicas)
+        else:
+            self.num_samples = math.ceil(n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the order of ``epoch`` from now on (every rank must set the same epoch)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"DistributedSampler.set_epoch: epoch must be a non-negative integer, got {epoch!r}")
+        self.epoch = int(epoch)
+
+    def indices(self) -> np.ndarray:
+        """This rank's indices for the current epoch, in the order they are served."""
+        n = len(self.dataset)
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle else np.arange(n)
+        if self.total_size > n and n:
+            order = np.resize(order, self.total_size)  # repeats the order from its start: torch's padding
+        order = order[:self.total_size]
+        return order[self.rank:self.total_size:self.num_replicas]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+# ------------------------------------------------------------------------------------ end of samplers
+
+
 class DataLoader:
     """Iterate over a dataset in mini-batches of ``batch_size`` samples.
 
@@ -108,16 +184,21 @@ class DataLoader:
     a final batch smaller than batch_size; seed: the loader's seed (None draws one from
     ``fastnn.random``, so ``fastnn.manual_seed`` makes it reproducible); collate_fn: builds a batch from
     a list of samples (default :func:`default_collate`; a TensorDataset without collate_fn takes the
-    fancy-indexing fast path).
+    fancy-indexing fast path); sampler: an iterable of sample indices with a length (such as a
+    :class:`DistributedSampler`) served instead of ``range(len(dataset))``, exclusive with shuffle.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, collate_fn: Callable[[list], Any] | None = None) -> None:
+                 seed: int | None = None, collate_fn: Callable[[list], Any] | None = None,
+                 sampler: Iterable[int] | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got {batch_size!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"DataLoader: seed must be a non-negative integer or None, got {seed!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -128,11 +209,13 @@ class DataLoader:
         self._position: tuple[int, int] | None = None  # (epoch, batches served) while an epoch is under way
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def order(self, epoch: int) -> np.ndarray:
-        """The sample indices of `epoch` in the order they are served."""
+        """The sample indices of `epoch` in the order they are served (a sampler's current order)."""
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
@@ -176,4 +259,4 @@ class DataLoader:
         self._position = None
 
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate"]
+__all__ = ["DataLoader", "Dataset", "DistributedSampler", "Sampler", "TensorDataset", "default_collate"]

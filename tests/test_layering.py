@@ -27,11 +27,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fastnn.backends",),
     ("fastnn.autograd",),
     ("fastnn.ops",),
-    ("fastnn.tensor", "fastnn.functions"),
+    ("fastnn.tensor", "fastnn.functions", "fastnn.distributed"),  # distributed: the collectives only
     ("fastnn.nn", "fastnn.optim", "fastnn.data", "fastnn.tabular"),
-    ("fastnn.train", "fastnn.io", "fastnn.text", "fastnn.sklearn", "fastnn.onnx", "fastnn.distributed",
+    ("fastnn.train", "fastnn.io", "fastnn.text", "fastnn.sklearn", "fastnn.onnx", "fastnn.distributed.training",
      "fastnn.compile"),
-    ("fastnn.cli", "fastnn.bench", "fastnn.__main__", "fastnn"),
+    ("fastnn.cli", "fastnn.bench", "fastnn.distributed.benchmark", "fastnn.__main__", "fastnn"),
 )
 
 # (importer, imported): why it is still allowed. The lead shrinks these after merging.
@@ -44,6 +44,7 @@ ALLOWED_PRIVATE: dict[tuple[str, str], str] = {
 }
 ALLOWED_CYCLES: dict[frozenset, str] = {}
 ALLOWED_LONG: dict[str, str] = {
+    "fastnn/train.py": "fit under MPI grew it past the limit; more of it can move to distributed/training.py",
     "fastnn/bench.py": "backends helper turns bench into a package",
 }
 

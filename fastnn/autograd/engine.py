@@ -86,7 +86,13 @@ class TensorBase:
             accumulate(self, grad)
         else:
             run_backward(self._ctx, grad, bool(retain_graph))
+        for callback in tuple(post_backward_callbacks):
+            callback()
 
+
+# Called, in order, with no arguments after every backward() has filled the leaves' .grad
+# (DistributedDataParallel averages the gradients across ranks here).
+post_backward_callbacks: list[Callable[[], None]] = []
 
 _tensor_class: type = TensorBase
 

@@ -130,3 +130,24 @@ def test_rng_state_round_trip_repeats_draws():
     np.testing.assert_array_equal(fastnn.randn(5).numpy(), first)
     with pytest.raises(ValueError, match="set_rng_state"):
         fastnn.set_rng_state({"seed": 1})
+
+
+def test_fit_sets_the_epoch_of_its_loaders_sampler(digits):
+    """A sampler with set_epoch (DistributedSampler) gets each epoch's number, so every epoch reshuffles."""
+    from fastnn.data import DistributedSampler
+
+    (xt, yt), _, _ = digits
+    seen = []
+
+    class Recording(DistributedSampler):
+        def __iter__(self):
+            seen.append((self.epoch, self.indices()[:5].tolist()))
+            return super().__iter__()
+
+    data = TensorDataset(xt[:64], yt[:64])
+    model = mlp()
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+        DataLoader(data, 16, sampler=Recording(data, num_replicas=1, rank=0, seed=3)), epochs=3, metrics=None,
+        progress=False, distributed=False)
+    assert [epoch for epoch, _ in seen] == [0, 1, 2]
+    assert len({tuple(first) for _, first in seen}) == 3
