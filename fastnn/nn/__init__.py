@@ -3,7 +3,7 @@
 from fastnn.nn import (
     functional,
     init,
-    parallel,  # noqa: E402,I001  (DistributedDataParallel builds on the modules above)
+    parallel,
 )
 from fastnn.nn.activation import GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from fastnn.nn.container import ModuleList, Residual, Sequential
