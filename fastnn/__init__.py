@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 # The tensor layer and fastnn.nn, after the thread and backend setup above.
 from fastnn import nn, random  # noqa: E402
-from fastnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: E402
+from fastnn.random import Generator, get_rng_state, manual_seed, set_rng_state  # noqa: E402
 from fastnn.tensor import (  # noqa: E402
     SparseTensor,
     Tensor,
@@ -80,7 +80,7 @@ long = int64
 bool = bool_
 
 # The training utilities build on the tensor layer, so they are imported after everything above.
-from fastnn import data, optim  # noqa: E402
+from fastnn import data, optim, utils  # noqa: E402  (utils: torch.utils.data's name for fastnn.data)
 from fastnn.io import load, save  # noqa: E402
 
 __all__ = [
@@ -97,3 +97,4 @@ __all__ = [
     "abs", "argmax", "argmin", "clamp", "exp", "flatten", "log", "log1p", "log_softmax", "max", "mean", "min",
     "permute", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "sum", "tanh", "transpose", "unsqueeze",
 ]
+__all__ += ["Generator", "utils"]
