@@ -516,3 +516,27 @@ def test_multilabel_soft_margin_weight_is_a_buffer_like_torch():
 def test_loss_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ------------------------------------------------------------------------------------ every backend
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernel_backed_compositions_match_torch_on_every_backend(active_backend, dtype):
+    """silu, mish and logsigmoid reach the backend's sigmoid/tanh kernels; BatchNorm1d sits
+    between Linear layers whose kernels the Sequential fuses."""
+    x = spread(dtype)
+    for ours, theirs in ((F.silu, TF.silu), (F.mish, TF.mish), (F.logsigmoid, TF.logsigmoid)):
+        assert_parity(ours, theirs, x)
+    rng_ = rng(30)
+    ours = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 2), nn.Softplus())
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.Tanh(),
+                                 torch.nn.Linear(6, 2), torch.nn.Softplus())
+    if dtype == np.float64:
+        ours.double()
+        theirs.double()
+    state = {k: (rng_.uniform(-0.5, 0.5, tuple(v.shape)).astype(dtype) if v.dtype.is_floating_point else v.numpy())
+             for k, v in theirs.state_dict().items()}
+    ours.load_state_dict(state)
+    theirs.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+    assert_parity(ours, theirs, rng_.standard_normal((8, 4)).astype(dtype))
+    assert_same_state(ours, theirs, {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else
+                      {"rtol": 1e-10, "atol": 1e-12})
