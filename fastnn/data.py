@@ -190,8 +190,8 @@ class Subset(Dataset):
         self.indices = indices
 
     def __getitem__(self, index: int | list) -> Any:
-        if isinstance(index, list):
-            return [self.dataset[self.indices[i]] for i in index]
+        if isinstance(index, list):  # a list of positions goes to the dataset as one list, as in PyTorch
+            return self.dataset[[self.indices[i] for i in index]]
         return self.dataset[self.indices[index]]
 
     def __len__(self) -> int:
@@ -238,11 +238,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: An
     for i, length in enumerate(lengths):
         if isinstance(length, bool) or not isinstance(length, (int, float, np.integer, np.floating)):
             raise TypeError(f"random_split: length at index {i} must be a number, got {type(length).__name__}")
-    if lengths and all(isinstance(x, (int, np.integer)) for x in lengths):
-        sizes = [int(x) for x in lengths]
-        if any(x < 0 for x in sizes):
-            raise ValueError(f"random_split: lengths must not be negative, got {sizes}")
-    elif math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions (PyTorch's test, first)
         for i, fraction in enumerate(lengths):
             if not 0 <= fraction <= 1:
                 raise ValueError(f"random_split: Fraction at index {i} is not between 0 and 1 ({fraction})")
@@ -253,6 +249,10 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: An
             if size == 0:
                 warnings.warn(f"random_split: Length of split at index {i} is 0. This might result in an empty "
                               "dataset.", UserWarning, stacklevel=2)
+    elif all(isinstance(x, (int, np.integer)) for x in lengths):
+        sizes = [int(x) for x in lengths]
+        if any(x < 0 for x in sizes):
+            raise ValueError(f"random_split: lengths must not be negative, got {sizes}")
     else:
         raise ValueError(f"random_split: lengths must be integers summing to {n} or fractions summing to 1, "
                          f"got {lengths}")

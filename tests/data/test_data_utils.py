@@ -44,11 +44,20 @@ def test_random_split_integer_lengths_partition_the_dataset(lengths):
 
 @pytest.mark.parametrize(("n", "fractions"), [(10, [0.8, 0.2]), (11, [0.8, 0.2]), (7, [1 / 3, 1 / 3, 1 / 3]),
                                               (5, [0.5, 0.25, 0.25]), (4, [0.1, 0.1, 0.8]), (1000, [0.9, 0.1])])
+@pytest.mark.filterwarnings("ignore:.*Length of split at index")
 def test_random_split_fraction_sizes_match_torch(n, fractions):
     ours = random_split(Squares(n), fractions, seed=1)
     theirs = torch.utils.data.random_split(list(range(n)), fractions, generator=torch.Generator().manual_seed(1))
     assert [len(p) for p in ours] == [len(p) for p in theirs]
     assert sorted(i for p in ours for i in p.indices) == list(range(n))
+
+
+def test_random_split_integer_lengths_summing_to_one_are_fractions_as_in_torch():
+    with pytest.warns(UserWarning, match="Length of split at index 1 is 0"):
+        parts = random_split(Squares(5), [1, 0], seed=0)
+    with pytest.warns(UserWarning, match="Length of split at index 1 is 0"):
+        expected = torch.utils.data.random_split(list(range(5)), [1, 0])
+    assert [len(p) for p in parts] == [len(p) for p in expected] == [5, 0]
 
 
 def test_random_split_zero_size_fraction_warns_like_torch():
@@ -115,7 +124,10 @@ def test_subset_indexing_matches_torch():
     ours, theirs = Subset(data, [5, 0, 2]), torch.utils.data.Subset(data, [5, 0, 2])
     assert len(ours) == len(theirs) == 3
     assert [ours[i] for i in range(3)] == [theirs[i] for i in range(3)] == [15, 10, 12]
-    assert ours[[0, 2]] == [15, 12]
+    tensors = TensorDataset(fastnn.tensor(np.array(data)))
+    (batch,) = Subset(tensors, [5, 0, 2])[[0, 2]]
+    (expected,) = torch.utils.data.Subset(torch.utils.data.TensorDataset(torch.tensor(data)), [5, 0, 2])[[0, 2]]
+    assert batch.tolist() == expected.tolist() == [15, 12]
     assert ours[-1] == theirs[-1]
     nested = Subset(ours, [2, 1])
     assert [nested[0], nested[1]] == [12, 10]
