@@ -212,6 +212,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"{fn}: running_mean and running_var must both be given or both be None")
     shape = (1, channels) + (1,) * (x.ndim - 2)
     axes = (0,) + tuple(range(2, x.ndim))
+    if x.numel() == 0:  # an empty batch: an empty result, the running statistics untouched (as PyTorch)
+        return x * 1.0
     if training or running_mean is None:
         mean = x.mean(axes, keepdim=True)
         centred = x - mean

@@ -87,7 +87,7 @@ class BatchNorm1d(Module):
                              f"(N, {self.num_features}, L), got {tuple(input.shape)}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            if input.numel() // self.num_features > 1:  # a rejected batch must not count
+            if input.numel() // self.num_features != 1:  # a batch batch_norm rejects does not count
                 self.num_batches_tracked.numpy()[...] += 1
             if self.momentum is None:
                 factor = 1.0 / max(int(self.num_batches_tracked.item()), 1)

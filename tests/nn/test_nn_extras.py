@@ -268,6 +268,14 @@ def test_batchnorm_rejected_batch_changes_nothing():
     np.testing.assert_array_equal(bn.running_var.numpy(), 1)
 
 
+def test_batchnorm_empty_batch_like_torch():
+    ours, theirs = bn_pair(3, np.float32)
+    for shape in ((0, 3), (0, 3, 4)):
+        out, expected = ours(fastnn.zeros(*shape)), theirs(torch.zeros(*shape))
+        assert out.shape == tuple(expected.shape)
+    assert_same_state(ours, theirs, {"rtol": 0, "atol": 0})  # counted, statistics unchanged
+
+
 def test_batchnorm_in_sequential_trains():
     fastnn.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
