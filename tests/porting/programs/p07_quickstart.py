@@ -28,9 +28,8 @@ class NeuralNetwork(nn.Module):
         return logits
 
 
-def make_data(rng, n):
+def make_data(rng, centres, n):
     labels = rng.integers(0, 10, n)
-    centres = rng.standard_normal((10, 28, 28)).astype(np.float32)
     images = centres[labels] + rng.standard_normal((n, 28, 28)).astype(np.float32)
     return TensorDataset(torch.from_numpy(images[:, None]), torch.from_numpy(labels))
 
@@ -69,7 +68,8 @@ def test(dataloader, model, loss_fn):
 
 def main():
     rng = np.random.default_rng(6)
-    training_data, test_data = make_data(rng, 640), make_data(rng, 320)
+    centres = rng.standard_normal((10, 28, 28)).astype(np.float32)
+    training_data, test_data = make_data(rng, centres, 640), make_data(rng, centres, 320)
     train_dataloader = DataLoader(training_data, batch_size=64)
     test_dataloader = DataLoader(test_data, batch_size=64)
 
