@@ -159,21 +159,25 @@ class ELU(Module):
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
-class SiLU(Module):
-    """x * sigmoid(x)."""
+class _InplaceFlag(Module):
+    """An activation with PyTorch's `inplace` flag (accepted; the result is a new tensor)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:
-        return FX.silu(input)
-
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
 
 
-class Mish(SiLU):
+class SiLU(_InplaceFlag):
+    """x * sigmoid(x)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return FX.silu(input)
+
+
+class Mish(_InplaceFlag):
     """x * tanh(softplus(x))."""
 
     def forward(self, input: Tensor) -> Tensor:
