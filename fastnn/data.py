@@ -206,6 +206,10 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for i, dataset in enumerate(self.datasets):
+            if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+                raise TypeError(f"ConcatDataset: dataset {i} is not a map-style dataset (no __len__ and "
+                                f"__getitem__): {type(dataset).__name__}")
         self.cumulative_sizes = [int(n) for n in itertools.accumulate(len(d) for d in self.datasets)]
 
     def __len__(self) -> int:

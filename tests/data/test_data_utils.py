@@ -148,6 +148,8 @@ def test_concat_dataset_matches_torch():
         ours[1.0]
     with pytest.raises(ValueError, match="datasets should not be an empty iterable"):
         ConcatDataset([])
+    with pytest.raises(TypeError, match="ConcatDataset: dataset 1 is not a map-style dataset"):
+        ConcatDataset([[1], 2])
 
 
 def test_concat_of_tensor_datasets_through_dataloader():
