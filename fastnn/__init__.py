@@ -64,7 +64,7 @@ from fastnn.functions import (  # noqa: E402
     zeros,
     zeros_like,
 )
-from fastnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: E402
+from fastnn.random import Generator, get_rng_state, manual_seed, set_rng_state  # noqa: E402
 from fastnn.tensor import Tensor  # noqa: E402
 
 float = float32  # torch.float, torch.double, torch.long, torch.bool
@@ -73,7 +73,7 @@ long = int64
 bool = bool_
 
 # The training utilities build on the tensor layer, so they are imported after everything above.
-from fastnn import data, distributed, optim  # noqa: E402
+from fastnn import data, distributed, optim, utils  # noqa: E402  (utils: torch.utils.data's name for fastnn.data)
 from fastnn.io import load, save  # noqa: E402
 
 __all__ = [
@@ -90,3 +90,4 @@ __all__ = [
     "abs", "argmax", "argmin", "clamp", "exp", "flatten", "log", "log1p", "log_softmax", "max", "mean", "min",
     "permute", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "sum", "tanh", "transpose", "unsqueeze",
 ]
+__all__ += ["Generator", "utils"]

@@ -14,7 +14,10 @@ become float32), integers become int64. Batches come wrapped as ``fastnn.Tensor`
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -259,4 +262,107 @@ class DataLoader:
         self._position = None
 
 
-__all__ = ["DataLoader", "Dataset", "DistributedSampler", "Sampler", "TensorDataset", "default_collate"]
+# ------------------------------------------------------------------------------------ subsets and splits
+# (issue 10: torch.utils.data's Subset, ConcatDataset and random_split)
+class Subset(Dataset):
+    """The samples ``indices`` of ``dataset``, in that order: ``subset[i] = dataset[indices[i]]``."""
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, index: int | list) -> Any:
+        if isinstance(index, list):  # a list of positions goes to the dataset as one list, as in PyTorch
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """The datasets one after the other: sample i of the concatenation is found by bisection over
+    ``cumulative_sizes`` (the running totals of the datasets' lengths)."""
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for i, dataset in enumerate(self.datasets):
+            if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+                raise TypeError(f"ConcatDataset: dataset {i} is not a map-style dataset (no __len__ and "
+                                f"__getitem__): {type(dataset).__name__}")
+        self.cumulative_sizes = [int(n) for n in itertools.accumulate(len(d) for d in self.datasets)]
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"ConcatDataset: index must be an integer, got {type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"ConcatDataset: index {index} out of range for {len(self)} samples")
+        index = int(index) % len(self)
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
+
+
+def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Any = None, *,
+                 seed: int | None = None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random Subsets of the given lengths, as
+    torch.utils.data.random_split.
+
+    lengths: integers summing to ``len(dataset)``, or fractions summing to 1 (each split gets
+    floor(n * fraction) samples, and the remainder is dealt out one by one from the first split).
+    The permutation is drawn from ``generator`` (a :class:`fastnn.Generator` or a NumPy Generator),
+    else from a NumPy generator seeded with ``seed``, else from fastnn's global random state (so
+    ``fastnn.manual_seed`` makes it reproducible). The draws are NumPy's, not PyTorch's.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    for i, length in enumerate(lengths):
+        if isinstance(length, bool) or not isinstance(length, (int, float, np.integer, np.floating)):
+            raise TypeError(f"random_split: length at index {i} must be a number, got {type(length).__name__}")
+    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions (PyTorch's test, first)
+        for i, fraction in enumerate(lengths):
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"random_split: Fraction at index {i} is not between 0 and 1 ({fraction})")
+        sizes = [int(math.floor(n * fraction)) for fraction in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+        for i, size in enumerate(sizes):
+            if size == 0:
+                warnings.warn(f"random_split: Length of split at index {i} is 0. This might result in an empty "
+                              "dataset.", UserWarning, stacklevel=2)
+    elif all(isinstance(x, (int, np.integer)) for x in lengths):
+        sizes = [int(x) for x in lengths]
+        if any(x < 0 for x in sizes):
+            raise ValueError(f"random_split: lengths must not be negative, got {sizes}")
+    else:
+        raise ValueError(f"random_split: lengths must be integers summing to {n} or fractions summing to 1, "
+                         f"got {lengths}")
+    if sum(sizes) != n:
+        raise ValueError(f"random_split: Sum of input lengths ({sum(sizes)}) does not equal the length of the input "
+                         f"dataset ({n})!")
+    if generator is not None and seed is not None:
+        raise ValueError("random_split: give a generator or a seed, not both")
+    if isinstance(generator, fn_random.Generator):
+        rng = generator.numpy_generator()
+    elif isinstance(generator, np.random.Generator):
+        rng = generator
+    elif generator is not None:
+        raise TypeError(f"random_split: generator must be a fastnn.Generator or numpy.random.Generator, "
+                        f"got {type(generator).__name__}")
+    elif seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"random_split: seed must be a non-negative integer, got {seed!r}")
+        rng = np.random.default_rng(int(seed))
+    else:
+        rng = fn_random.default_generator()
+    order = rng.permutation(n).tolist()
+    return [Subset(dataset, order[end - size:end]) for end, size in zip(itertools.accumulate(sizes), sizes)]
+
+
+__all__ = ["ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "Sampler", "Subset", "TensorDataset",
+           "default_collate", "random_split"]

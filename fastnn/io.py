@@ -196,8 +196,14 @@ class _Reader:
         raise self.fail(f"unknown node in the header: {str(node)[:80]}")
 
 
-def load(path: str | os.PathLike) -> Any:
-    """Read an object written by :func:`save`. Never unpickles; raises ValueError on a bad file."""
+def load(path: str | os.PathLike, map_location: Any = None, weights_only: bool | None = None) -> Any:
+    """Read an object written by :func:`save`. Never unpickles; raises ValueError on a bad file.
+
+    map_location and weights_only are torch.load's: fastnn loads onto the CPU only, and always loads
+    data only (what weights_only=True asks for), so both are accepted for PyTorch code."""
+    if map_location is not None and str(map_location).split(":")[0] != "cpu":
+        raise RuntimeError(f"fastnn.load: fastnn runs on the CPU only; map_location {str(map_location)!r} "
+                           "is not available")
     path = os.fspath(path)
     with open(path, "rb") as f:
         magic = f.read(4)

@@ -59,5 +59,54 @@ def set_rng_state(state: dict) -> None:
     _seed, _generator = int(state["seed"]), generator
 
 
-__all__ = ["DEFAULT_SEED", "default_generator", "get_rng_state", "initial_seed", "manual_seed", "next_seed",
-           "set_rng_state"]
+class Generator:
+    """A random-number generator object, as torch.Generator (CPU): ``Generator().manual_seed(42)``.
+
+    It owns a NumPy ``Generator`` seeded from its seed (``numpy_generator()``); functions that take a
+    ``generator=`` argument (``fastnn.data.random_split``) draw from it instead of the global state.
+    The numbers drawn are NumPy's, not PyTorch's: the same seed is reproducible within fastnn only.
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        if str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"Generator: fastnn runs on the CPU only; device {str(device)!r} is not available")
+        self.device = "cpu"
+        self.manual_seed(DEFAULT_SEED)
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed (negative seeds wrap modulo 2**64, as in PyTorch); returns the generator itself."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"Generator.manual_seed: seed must be an integer, got {type(seed).__name__}")
+        self._seed = int(seed) % 2**64
+        self._numpy = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self) -> int:
+        """Reseed from the operating system's entropy and return the new seed."""
+        new = int(np.random.SeedSequence().entropy % 2**64)
+        self.manual_seed(new)
+        return new
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict:
+        """A copy of the state (plain ints and strings): ``set_state`` makes later draws repeat."""
+        return {"seed": self._seed, "bit_generator": copy.deepcopy(self._numpy.bit_generator.state)}
+
+    def set_state(self, state: dict) -> Generator:
+        try:
+            generator = np.random.Generator(getattr(np.random, state["bit_generator"]["bit_generator"])())
+            generator.bit_generator.state = copy.deepcopy(dict(state["bit_generator"]))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"Generator.set_state: not a state from Generator.get_state ({exc})") from None
+        self._seed, self._numpy = int(state["seed"]), generator
+        return self
+
+    def numpy_generator(self) -> np.random.Generator:
+        """The NumPy generator the draws come from."""
+        return self._numpy
+
+
+__all__ = ["DEFAULT_SEED", "Generator", "default_generator", "get_rng_state", "initial_seed", "manual_seed",
+           "next_seed", "set_rng_state"]

@@ -118,4 +118,78 @@ class Hardtanh(Module):
         return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
-__all__ = ["GELU", "Hardtanh", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+# ------------------------------------------------------------------------------------ smooth activations
+# Composed from differentiable Tensor ops (fastnn.nn.functional_extra); not fused into Linear.
+from fastnn.nn import functional_extra as FX  # noqa: E402
+
+
+def _real(layer: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"{layer}: {name} must be a real number, got {value!r}")
+    return value
+
+
+class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta, and x where beta * x > threshold."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        if _real("Softplus", "beta", beta) == 0:
+            raise ValueError("Softplus: beta must be non-zero (the formula divides by it)")
+        self.beta, self.threshold = beta, _real("Softplus", "threshold", threshold)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return FX.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha, self.inplace = _real("ELU", "alpha", alpha), inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return FX.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class _InplaceFlag(Module):
+    """An activation with PyTorch's `inplace` flag (accepted; the result is a new tensor)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class SiLU(_InplaceFlag):
+    """x * sigmoid(x)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return FX.silu(input)
+
+
+class Mish(_InplaceFlag):
+    """x * tanh(softplus(x))."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return FX.mish(input)
+
+
+class Softsign(Module):
+    """x / (1 + |x|)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return FX.softsign(input)
+
+
+__all__ = ["ELU", "GELU", "Hardtanh", "LeakyReLU", "LogSoftmax", "Mish", "ReLU", "SiLU", "Sigmoid", "Softmax",
+           "Softplus", "Softsign", "Tanh"]

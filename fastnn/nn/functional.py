@@ -43,3 +43,4 @@ __all__ = [
     "embedding_bag", "gelu", "hardtanh", "l1_loss", "leaky_relu", "linear", "linear_activation", "log_softmax",
     "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "softmax", "tanh",
 ]
+from fastnn.nn.functional_extra import *  # noqa: E402, F401, F403  (issue 10: more functional forms)

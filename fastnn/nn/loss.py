@@ -83,4 +83,77 @@ class NLLLoss(_Loss):
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss"]
+# ------------------------------------------------------------------------------------ more losses
+# Composed from differentiable Tensor ops (fastnn.nn.functional_extra). size_average/reduce are
+# PyTorch's deprecated pair, mapped to a reduction with PyTorch's warning.
+from fastnn.nn import functional_extra as FX  # noqa: E402
+
+
+def _reduction_of(name: str, size_average: bool | None, reduce: bool | None, reduction: str,
+                  allowed: tuple = ("mean", "sum", "none")) -> str:
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        return "mean" if size_average and reduce else "sum" if reduce else "none"
+    if reduction not in allowed:
+        raise ValueError(f"{name}: reduction must be one of {', '.join(allowed)}, got {reduction!r}")
+    return reduction
+
+
+class SmoothL1Loss(_Loss):
+    """z = |input - target|: 0.5 z^2 / beta where z < beta, else z - 0.5 beta; reduced."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
+                 beta: float = 1.0) -> None:
+        super().__init__(_reduction_of("SmoothL1Loss", size_average, reduce, reduction))
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
+            raise ValueError(f"SmoothL1Loss: beta must be a non-negative number, got {beta!r}")
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return FX.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """z = |input - target|: 0.5 z^2 where z < delta, else delta (z - 0.5 delta); reduced."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be a positive number, got {delta!r}")
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return FX.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence of log-probabilities `input` from `target`; reduction also 'batchmean'."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
+                 log_target: bool = False) -> None:
+        reduction = _reduction_of("KLDivLoss", size_average, reduce, reduction, ("mean", "batchmean", "sum", "none"))
+        super().__init__("mean")
+        self.reduction = reduction
+        self.log_target = bool(log_target)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return FX.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """Per-class logistic loss averaged over the classes, then reduced; optional per-class weight."""
+
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(_reduction_of("MultiLabelSoftMarginLoss", size_average, reduce, reduction))
+        if weight is not None and not isinstance(weight, Tensor):
+            raise TypeError(f"MultiLabelSoftMarginLoss: weight must be a Tensor or None, got {type(weight).__name__}")
+        self.register_buffer("weight", weight)  # as torch's _WeightedLoss: in the state_dict when given
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return FX.multilabel_soft_margin_loss(input, target, self.weight, reduction=self.reduction)
+
+
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss",
+           "MultiLabelSoftMarginLoss", "NLLLoss", "SmoothL1Loss"]
