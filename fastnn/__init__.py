@@ -7,32 +7,66 @@ from fastnn.threads import get_num_threads, set_num_threads
 __version__ = "0.1.0"
 
 # The tensor layer and fastnn.nn, after the thread and backend setup above.
-from fastnn import nn, random  # noqa: E402
+from fastnn import accelerator, autograd, cuda, functions, nn, random  # noqa: E402
 from fastnn.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
-from fastnn.autograd.dtypes import bool_, float32, float64, int32, int64  # noqa: E402
+from fastnn.autograd.device import device, get_default_device, set_default_device  # noqa: E402
+from fastnn.autograd.dtypes import dtype, public  # noqa: E402
 from fastnn.autograd.sparse import SparseTensor  # noqa: E402
 from fastnn.functions import (  # noqa: E402
     abs,
+    add,
+    all,
     allclose,
+    any,
     arange,
     argmax,
     argmin,
+    argsort,
     as_tensor,
+    atan2,
     cat,
+    ceil,
     clamp,
+    clip,
+    clone,
+    concat,
+    concatenate,
+    cos,
+    cumsum,
+    detach,
+    div,
+    divide,
+    einsum,
     empty,
+    empty_like,
+    eq,
     equal,
     exp,
+    expm1,
     eye,
     flatten,
+    floor,
     from_numpy,
     full,
     full_like,
+    gather,
+    ge,
+    gt,
+    index_select,
     is_tensor,
+    isfinite,
+    isinf,
+    isnan,
+    le,
     linspace,
     log,
     log1p,
+    log2,
+    log10,
     log_softmax,
+    logsumexp,
+    lt,
+    masked_fill,
     matmul,
     max,
     maximum,
@@ -40,53 +74,102 @@ from fastnn.functions import (  # noqa: E402
     min,
     minimum,
     mm,
+    movedim,
+    mul,
+    multiply,
+    ne,
+    neg,
+    negative,
+    norm,
     numel,
     ones,
     ones_like,
     permute,
+    pow,
     rand,
+    rand_like,
     randint,
+    randint_like,
     randn,
+    randn_like,
     randperm,
+    reciprocal,
     relu,
     reshape,
+    round,
+    rsqrt,
+    scatter_add,
     sigmoid,
+    sign,
+    sin,
     softmax,
+    sort,
     sqrt,
+    square,
     squeeze,
     stack,
+    std,
+    sub,
+    subtract,
     sum,
+    t,
+    tan,
     tanh,
     tensor,
+    topk,
     transpose,
+    true_divide,
+    trunc,
     unsqueeze,
+    var,
     where,
     zeros,
     zeros_like,
 )
+from fastnn.legacy import (  # noqa: E402
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+from fastnn.printing import get_printoptions, set_printoptions  # noqa: E402
 from fastnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: E402
-from fastnn.tensor import Tensor  # noqa: E402
+from fastnn.tensor import Size, Tensor  # noqa: E402
 
-float = float32  # torch.float, torch.double, torch.long, torch.bool
-double = float64
-long = int64
-bool = bool_
+# The dtypes, printed as fastnn.float32 and usable wherever NumPy takes a dtype; torch's aliases.
+float16, float32, float64, int8, int16, int32, int64, uint8, bool_ = (
+    public(t) for t in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"))
+half, float, double, short, int, long, bool = float16, float32, float64, int16, int32, int64, bool_  # noqa: A001
 
 # The training utilities build on the tensor layer, so they are imported after everything above.
 from fastnn import data, optim  # noqa: E402
 from fastnn.io import load, save  # noqa: E402
 
 __all__ = [
-    "__version__", "available_backends", "get_backend", "get_num_threads", "set_backend",
-    "set_num_threads", "threads", "use_backend",
-    "data", "load", "optim", "save",
-    "allclose", "as_tensor", "equal", "eye", "full_like", "is_tensor", "linspace", "maximum", "minimum", "mm", "numel",
-    "randint", "randperm", "set_grad_enabled", "inference_mode",
-    "SparseTensor", "Tensor", "arange", "bool", "bool_", "cat", "double", "empty", "enable_grad", "float", "float32",
-    "float64",
-    "from_numpy", "full", "get_rng_state", "int32", "int64", "is_grad_enabled", "long", "manual_seed",
-    "set_rng_state", "matmul", "nn", "no_grad",
-    "ones", "ones_like", "rand", "randn", "random", "stack", "tensor", "where", "zeros", "zeros_like",
-    "abs", "argmax", "argmin", "clamp", "exp", "flatten", "log", "log1p", "log_softmax", "max", "mean", "min",
-    "permute", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "sum", "tanh", "transpose", "unsqueeze",
+    "__version__", "available_backends", "get_backend", "get_num_threads", "set_backend", "set_num_threads",
+    "threads", "use_backend", "accelerator", "autograd", "cuda", "data", "functions", "load", "nn", "optim", "random",
+    "save", "get_rng_state", "manual_seed", "set_rng_state",
+    "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
+    "device", "get_default_device", "set_default_device", "dtype", "Size", "SparseTensor", "Tensor",
+    "get_printoptions", "set_printoptions",
+    "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor", "LongTensor",
+    "ShortTensor",
+    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_", "half", "float", "double",
+    "short", "int", "long", "bool",
+    # fastnn.functions
+    "abs", "add", "all", "allclose", "any", "arange", "argmax", "argmin", "argsort", "as_tensor", "atan2", "cat",
+    "ceil", "clamp", "clip", "clone", "concat", "concatenate", "cos", "cumsum", "detach", "div", "divide", "einsum",
+    "empty", "empty_like", "eq", "equal", "exp", "expm1", "eye", "flatten", "floor", "from_numpy", "full",
+    "full_like", "gather", "ge", "gt", "index_select", "is_tensor", "isfinite", "isinf", "isnan", "le", "linspace",
+    "log", "log10", "log1p", "log2", "log_softmax", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "mm", "movedim", "mul", "multiply", "ne", "neg", "negative", "norm", "numel", "ones",
+    "ones_like", "permute", "pow", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
+    "reciprocal", "relu", "reshape", "round", "rsqrt", "scatter_add", "sigmoid", "sign", "sin", "softmax", "sort",
+    "sqrt", "square", "squeeze", "stack", "std", "sub", "subtract", "sum", "t", "tan", "tanh", "tensor", "topk",
+    "transpose", "true_divide", "trunc", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]

@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fastnn.backends",),
     ("fastnn.autograd",),
     ("fastnn.ops",),
-    ("fastnn.tensor", "fastnn.functions"),
+    ("fastnn.tensor", "fastnn.functions", "fastnn.printing", "fastnn.legacy", "fastnn.cuda", "fastnn.accelerator"),
     ("fastnn.nn", "fastnn.optim", "fastnn.data", "fastnn.tabular"),
     ("fastnn.train", "fastnn.io", "fastnn.text", "fastnn.sklearn", "fastnn.onnx", "fastnn.distributed",
      "fastnn.compile"),

@@ -14,6 +14,7 @@ import numpy as np
 
 from fastnn.autograd.dtypes import int64
 from fastnn.autograd.engine import TensorBase, record, wrap
+from fastnn.autograd.numerics import quiet
 from fastnn.ops.arithmetic import div, mul, pow, sub
 from fastnn.ops.checks import axes
 from fastnn.ops.pointwise import abs, exp, log, sqrt
@@ -35,6 +36,7 @@ def kept_shape(shape: tuple, reduced: tuple | None) -> tuple:
     return tuple(1 if i in reduced else n for i, n in enumerate(shape))
 
 
+@quiet
 def sum(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:  # noqa: A001 - torch.sum
     """Sum over `dim` (all dims when None); integers and bools sum to int64."""
     x = t.array
@@ -48,6 +50,7 @@ def sum(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:  
                   "SumBackward0" if dim is None else "SumBackward1")
 
 
+@quiet
 def mean(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:
     """Mean over `dim` (all dims when None); the gradient is g / count, broadcast back.
     The mean of no elements is nan, as in PyTorch."""
@@ -55,9 +58,10 @@ def mean(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:
     if x.dtype.kind != "f":
         raise TypeError(f"mean: needs a floating point tensor, got {x.dtype}")
     reduced = axes(dim, x.ndim, "mean")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.asarray(x.mean(axis=reduced, keepdims=keepdim) if x.size else
-                         np.full(np.sum(x, axis=reduced, keepdims=keepdim).shape, np.nan, dtype=x.dtype))
+    if x.size:
+        out = np.asarray(x.mean(axis=reduced, keepdims=keepdim))
+    else:  # the mean of nothing is nan (NumPy would also warn)
+        out = np.full(np.sum(x, axis=reduced, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
     count = x.size // builtins.max(out.size, 1) if x.size else 0
     scale = x.dtype.type(1.0 / count) if count else x.dtype.type(np.nan)
     shape = x.shape
@@ -121,6 +125,7 @@ def argmin(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> Tens
     return wrap(np.asarray(t.array.argmin(axis=axis if t.array.ndim else None, keepdims=keepdim), dtype=int64))
 
 
+@quiet
 def var(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = False, *,
         correction: int | None = None) -> TensorBase:
     """sum((x - mean)^2) / (n - correction), correction 1 (unbiased, the default) or 0."""
@@ -128,8 +133,7 @@ def var(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = 
     reduced = axes(dim, t.array.ndim, "var")
     n = t.array.size if reduced is None else int(np.prod([t.array.shape[a] for a in reduced]))
     centred = sub(t, mean(t, dim, keepdim=True))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return div(sum(mul(centred, centred), dim, keepdim=keepdim), builtins.max(n - correction, 0))
+    return div(sum(mul(centred, centred), dim, keepdim=keepdim), builtins.max(n - correction, 0))
 
 
 def std(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = False, *,
@@ -138,6 +142,7 @@ def std(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = 
     return sqrt(var(t, dim, unbiased, keepdim, correction=correction))
 
 
+@quiet
 def norm(t: TensorBase, p: float = 2, dim: Dims = None, keepdim: bool = False) -> TensorBase:
     """The p-norm (sum |x|^p)^(1/p) over `dim` (all elements when None), p > 0."""
     if p == 2:
@@ -147,6 +152,7 @@ def norm(t: TensorBase, p: float = 2, dim: Dims = None, keepdim: bool = False) -
     return pow(sum(pow(abs(t), p), dim, keepdim=keepdim), 1.0 / p)
 
 
+@quiet
 def logsumexp(t: TensorBase, dim: Dims, keepdim: bool = False) -> TensorBase:
     """log sum exp(x) over `dim`, computed as m + log sum exp(x - m) with m the (constant) max."""
     reduced = axes(dim, t.array.ndim, "logsumexp")
@@ -156,6 +162,18 @@ def logsumexp(t: TensorBase, dim: Dims, keepdim: bool = False) -> TensorBase:
     if keepdim:
         return out
     return out.reshape(tuple(n for i, n in enumerate(t.array.shape) if i not in (reduced or range(t.array.ndim))))
+
+
+@quiet
+def cumsum(t: Any, dim: int, dtype: Any = None) -> TensorBase:
+    """Running sums along `dim`: y_i = x_0 + ... + x_i; the gradient is the reversed running sum of g.
+    Integers and bools sum to int64, as in PyTorch."""
+    x = t.array if dtype is None else t.array.astype(dtype)
+    (axis,) = axes(dim, x.ndim, "cumsum")
+    if not x.ndim:
+        return record(x.astype(int64) if x.dtype.kind in "ib" else x.copy(), (t,), lambda g: (g,), "CumsumBackward0")
+    out = np.cumsum(x, axis=axis, dtype=int64 if x.dtype.kind in "ib" else x.dtype)
+    return record(out, (t,), lambda g: (np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis),), "CumsumBackward0")
 
 
 def all(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> TensorBase:  # noqa: A001
@@ -179,6 +197,7 @@ class ReduceMethods:
     std = std
     norm = norm
     logsumexp = logsumexp
+    cumsum = cumsum
     all = all
     any = any
 
@@ -191,5 +210,5 @@ class ReduceMethods:
         return extreme(self, dim, keepdim, "min")
 
 
-__all__ = ["ReduceMethods", "ValuesIndices", "all", "any", "argmax", "argmin", "extreme", "kept_shape", "logsumexp",
-           "mean", "norm", "std", "sum", "var"]
+__all__ = ["ReduceMethods", "ValuesIndices", "all", "any", "argmax", "argmin", "cumsum", "extreme", "kept_shape",
+           "logsumexp", "mean", "norm", "std", "sum", "var"]
