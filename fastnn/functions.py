@@ -54,10 +54,11 @@ sum, mean, argmax, argmin, var, std, norm, logsumexp, cumsum, all, any = (  # no
     _method(n) for n in ("sum", "mean", "argmax", "argmin", "var", "std", "norm", "logsumexp", "cumsum", "all",
                          "any"))
 (reshape, flatten, squeeze, unsqueeze, transpose, permute, movedim, t, softmax, log_softmax, index_select,
- masked_fill, clone, detach, sort, argsort, topk, gather, scatter_add) = (
+ masked_fill, clone, detach, sort, argsort, topk, gather, scatter_add, zero_, fill_, clamp_, is_floating_point) = (
     _method(n) for n in ("reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "movedim", "t",
                          "softmax", "log_softmax", "index_select", "masked_fill", "clone", "detach", "sort",
-                         "argsort", "topk", "gather", "scatter_add"))
+                         "argsort", "topk", "gather", "scatter_add", "zero_", "fill_", "clamp_",
+                         "is_floating_point"))
 add, sub, subtract, mul, multiply, div, divide, true_divide, pow, eq, ne, lt, le, gt, ge, atan2 = (  # noqa: A001
     _binary(n) for n in ("add", "sub", "sub", "mul", "multiply", "div", "divide", "true_divide", "pow", "eq", "ne",
                          "lt", "le", "gt", "ge", "atan2"))
@@ -237,13 +238,14 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 
 __all__ = [
     "abs", "add", "all", "allclose", "any", "arange", "argmax", "argmin", "argsort", "as_tensor", "atan2", "cat",
-    "ceil", "clamp", "clip", "clone", "concat", "concatenate", "cos", "cumsum", "detach", "div", "divide", "einsum",
-    "empty", "empty_like", "eq", "equal", "exp", "expm1", "eye", "flatten", "floor", "from_numpy", "full",
-    "full_like", "gather", "ge", "gt", "index_select", "is_tensor", "isfinite", "isinf", "isnan", "le", "linspace",
-    "log", "log10", "log1p", "log2", "log_softmax", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum",
-    "mean", "min", "minimum", "mm", "movedim", "mul", "multiply", "ne", "neg", "negative", "norm", "numel", "ones",
-    "ones_like", "permute", "pow", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
-    "reciprocal", "relu", "reshape", "round", "rsqrt", "scatter_add", "sigmoid", "sign", "sin", "softmax", "sort",
-    "sqrt", "square", "squeeze", "stack", "std", "sub", "subtract", "sum", "t", "tan", "tanh", "tensor", "topk",
-    "transpose", "true_divide", "trunc", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "ceil", "clamp", "clamp_", "clip", "clone", "concat", "concatenate", "cos", "cumsum", "detach", "div", "divide",
+    "einsum", "empty", "empty_like", "eq", "equal", "exp", "expm1", "eye", "fill_", "flatten", "floor", "from_numpy",
+    "full", "full_like", "gather", "ge", "gt", "index_select", "is_floating_point", "is_tensor", "isfinite", "isinf",
+    "isnan", "le", "linspace", "log", "log10", "log1p", "log2", "log_softmax", "logsumexp", "lt", "masked_fill",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "movedim", "mul", "multiply", "ne", "neg",
+    "negative", "norm", "numel", "ones", "ones_like", "permute", "pow", "rand", "rand_like", "randint",
+    "randint_like", "randn", "randn_like", "randperm", "reciprocal", "relu", "reshape", "round", "rsqrt",
+    "scatter_add", "sigmoid", "sign", "sin", "softmax", "sort", "sqrt", "square", "squeeze", "stack", "std", "sub",
+    "subtract", "sum", "t", "tan", "tanh", "tensor", "topk", "transpose", "true_divide", "trunc", "unsqueeze", "var",
+    "where", "zero_", "zeros", "zeros_like",
 ]

@@ -98,10 +98,12 @@ def kernel_call(op: str, kernel: Callable, *args: Any) -> Any:
 
 
 def contiguous(array: np.ndarray, dtype: Any = None) -> np.ndarray:
-    """C-contiguous (and of `dtype`), copying only when needed; the shape is kept (also for 0-d)."""
-    if array.flags.c_contiguous and (dtype is None or array.dtype == dtype):
+    """C-contiguous, writeable (and of `dtype`), copying only when needed; the shape is kept (also for
+    0-d). Writeable because a compiled kernel's typed buffers reject read-only views, such as the
+    broadcast gradients of sum() and mean()."""
+    if array.flags.c_contiguous and array.flags.writeable and (dtype is None or array.dtype == dtype):
         return array
-    return np.ascontiguousarray(array, dtype=dtype).reshape(array.shape)
+    return np.array(array, dtype=dtype, order="C", copy=True).reshape(array.shape)
 
 
 __all__ = ["REDUCTIONS", "as_tensor", "axes", "contiguous", "float_input", "integer_indices", "kernel_call",

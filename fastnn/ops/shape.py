@@ -53,8 +53,13 @@ def permute(t: TensorBase, *dims: int | Sequence[int]) -> TensorBase:
     order = axes(dims, t.array.ndim, "permute") if dims else ()
     if sorted(order) != list(range(t.array.ndim)):
         raise RuntimeError(f"permute: dims {dims} are not a permutation of {t.array.ndim} dimensions")
+    return rearrange(t, order, "PermuteBackward0")
+
+
+def rearrange(t: TensorBase, order: Sequence[int], name: str) -> TensorBase:
+    """The dims of `t` in `order` (a permutation, already checked); `name` names the op in grad_fn."""
     inverse = tuple(np.argsort(order))
-    return record(t.array.transpose(order), (t,), lambda g: (g.transpose(inverse),), "PermuteBackward0")
+    return record(t.array.transpose(order), (t,), lambda g: (g.transpose(inverse),), name)
 
 
 def transpose(t: TensorBase, dim0: int, dim1: int) -> TensorBase:
@@ -65,7 +70,7 @@ def transpose(t: TensorBase, dim0: int, dim1: int) -> TensorBase:
         return permute(t)
     a, b = axes((dim0, dim1), t.array.ndim, "transpose")
     order[a], order[b] = order[b], order[a]
-    return permute(t, order)
+    return rearrange(t, order, "TransposeBackward0")
 
 
 def movedim(t: TensorBase, source: int, destination: int) -> TensorBase:
@@ -100,7 +105,7 @@ def t_(t: TensorBase) -> TensorBase:
     """The transpose of a tensor of at most 2 dimensions."""
     if t.array.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {t.array.ndim}")
-    return transpose(t, 0, 1) if t.array.ndim == 2 else t
+    return rearrange(t, (1, 0), "TBackward0") if t.array.ndim == 2 else t
 
 
 def expand(t: TensorBase, *sizes: int | Sequence[int]) -> TensorBase:
@@ -223,7 +228,7 @@ class ShapeMethods:
     @property
     def T(self) -> TensorBase:
         """The dims reversed."""
-        return permute(self, *range(self.array.ndim - 1, -1, -1))
+        return rearrange(self, tuple(range(self.array.ndim - 1, -1, -1)), "PermuteBackward0")
 
     def view_as(self, other: TensorBase) -> TensorBase:
         return reshape(self, other.array.shape)
@@ -235,4 +240,4 @@ class ShapeMethods:
 
 
 __all__ = ["ShapeMethods", "cat", "expand", "flatten", "getitem", "index_arrays", "index_select", "movedim", "permute",
-           "reshape", "same_dtypes", "size_tuple", "squeeze", "stack", "t_", "transpose", "unsqueeze"]
+           "rearrange", "reshape", "same_dtypes", "size_tuple", "squeeze", "stack", "t_", "transpose", "unsqueeze"]

@@ -171,3 +171,11 @@ def test_like_factories_match_torch_shapes_and_dtypes():
     fastnn.manual_seed(0)
     assert fastnn.equal(a, fastnn.randn(3, 4, dtype=fastnn.float64))
     assert fastnn.randint_like(t, 10).dtype == fastnn.float64
+
+
+def test_every_tensor_method_torch_also_has_as_a_function_is_a_fastnn_function():
+    names = [n for n in dir(fastnn.Tensor) if not n.startswith("_")]
+    missing = [n for n in names if callable(getattr(torch, n, None)) and not isinstance(getattr(torch, n), torch.dtype)
+               and not callable(getattr(fastnn, n, None))]
+    assert missing == []
+    assert fastnn.zero_(fastnn.ones(2)).tolist() == [0.0, 0.0] and fastnn.is_floating_point(fastnn.ones(1))
