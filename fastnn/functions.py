@@ -21,7 +21,7 @@ from fastnn.ops.checks import as_tensor as to_tensor
 from fastnn.ops.einsum import einsum
 from fastnn.ops.gather import nonzero_tuple
 from fastnn.ops.pointwise import maximum, minimum
-from fastnn.ops.pointwise import where as select
+from fastnn.ops.pointwise import where as choose
 from fastnn.ops.shape import cat, size_tuple, stack
 
 
@@ -87,7 +87,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
         return nonzero_tuple(condition)
     if input is None or other is None:
         raise TypeError("where: give both input and other, or neither")
-    return select(condition, input, other)
+    return choose(condition, input, other)
 
 
 def is_tensor(obj: Any) -> bool:

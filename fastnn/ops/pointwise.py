@@ -94,6 +94,11 @@ def clamp(t: TensorBase, min: float | None = None, max: float | None = None) -> 
 
 def where(condition: Any, a: Any, b: Any) -> TensorBase:
     """Element-wise condition ? a : b; gradients flow to the branch chosen."""
+    return select(condition, a, b, "WhereBackward0")
+
+
+def select(condition: Any, a: Any, b: Any, name: str) -> TensorBase:
+    """where(condition, a, b), recorded under the grad_fn `name` of the op that uses it."""
     cond = condition.array if isinstance(condition, TensorBase) else np.asarray(condition)
     if isinstance(b, TensorBase) and not isinstance(a, TensorBase):
         a = constant_like(a, b)
@@ -104,26 +109,26 @@ def where(condition: Any, a: Any, b: Any) -> TensorBase:
     xs, ys = x.shape, y.shape
     zero = out.dtype.type(0)
     return record(out, (a, b), lambda g: (unbroadcast(np.where(cond, g, zero), xs),
-                                          unbroadcast(np.where(cond, zero, g), ys)), "WhereBackward0")
+                                          unbroadcast(np.where(cond, zero, g), ys)), name)
 
 
 def maximum(a: Any, b: Any) -> TensorBase:
     """Element-wise max; where the two are equal the gradient goes to the first."""
     a = as_tensor(a)
     b = constant_like(b, a)
-    return where(a.array >= b.array, a, b)
+    return select(a.array >= b.array, a, b, "MaximumBackward0")
 
 
 def minimum(a: Any, b: Any) -> TensorBase:
     """Element-wise min; where the two are equal the gradient goes to the first."""
     a = as_tensor(a)
     b = constant_like(b, a)
-    return where(a.array <= b.array, a, b)
+    return select(a.array <= b.array, a, b, "MinimumBackward0")
 
 
 def masked_fill(t: TensorBase, mask: Any, value: float) -> TensorBase:
     """mask ? value : t, element-wise (mask broadcasts); no gradient where filled."""
-    return where(mask, wrap(np.asarray(value, dtype=t.array.dtype)), t)
+    return select(mask, wrap(np.asarray(value, dtype=t.array.dtype)), t, "MaskedFillBackward0")
 
 
 def compare(op: str, ufunc: np.ufunc, a: Any, other: Any) -> TensorBase:
@@ -214,4 +219,4 @@ class PointwiseMethods:
 
 __all__ = ["PointwiseMethods", "abs", "atan2", "ceil", "clamp", "compare", "cos", "eq", "exp", "expm1", "floor", "ge",
            "gt", "isfinite", "isinf", "isnan", "le", "log", "log10", "log1p", "log2", "lt", "masked_fill", "maximum",
-           "minimum", "ne", "reciprocal", "round", "rsqrt", "sign", "sin", "sqrt", "tan", "trunc", "where"]
+           "minimum", "ne", "reciprocal", "round", "rsqrt", "select", "sign", "sin", "sqrt", "tan", "trunc", "where"]

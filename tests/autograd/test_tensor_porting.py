@@ -44,6 +44,9 @@ def test_repr_shows_grad_fn_and_requires_grad_as_torch():
         (ours_x.sigmoid().t(), theirs_x.sigmoid().t()),
         (ours_x - 1, theirs_x - 1),
         (ours_x.double(), theirs_x.double()),
+        (fastnn.maximum(ours_x, fastnn.zeros(1)), torch.maximum(theirs_x, torch.zeros(1))),
+        (ours_x.masked_fill(fastnn.tensor(x > 0), 0.0), theirs_x.masked_fill(torch.tensor(x > 0), 0.0)),
+        (ours_x.transpose(0, 1), theirs_x.transpose(0, 1)),
     ]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs).replace("torch.", "fastnn."), ours.grad_fn
