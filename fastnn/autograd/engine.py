@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fastnn.autograd.mode import is_grad_enabled
+from fastnn.autograd.mode import GRAD_ENABLED
 from fastnn.autograd.numerics import quiet
 
 
@@ -147,7 +147,7 @@ def record(out: np.ndarray, parents: tuple, backward: Callable, name: str = "") 
     t = object.__new__(_tensor_class)
     t.array = out
     t.grad = None
-    if is_grad_enabled():
+    if GRAD_ENABLED.get():
         for p in parents:
             if p.requires_grad:
                 t.requires_grad = True
