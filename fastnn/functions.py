@@ -54,15 +54,21 @@ sum, mean, argmax, argmin, var, std, norm, logsumexp, cumsum, all, any = (  # no
     _method(n) for n in ("sum", "mean", "argmax", "argmin", "var", "std", "norm", "logsumexp", "cumsum", "all",
                          "any"))
 (reshape, flatten, squeeze, unsqueeze, transpose, permute, movedim, t, softmax, log_softmax, index_select,
- masked_fill, clone, detach, sort, argsort, topk, gather, scatter_add, zero_, fill_, clamp_, is_floating_point) = (
+ masked_fill, clone, detach, sort, argsort, topk, gather, scatter_add, zero_, fill_, clamp_, is_floating_point,
+ flip, narrow, select, split, chunk, unbind, prod, amax, amin, clamp_min, clamp_max, logical_not, bmm, dot, outer) = (
     _method(n) for n in ("reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "movedim", "t",
                          "softmax", "log_softmax", "index_select", "masked_fill", "clone", "detach", "sort",
                          "argsort", "topk", "gather", "scatter_add", "zero_", "fill_", "clamp_",
-                         "is_floating_point"))
-add, sub, subtract, mul, multiply, div, divide, true_divide, pow, eq, ne, lt, le, gt, ge, atan2 = (  # noqa: A001
+                         "is_floating_point", "flip", "narrow", "select", "split", "chunk", "unbind", "prod", "amax",
+                         "amin", "clamp_min", "clamp_max", "logical_not", "bmm", "dot", "outer"))
+(add, sub, subtract, mul, multiply, div, divide, true_divide, pow, eq, ne, lt, le, gt, ge, atan2,  # noqa: A001
+ remainder, fmod, floor_divide, logical_and, logical_or, logical_xor) = (
     _binary(n) for n in ("add", "sub", "sub", "mul", "multiply", "div", "divide", "true_divide", "pow", "eq", "ne",
-                         "lt", "le", "gt", "ge", "atan2"))
+                         "lt", "le", "gt", "ge", "atan2", "remainder", "fmod", "floor_divide", "logical_and",
+                         "logical_or", "logical_xor"))
 subtract.__name__ = subtract.__qualname__ = "subtract"
+abs_, exp_, log_, neg_, relu_, sigmoid_, sqrt_, tanh_ = (_method(n) for n in (
+    "abs_", "exp_", "log_", "neg_", "relu_", "sigmoid_", "sqrt_", "tanh_"))
 mm = matmul
 concat = concatenate = cat
 
@@ -237,15 +243,18 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 
 
 __all__ = [
-    "abs", "add", "all", "allclose", "any", "arange", "argmax", "argmin", "argsort", "as_tensor", "atan2", "cat",
-    "ceil", "clamp", "clamp_", "clip", "clone", "concat", "concatenate", "cos", "cumsum", "detach", "div", "divide",
-    "einsum", "empty", "empty_like", "eq", "equal", "exp", "expm1", "eye", "fill_", "flatten", "floor", "from_numpy",
-    "full", "full_like", "gather", "ge", "gt", "index_select", "is_floating_point", "is_tensor", "isfinite", "isinf",
-    "isnan", "le", "linspace", "log", "log10", "log1p", "log2", "log_softmax", "logsumexp", "lt", "masked_fill",
-    "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "movedim", "mul", "multiply", "ne", "neg",
-    "negative", "norm", "numel", "ones", "ones_like", "permute", "pow", "rand", "rand_like", "randint",
-    "randint_like", "randn", "randn_like", "randperm", "reciprocal", "relu", "reshape", "round", "rsqrt",
-    "scatter_add", "sigmoid", "sign", "sin", "softmax", "sort", "sqrt", "square", "squeeze", "stack", "std", "sub",
-    "subtract", "sum", "t", "tan", "tanh", "tensor", "topk", "transpose", "true_divide", "trunc", "unsqueeze", "var",
-    "where", "zero_", "zeros", "zeros_like",
+    "abs", "abs_", "add", "all", "allclose", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort",
+    "as_tensor", "atan2", "bmm", "cat", "ceil", "chunk", "clamp", "clamp_", "clamp_max", "clamp_min", "clip",
+    "clone", "concat", "concatenate", "cos", "cumsum", "detach", "div", "divide", "dot", "einsum", "empty",
+    "empty_like", "eq", "equal", "exp", "exp_", "expm1", "eye", "fill_", "flatten", "flip", "floor", "floor_divide",
+    "fmod", "from_numpy", "full", "full_like", "gather", "ge", "gt", "index_select", "is_floating_point",
+    "is_tensor", "isfinite", "isinf", "isnan", "le", "linspace", "log", "log10", "log1p", "log2", "log_",
+    "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "lt", "masked_fill",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "movedim", "mul", "multiply", "narrow", "ne", "neg",
+    "neg_", "negative", "norm", "numel", "ones", "ones_like", "outer", "permute", "pow", "prod", "rand", "rand_like",
+    "randint", "randint_like", "randn", "randn_like", "randperm", "reciprocal", "relu", "relu_", "remainder",
+    "reshape", "round", "rsqrt", "scatter_add", "select", "sigmoid", "sigmoid_", "sign", "sin", "softmax", "sort",
+    "split", "sqrt", "sqrt_", "square", "squeeze", "stack", "std", "sub", "subtract", "sum", "t", "tan", "tanh",
+    "tanh_", "tensor", "topk", "transpose", "true_divide", "trunc", "unbind", "unsqueeze", "var", "where", "zero_",
+    "zeros", "zeros_like",
 ]

@@ -37,7 +37,7 @@ from fastnn.ops.gather import GatherMethods
 from fastnn.ops.inplace import InplaceMethods
 from fastnn.ops.pointwise import PointwiseMethods
 from fastnn.ops.reduce import ReduceMethods, ValuesIndices
-from fastnn.ops.shape import ShapeMethods
+from fastnn.ops.shape import ShapeMethods, size_tuple
 from fastnn.ops.sorting import SortingMethods
 from fastnn.printing import tensor_repr
 
@@ -281,6 +281,21 @@ class Tensor(TensorBase, ArithmeticMethods, PointwiseMethods, ReduceMethods, Sha
 
     def new_zeros(self, *size: Any, dtype: Any = None) -> Tensor:
         return zeros(*size, dtype=dtype or self.array.dtype)
+
+    def new_ones(self, *size: Any, dtype: Any = None) -> Tensor:
+        return wrap(np.ones(size_tuple(size), dtype=to_dtype(dtype) or self.array.dtype))
+
+    def new_empty(self, *size: Any, dtype: Any = None) -> Tensor:
+        return wrap(np.empty(size_tuple(size), dtype=to_dtype(dtype) or self.array.dtype))
+
+    def new_full(self, size: Any, fill_value: float, dtype: Any = None) -> Tensor:
+        return wrap(np.full(tuple(size), fill_value, dtype=to_dtype(dtype) or self.array.dtype))
+
+    def nelement(self) -> int:
+        return self.array.size
+
+    def element_size(self) -> int:
+        return self.array.itemsize
 
     def new_tensor(self, data: Any, dtype: Any = None) -> Tensor:
         return tensor(data, dtype=dtype or self.array.dtype)

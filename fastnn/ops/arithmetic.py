@@ -126,6 +126,30 @@ def matmul(a: Any, b: Any) -> TensorBase:
     return record(out, (a, b), backward, "MmBackward0" if x.ndim == y.ndim == 2 else "MatmulBackward0")
 
 
+def bmm(a: Any, b: Any) -> TensorBase:
+    """Batched matrix product of (B, n, m) and (B, m, p)."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.array.ndim != 3 or b.array.ndim != 3 or a.array.shape[0] != b.array.shape[0]:
+        raise RuntimeError(f"bmm: expects two 3-D tensors with one batch size, got {a.array.shape} and {b.array.shape}")
+    return matmul(a, b)
+
+
+def dot(a: Any, b: Any) -> TensorBase:
+    """The inner product of two 1-D tensors of one length."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.array.ndim != 1 or b.array.shape != a.array.shape:
+        raise RuntimeError(f"dot: expects two 1-D tensors of one length, got {a.array.shape} and {b.array.shape}")
+    return matmul(a, b)
+
+
+def outer(a: Any, b: Any) -> TensorBase:
+    """a_i * b_j of two 1-D tensors."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.array.ndim != 1 or b.array.ndim != 1:
+        raise RuntimeError(f"outer: expects two 1-D tensors, got {a.array.shape} and {b.array.shape}")
+    return mul(a.reshape(-1, 1), b)
+
+
 class ArithmeticMethods:
     """Tensor's operators + - * / ** @ and their PyTorch method names."""
 
@@ -169,9 +193,13 @@ class ArithmeticMethods:
     pow = pow
     matmul = matmul
     mm = matmul
+    bmm = bmm
+    dot = dot
+    outer = outer
 
     def square(self) -> TensorBase:
         return mul(self, self)
 
 
-__all__ = ["ArithmeticMethods", "add", "binary_operands", "constant_like", "div", "matmul", "mul", "neg", "pow", "sub"]
+__all__ = ["ArithmeticMethods", "add", "binary_operands", "bmm", "constant_like", "div", "dot", "matmul", "mul", "neg",
+           "outer", "pow", "sub"]

@@ -131,6 +131,69 @@ def masked_fill(t: TensorBase, mask: Any, value: float) -> TensorBase:
     return select(mask, wrap(np.asarray(value, dtype=t.array.dtype)), t, "MaskedFillBackward0")
 
 
+def clamp_min(t: TensorBase, min: float) -> TensorBase:  # noqa: A002
+    return clamp(t, min=min)
+
+
+def clamp_max(t: TensorBase, max: float) -> TensorBase:  # noqa: A002
+    return clamp(t, max=max)
+
+
+@quiet
+def remainder(a: Any, b: Any) -> TensorBase:
+    """a - floor(a / b) * b (the sign of b, Python's %): d/da = 1, d/db = -floor(a / b)."""
+    a = as_tensor(a)
+    x, y, o = binary_operands("remainder", a, b)
+    out = np.mod(x, y)
+    xs, ys = x.shape, np.shape(y)
+    return record(out, (a,) if o is None else (a, o), lambda g: (
+        unbroadcast(g, xs), None if o is None else unbroadcast(-g * np.floor(x / y), ys)), "RemainderBackward0")
+
+
+@quiet
+def fmod(a: Any, b: Any) -> TensorBase:
+    """a - trunc(a / b) * b (the sign of a, C's fmod): d/da = 1, d/db = -trunc(a / b)."""
+    a = as_tensor(a)
+    x, y, o = binary_operands("fmod", a, b)
+    out = np.fmod(x, y)
+    xs, ys = x.shape, np.shape(y)
+    return record(out, (a,) if o is None else (a, o), lambda g: (
+        unbroadcast(g, xs), None if o is None else unbroadcast(-g * np.trunc(x / y), ys)), "FmodBackward0")
+
+
+@quiet
+def floor_divide(a: Any, b: Any) -> TensorBase:
+    """floor(a / b), outside the graph (its gradient is zero), as torch.floor_divide."""
+    a = as_tensor(a)
+    x, y, _ = binary_operands("floor_divide", a, b)
+    return wrap(np.asarray(np.floor_divide(x, y)))
+
+
+def logical(op: str, ufunc: np.ufunc, a: Any, *other: Any) -> TensorBase:
+    """Element-wise logic on truth values (non-zero is true), a bool tensor outside the graph."""
+    arrays = [v.array if isinstance(v, TensorBase) else np.asarray(v) for v in (a, *other)]
+    try:
+        return wrap(np.asarray(ufunc(*arrays)))
+    except ValueError:
+        raise RuntimeError(f"{op}: shapes {[x.shape for x in arrays]} do not broadcast") from None
+
+
+def logical_and(a: Any, b: Any) -> TensorBase:
+    return logical("logical_and", np.logical_and, a, b)
+
+
+def logical_or(a: Any, b: Any) -> TensorBase:
+    return logical("logical_or", np.logical_or, a, b)
+
+
+def logical_xor(a: Any, b: Any) -> TensorBase:
+    return logical("logical_xor", np.logical_xor, a, b)
+
+
+def logical_not(a: Any) -> TensorBase:
+    return logical("logical_not", np.logical_not, a)
+
+
 def compare(op: str, ufunc: np.ufunc, a: Any, other: Any) -> TensorBase:
     """Element-wise comparison, a bool tensor outside the graph."""
     a = as_tensor(a)
@@ -203,6 +266,15 @@ class PointwiseMethods:
     trunc = trunc
     atan2 = atan2
     clamp = clip = clamp
+    clamp_min = clamp_min
+    clamp_max = clamp_max
+    remainder = __mod__ = remainder
+    fmod = fmod
+    floor_divide = __floordiv__ = floor_divide
+    logical_and = logical_and
+    logical_or = logical_or
+    logical_xor = logical_xor
+    logical_not = logical_not
     maximum = maximum
     minimum = minimum
     masked_fill = masked_fill
@@ -217,6 +289,8 @@ class PointwiseMethods:
     isinf = isinf
 
 
-__all__ = ["PointwiseMethods", "abs", "atan2", "ceil", "clamp", "compare", "cos", "eq", "exp", "expm1", "floor", "ge",
-           "gt", "isfinite", "isinf", "isnan", "le", "log", "log10", "log1p", "log2", "lt", "masked_fill", "maximum",
-           "minimum", "ne", "reciprocal", "round", "rsqrt", "select", "sign", "sin", "sqrt", "tan", "trunc", "where"]
+__all__ = ["PointwiseMethods", "abs", "atan2", "ceil", "clamp", "clamp_max", "clamp_min", "compare", "cos", "eq",
+           "exp", "expm1", "floor", "floor_divide", "fmod", "ge", "gt", "isfinite", "isinf", "isnan", "le", "log",
+           "log10", "log1p", "log2", "logical", "logical_and", "logical_not", "logical_or", "logical_xor", "lt",
+           "masked_fill", "maximum", "minimum", "ne", "reciprocal", "remainder", "round", "rsqrt", "select", "sign",
+           "sin", "sqrt", "tan", "trunc", "where"]

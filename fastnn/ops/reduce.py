@@ -165,6 +165,51 @@ def logsumexp(t: TensorBase, dim: Dims, keepdim: bool = False) -> TensorBase:
 
 
 @quiet
+def prod(t: Any, dim: int | None = None, keepdim: bool = False) -> TensorBase:
+    """The product over `dim` (all elements when None); d/dx_i = the product of the others (exact with
+    zeros: from running products on each side). Integers and bools multiply to int64."""
+    x = t.array
+    work, axis = (x.reshape(-1), 0) if dim is None else (x, axes(dim, x.ndim, "prod")[0] if x.ndim else None)
+    if axis is None:
+        return record(x.copy(), (t,), lambda g: (g,), "ProdBackward1")
+    out = np.prod(work, axis=axis, keepdims=keepdim and dim is not None,
+                  dtype=int64 if x.dtype.kind in "ib" else x.dtype)
+    kept = kept_shape(work.shape, (axis,))
+
+    def backward(g: np.ndarray) -> tuple:
+        moved = np.moveaxis(work, axis, -1)
+        ones = np.ones(moved.shape[:-1] + (1,), dtype=moved.dtype)
+        left = np.cumprod(np.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
+        right = np.flip(np.cumprod(np.flip(np.concatenate([moved[..., 1:], ones], axis=-1), -1), axis=-1), -1)
+        others = np.moveaxis(left * right, -1, axis)
+        return ((others * g.reshape(kept)).reshape(x.shape),)
+
+    return record(np.asarray(out), (t,), backward, "ProdBackward0" if dim is None else "ProdBackward1")
+
+
+@quiet
+def amax(t: Any, dim: Dims = (), keepdim: bool = False, which: str = "amax") -> TensorBase:
+    """The largest values over `dim` (all dims when empty); the gradient is split evenly among ties."""
+    x = t.array
+    if x.size == 0:
+        raise RuntimeError(f"{which}: cannot reduce an empty tensor of shape {x.shape}")
+    reduced = None if dim == () or dim is None else axes(dim, x.ndim, which)
+    out = (np.max if which == "amax" else np.min)(x, axis=reduced, keepdims=keepdim)
+    kept = kept_shape(x.shape, reduced)
+
+    def backward(g: np.ndarray) -> tuple:
+        ties = x == out.reshape(kept)
+        return (ties * (g.reshape(kept) / ties.sum(axis=reduced, keepdims=True)),)
+
+    return record(np.asarray(out), (t,), backward, "AmaxBackward0" if which == "amax" else "AminBackward0")
+
+
+def amin(t: Any, dim: Dims = (), keepdim: bool = False) -> TensorBase:
+    """The smallest values over `dim` (all dims when empty); the gradient is split evenly among ties."""
+    return amax(t, dim, keepdim, "amin")
+
+
+@quiet
 def cumsum(t: Any, dim: int, dtype: Any = None) -> TensorBase:
     """Running sums along `dim`: y_i = x_0 + ... + x_i; the gradient is the reversed running sum of g.
     Integers and bools sum to int64, as in PyTorch."""
@@ -198,7 +243,12 @@ class ReduceMethods:
     norm = norm
     logsumexp = logsumexp
     cumsum = cumsum
+    prod = prod
+    amin = amin
     all = all
+
+    def amax(self, dim: Dims = (), keepdim: bool = False) -> TensorBase:
+        return amax(self, dim, keepdim)
     any = any
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
@@ -210,5 +260,5 @@ class ReduceMethods:
         return extreme(self, dim, keepdim, "min")
 
 
-__all__ = ["ReduceMethods", "ValuesIndices", "all", "any", "argmax", "argmin", "cumsum", "extreme", "kept_shape",
-           "logsumexp", "mean", "norm", "std", "sum", "var"]
+__all__ = ["ReduceMethods", "ValuesIndices", "all", "amax", "amin", "any", "argmax", "argmin", "cumsum", "extreme",
+           "kept_shape", "logsumexp", "mean", "norm", "prod", "std", "sum", "var"]

@@ -179,3 +179,76 @@ def test_every_tensor_method_torch_also_has_as_a_function_is_a_fastnn_function()
                and not callable(getattr(fastnn, n, None))]
     assert missing == []
     assert fastnn.zero_(fastnn.ones(2)).tolist() == [0.0, 0.0] and fastnn.is_floating_point(fastnn.ones(1))
+
+
+@pytest.mark.parametrize("name, op", [
+    ("prod all", lambda t: t.prod()), ("prod dim", lambda t: t.prod(1)), ("prod keepdim", lambda t: t.prod(0, True)),
+    ("amax", lambda t: t.amax(1)), ("amin", lambda t: t.amin(0, keepdim=True)), ("amax all", lambda t: t.amax()),
+    ("flip", lambda t: t.flip(0)), ("flip two", lambda t: t.flip((0, 1))), ("repeat", lambda t: t.repeat(2, 3)),
+    ("repeat new dim", lambda t: t.repeat(2, 1, 2)), ("narrow", lambda t: t.narrow(1, 1, 2)),
+    ("select", lambda t: t.select(1, -1)), ("split", lambda t: t.split(3, 1)[1]),
+    ("split sizes", lambda t: t.split([1, 3], 1)[1]), ("chunk", lambda t: t.chunk(2, 0)[1]),
+    ("unbind", lambda t: t.unbind(1)[2]), ("clamp_min", lambda t: t.clamp_min(0.1)),
+    ("clamp_max", lambda t: t.clamp_max(0.1)), ("remainder", lambda t: t.remainder(0.7)),
+    ("fmod", lambda t: t.fmod(0.7)),
+    ("outer", lambda t: fastnn.outer(t[0], t[1]) if isinstance(t, fastnn.Tensor) else torch.outer(t[0], t[1])),
+    ("dot", lambda t: t[0].dot(t[1])),
+    ("bmm", lambda t: t.reshape(1, 3, 4).bmm(t.reshape(1, 4, 3))),
+])
+def test_more_tensor_methods_match_torch_and_finite_differences(name, op):
+    data = X.copy()
+    data[1, 2] = 0.0  # prod's gradient through a zero
+    assert_parity(op, op, data)
+    if name not in ("remainder", "fmod"):  # piecewise, with jumps
+        gradcheck(op, data)
+
+
+def test_prod_gradient_with_two_zeros_and_amax_ties_match_torch():
+    data = np.array([[0.0, 2.0, 0.0], [1.0, 3.0, 3.0]])
+    assert_parity(lambda t: t.prod(1), lambda t: t.prod(1), data)
+    assert_parity(lambda t: t.amax(1), lambda t: t.amax(1), data)
+    assert_parity(lambda t: fastnn.prod(t), lambda t: torch.prod(t), data)
+
+
+def test_in_place_methods_and_random_fills():
+    for name, arg in [("exp_", ()), ("neg_", ()), ("abs_", ()), ("relu_", ()), ("sigmoid_", ()), ("tanh_", ()),
+                      ("pow_", (2,)), ("masked_fill_", (torch.tensor(X > 0), 0.5))]:
+        ours, theirs = fastnn.tensor(X), torch.tensor(X)
+        mine = tuple(fastnn.tensor(a.numpy()) if isinstance(a, torch.Tensor) else a for a in arg)
+        assert getattr(ours, name)(*mine) is ours
+        getattr(theirs, name)(*arg)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    w = fastnn.zeros(1000)
+    fastnn.manual_seed(1)
+    w.data.uniform_(-0.5, 0.5)
+    assert -0.5 <= w.numpy().min() and w.numpy().max() < 0.5 and w.numpy().std() > 0.2
+    fastnn.manual_seed(1)
+    assert fastnn.equal(fastnn.zeros(1000).uniform_(-0.5, 0.5), w)
+    assert abs(float(fastnn.zeros(20000).normal_(2.0, 0.5).mean()) - 2.0) < 0.02
+    p = fastnn.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="uniform_: a tensor that requires grad cannot be modified in place"):
+        p.uniform_()
+    with pytest.raises(TypeError, match="normal_: needs a floating point tensor"):
+        fastnn.zeros(2, dtype=fastnn.int64).normal_()
+
+
+def test_new_factories_logic_and_floor_divide_match_torch():
+    t, r = fastnn.tensor(X), torch.tensor(X)
+    for name, args in [("new_ones", (2, 3)), ("new_zeros", ((2, 3),)), ("new_full", ((2,), 7.0))]:
+        ours, theirs = getattr(t, name)(*args), getattr(r, name)(*args)
+        assert ours.tolist() == theirs.tolist() and str(ours.dtype) == str(theirs.dtype).replace("torch", "fastnn")
+    assert t.new_empty(4).shape == (4,) and t.nelement() == 12 and t.element_size() == 8 and t.is_contiguous()
+    a, b = X > 0, X > 0.5
+    for name in ("logical_and", "logical_or", "logical_xor"):
+        assert (getattr(fastnn, name)(fastnn.tensor(a), fastnn.tensor(b)).tolist()
+                == getattr(torch, name)(torch.tensor(a), torch.tensor(b)).tolist())
+    assert fastnn.logical_not(fastnn.tensor(a)).tolist() == torch.logical_not(torch.tensor(a)).tolist()
+    ints = np.array([7, -7, 5])
+    assert (fastnn.tensor(ints) // 2).tolist() == torch.floor_divide(torch.tensor(ints), 2).tolist()
+    assert fastnn.floor_divide(fastnn.tensor(X), 0.5).tolist() == torch.floor_divide(r, 0.5).tolist()
+    with pytest.raises(RuntimeError, match="bmm: expects two 3-D tensors"):
+        fastnn.bmm(fastnn.ones(2, 3), fastnn.ones(3, 2))
+    with pytest.raises(RuntimeError, match="split: sizes \\[1, 1\\] do not add up to dimension 1 of size 4"):
+        fastnn.split(fastnn.tensor(X), [1, 1], 1)
+    with pytest.raises(IndexError, match="narrow: start 3 and length 2 exceed dimension 1 of size 4"):
+        fastnn.narrow(fastnn.tensor(X), 1, 3, 2)
