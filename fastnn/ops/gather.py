@@ -13,7 +13,7 @@ import numpy as np
 
 from fastnn.autograd.engine import TensorBase, record, wrap
 from fastnn.ops.arithmetic import binary_operands
-from fastnn.ops.checks import as_tensor, axes, integer_indices
+from fastnn.ops.checks import as_tensor, integer_indices, one_axis
 from fastnn.ops.inplace import check_inplace
 
 
@@ -24,21 +24,21 @@ def _positions(op: str, shape: tuple, dim: int, index: Any, sizes_from: tuple | 
         raise RuntimeError(f"{op}: index has {idx.ndim} dimensions but the input has {len(shape)}")
     if not shape:
         idx = idx.reshape(())
-    axis = axes(dim, len(shape), op)[0] if shape else 0
+    axis = one_axis(dim, len(shape), op) if shape else 0
     limit = sizes_from if sizes_from is not None else shape
     for d, (n, m) in enumerate(zip(idx.shape, limit)):
         if d != axis and n > m:
             raise RuntimeError(f"{op}: index {idx.shape} is larger than the input {shape} in dimension {d}")
     if not shape:
-        if idx.size and (idx.item() not in (0, -1)):
+        if idx.size and idx.item() != 0:
             raise IndexError(f"{op}: index {idx.item()} out of range for a 0-d tensor")
         return (), idx
     bound = shape[axis]
-    if idx.size and (idx.min() < -bound or idx.max() >= bound):
-        bad = idx[(idx < -bound) | (idx >= bound)].reshape(-1)[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= bound):  # negative indices are errors, as in torch
+        bad = idx[(idx < 0) | (idx >= bound)].reshape(-1)[0]
         raise IndexError(f"{op}: index {int(bad)} out of range for dimension {dim} of size {bound}")
     grid = list(np.indices(idx.shape, sparse=True))
-    grid[axis] = idx % bound if bound else idx
+    grid[axis] = idx
     return tuple(grid), idx
 
 

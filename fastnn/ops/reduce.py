@@ -16,7 +16,7 @@ from fastnn.autograd.dtypes import int64
 from fastnn.autograd.engine import TensorBase, record, wrap
 from fastnn.autograd.numerics import quiet
 from fastnn.ops.arithmetic import div, mul, pow, sub
-from fastnn.ops.checks import axes
+from fastnn.ops.checks import axes, one_axis
 from fastnn.ops.pointwise import abs, exp, log, sqrt
 
 Dims = int | Sequence[int] | None
@@ -85,7 +85,7 @@ def extreme(t: TensorBase, dim: int | None, keepdim: bool, which: str) -> Any:
             return (ties * (g / ties.sum()).astype(x.dtype),)
 
         return record(out, (t,), backward_all, ("Max" if which == "max" else "Min") + "Backward1")
-    (axis,) = axes(dim, x.ndim, which)
+    axis = one_axis(dim, x.ndim, which)
     idx = np.expand_dims(pick(x, axis=axis), axis) if x.ndim else np.zeros((), dtype=np.intp)
     values = np.take_along_axis(x, idx, axis=axis) if x.ndim else x.copy()
     shape, dtype = x.shape, x.dtype
@@ -111,7 +111,7 @@ def argmax(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> Tens
         raise RuntimeError(f"argmax: cannot reduce an empty tensor of shape {t.array.shape}")
     if dim is None:
         return wrap(np.asarray(t.array.argmax(), dtype=int64))
-    (axis,) = axes(dim, t.array.ndim, "argmax")
+    axis = one_axis(dim, t.array.ndim, "argmax")
     return wrap(np.asarray(t.array.argmax(axis=axis if t.array.ndim else None, keepdims=keepdim), dtype=int64))
 
 
@@ -121,7 +121,7 @@ def argmin(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> Tens
         raise RuntimeError(f"argmin: cannot reduce an empty tensor of shape {t.array.shape}")
     if dim is None:
         return wrap(np.asarray(t.array.argmin(), dtype=int64))
-    (axis,) = axes(dim, t.array.ndim, "argmin")
+    axis = one_axis(dim, t.array.ndim, "argmin")
     return wrap(np.asarray(t.array.argmin(axis=axis if t.array.ndim else None, keepdims=keepdim), dtype=int64))
 
 
@@ -169,7 +169,7 @@ def prod(t: Any, dim: int | None = None, keepdim: bool = False) -> TensorBase:
     """The product over `dim` (all elements when None); d/dx_i = the product of the others (exact with
     zeros: from running products on each side). Integers and bools multiply to int64."""
     x = t.array
-    work, axis = (x.reshape(-1), 0) if dim is None else (x, axes(dim, x.ndim, "prod")[0] if x.ndim else None)
+    work, axis = (x.reshape(-1), 0) if dim is None else (x, one_axis(dim, x.ndim, "prod") if x.ndim else None)
     if axis is None:
         return record(x.copy(), (t,), lambda g: (g,), "ProdBackward1")
     out = np.prod(work, axis=axis, keepdims=keepdim and dim is not None,
@@ -214,7 +214,7 @@ def cumsum(t: Any, dim: int, dtype: Any = None) -> TensorBase:
     """Running sums along `dim`: y_i = x_0 + ... + x_i; the gradient is the reversed running sum of g.
     Integers and bools sum to int64, as in PyTorch."""
     x = t.array if dtype is None else t.array.astype(dtype)
-    (axis,) = axes(dim, x.ndim, "cumsum")
+    axis = one_axis(dim, x.ndim, "cumsum")
     if not x.ndim:
         return record(x.astype(int64) if x.dtype.kind in "ib" else x.copy(), (t,), lambda g: (g,), "CumsumBackward0")
     out = np.cumsum(x, axis=axis, dtype=int64 if x.dtype.kind in "ib" else x.dtype)

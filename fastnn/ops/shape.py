@@ -14,7 +14,7 @@ import numpy as np
 
 from fastnn.autograd.engine import TensorBase, record
 from fastnn.ops.arithmetic import add
-from fastnn.ops.checks import as_tensor, axes
+from fastnn.ops.checks import as_tensor, axes, one_axis
 
 
 def size_tuple(size: tuple) -> tuple:
@@ -96,7 +96,7 @@ def squeeze(t: TensorBase, dim: int | None = None) -> TensorBase:
     if dim is None:
         out = t.array.reshape(tuple(n for n in source if n != 1))
     else:
-        (axis,) = axes(dim, t.array.ndim, "squeeze") if source else (0,)
+        axis = one_axis(dim, t.array.ndim, "squeeze") if source else 0
         out = t.array.reshape(source[:axis] + source[axis + 1:]) if source and source[axis] == 1 else t.array
     return record(out, (t,), lambda g: (g.reshape(source),), "SqueezeBackward0")
 
@@ -166,7 +166,7 @@ def getitem(t: TensorBase, index: Any) -> TensorBase:
 def index_select(t: TensorBase, dim: int, index: Any) -> TensorBase:
     """The entries at `index` (1-D integers) along `dim`; gradients scatter-add back."""
     idx = index.array if isinstance(index, TensorBase) else np.asarray(index)
-    (axis,) = axes(dim, t.array.ndim, "index_select")
+    axis = one_axis(dim, t.array.ndim, "index_select")
     return getitem(t, (slice(None),) * axis + (idx,))
 
 
@@ -182,7 +182,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> TensorBase:
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     same_dtypes("cat", tensors)
-    (axis,) = axes(dim, tensors[0].array.ndim, "cat")
+    axis = one_axis(dim, tensors[0].array.ndim, "cat")
     try:
         out = np.concatenate([t.array for t in tensors], axis=axis)
     except ValueError:
@@ -237,7 +237,7 @@ def repeat(t: TensorBase, *sizes: int | Sequence[int]) -> TensorBase:
 
 def narrow(t: TensorBase, dim: int, start: int, length: int) -> TensorBase:
     """Elements start .. start + length - 1 along `dim`."""
-    (axis,) = axes(dim, t.array.ndim, "narrow")
+    axis = one_axis(dim, t.array.ndim, "narrow")
     size = t.array.shape[axis]
     start = start + size if start < 0 else start
     if not (0 <= start <= size and 0 <= length and start + length <= size):
@@ -247,7 +247,7 @@ def narrow(t: TensorBase, dim: int, start: int, length: int) -> TensorBase:
 
 def select(t: TensorBase, dim: int, index: int) -> TensorBase:
     """The slice at `index` along `dim` (that dim removed)."""
-    (axis,) = axes(dim, t.array.ndim, "select")
+    axis = one_axis(dim, t.array.ndim, "select")
     size = t.array.shape[axis]
     if not -size <= index < size:
         raise IndexError(f"select: index {index} out of range for dimension {dim} of size {size}")
@@ -256,7 +256,7 @@ def select(t: TensorBase, dim: int, index: int) -> TensorBase:
 
 def split(t: TensorBase, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple:
     """Pieces of `split_size` along `dim` (the last may be smaller), or of the given sizes."""
-    (axis,) = axes(dim, t.array.ndim, "split")
+    axis = one_axis(dim, t.array.ndim, "split")
     size = t.array.shape[axis]
     if isinstance(split_size_or_sections, (int, np.integer)):
         step = int(split_size_or_sections)
@@ -275,13 +275,13 @@ def chunk(t: TensorBase, chunks: int, dim: int = 0) -> tuple:
     """`chunks` pieces of equal size (ceil(n / chunks)) along `dim`, the last possibly smaller."""
     if chunks <= 0:
         raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
-    (axis,) = axes(dim, t.array.ndim, "chunk")
+    axis = one_axis(dim, t.array.ndim, "chunk")
     return split(t, builtins.max(-(-t.array.shape[axis] // chunks), 1), axis)
 
 
 def unbind(t: TensorBase, dim: int = 0) -> tuple:
     """The slices along `dim`, that dim removed."""
-    (axis,) = axes(dim, t.array.ndim, "unbind")
+    axis = one_axis(dim, t.array.ndim, "unbind")
     return tuple(select(t, axis, i) for i in range(t.array.shape[axis]))
 
 

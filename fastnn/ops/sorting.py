@@ -10,7 +10,7 @@ import numpy as np
 
 from fastnn.autograd.dtypes import int64
 from fastnn.autograd.engine import TensorBase, record, wrap
-from fastnn.ops.checks import as_tensor, axes
+from fastnn.ops.checks import as_tensor, axes, one_axis
 from fastnn.ops.reduce import ValuesIndices
 
 
@@ -43,7 +43,7 @@ def _axis(t: TensorBase, dim: int, op: str) -> int:
     if t.array.ndim == 0:
         axes(dim, 0, op)
         return -1
-    return axes(dim, t.array.ndim, op)[0]
+    return one_axis(dim, t.array.ndim, op)
 
 
 def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:

@@ -252,3 +252,20 @@ def test_new_factories_logic_and_floor_divide_match_torch():
         fastnn.split(fastnn.tensor(X), [1, 1], 1)
     with pytest.raises(IndexError, match="narrow: start 3 and length 2 exceed dimension 1 of size 4"):
         fastnn.narrow(fastnn.tensor(X), 1, 3, 2)
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.cumsum(None), lambda t: t.narrow(None, 0, 1), lambda t: t.select((0, 1), 0), lambda t: t.split(2, 1.5),
+    lambda t: t.sort(dim="x"), lambda t: t.gather(None, fastnn.tensor([[0]])), lambda t: t.max(dim=(0, 1)),
+    lambda t: t.unbind(None), lambda t: t.argmax(dim=[0]),
+])
+def test_a_dim_that_is_not_one_integer_is_a_type_error_naming_the_op(call):
+    with pytest.raises(TypeError, match=r"^\w+: dim must be an integer, got \w+$"):
+        call(fastnn.tensor(X))
+
+
+def test_gather_rejects_negative_indices_as_torch():
+    with pytest.raises(IndexError, match="gather: index -1 out of range for dimension 1 of size 4"):
+        fastnn.gather(fastnn.tensor(X), 1, fastnn.tensor([[-1]]))
+    with pytest.raises(RuntimeError):
+        torch.gather(torch.tensor(X), 1, torch.tensor([[-1]]))
