@@ -7,6 +7,7 @@ and default to float32, as PyTorch does.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,9 +16,12 @@ import numpy as np
 from fastnn import random
 from fastnn.autograd.dtypes import DEFAULT_FLOAT, infer_array, int64, to_dtype
 from fastnn.autograd.engine import TensorBase, wrap
-from fastnn.ops.arithmetic import matmul
+from fastnn.ops.arithmetic import constant_like, matmul
 from fastnn.ops.checks import as_tensor as to_tensor
-from fastnn.ops.pointwise import maximum, minimum, where
+from fastnn.ops.einsum import einsum
+from fastnn.ops.gather import nonzero_tuple
+from fastnn.ops.pointwise import maximum, minimum
+from fastnn.ops.pointwise import where as choose
 from fastnn.ops.shape import cat, size_tuple, stack
 
 
@@ -30,14 +34,66 @@ def _method(name: str) -> Callable:
     return function
 
 
-exp, log, log1p, sqrt, abs, tanh, sigmoid, relu, clamp = (  # noqa: A001
-    _method(n) for n in ("exp", "log", "log1p", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp"))
-sum, mean, max, min, argmax, argmin = (  # noqa: A001
-    _method(n) for n in ("sum", "mean", "max", "min", "argmax", "argmin"))
-reshape, flatten, squeeze, unsqueeze, transpose, permute, softmax, log_softmax = (
-    _method(n) for n in ("reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "softmax",
-                         "log_softmax"))
+def _binary(name: str) -> Callable:
+    def function(input: Any, other: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(other, TensorBase) and not isinstance(input, TensorBase):
+            input = constant_like(input, other)  # torch.pow(2, t): the scalar takes t's dtype
+        return getattr(to_tensor(input), name)(other, *args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"fastnn.{name}(a, b, ...) is a.{name}(b, ...), as torch.{name}."
+    return function
+
+
+(exp, log, log1p, log2, log10, expm1, sqrt, rsqrt, reciprocal, sin, cos, tan, abs, sign, floor, ceil,  # noqa: A001
+ round, trunc, neg, negative, square, tanh, sigmoid, relu, clamp, clip, isnan, isfinite, isinf) = (
+    _method(n) for n in ("exp", "log", "log1p", "log2", "log10", "expm1", "sqrt", "rsqrt", "reciprocal", "sin",
+                         "cos", "tan", "abs", "sign", "floor", "ceil", "round", "trunc", "neg", "negative", "square",
+                         "tanh", "sigmoid", "relu", "clamp", "clip", "isnan", "isfinite", "isinf"))
+sum, mean, argmax, argmin, var, std, norm, logsumexp, cumsum, all, any = (  # noqa: A001
+    _method(n) for n in ("sum", "mean", "argmax", "argmin", "var", "std", "norm", "logsumexp", "cumsum", "all",
+                         "any"))
+(reshape, flatten, squeeze, unsqueeze, transpose, permute, movedim, t, softmax, log_softmax, index_select,
+ masked_fill, clone, detach, sort, argsort, topk, gather, scatter_add, zero_, fill_, clamp_, is_floating_point,
+ flip, narrow, select, split, chunk, unbind, prod, amax, amin, clamp_min, clamp_max, logical_not, bmm, dot, outer) = (
+    _method(n) for n in ("reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "movedim", "t",
+                         "softmax", "log_softmax", "index_select", "masked_fill", "clone", "detach", "sort",
+                         "argsort", "topk", "gather", "scatter_add", "zero_", "fill_", "clamp_",
+                         "is_floating_point", "flip", "narrow", "select", "split", "chunk", "unbind", "prod", "amax",
+                         "amin", "clamp_min", "clamp_max", "logical_not", "bmm", "dot", "outer"))
+(add, sub, subtract, mul, multiply, div, divide, true_divide, pow, eq, ne, lt, le, gt, ge, atan2,  # noqa: A001
+ remainder, fmod, floor_divide, logical_and, logical_or, logical_xor) = (
+    _binary(n) for n in ("add", "sub", "sub", "mul", "multiply", "div", "divide", "true_divide", "pow", "eq", "ne",
+                         "lt", "le", "gt", "ge", "atan2", "remainder", "fmod", "floor_divide", "logical_and",
+                         "logical_or", "logical_xor"))
+subtract.__name__ = subtract.__qualname__ = "subtract"
+abs_, exp_, log_, neg_, relu_, sigmoid_, sqrt_, tanh_ = (_method(n) for n in (
+    "abs_", "exp_", "log_", "neg_", "relu_", "sigmoid_", "sqrt_", "tanh_"))
 mm = matmul
+concat = concatenate = cat
+
+
+def max(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001 - torch.max
+    """max(t) -> the largest value; max(t, dim) -> (values, indices); max(a, b) -> element-wise max."""
+    if isinstance(dim, TensorBase):
+        return maximum(input, dim)
+    return to_tensor(input).max(dim, keepdim)
+
+
+def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001 - torch.min
+    """min(t) -> the smallest value; min(t, dim) -> (values, indices); min(a, b) -> element-wise min."""
+    if isinstance(dim, TensorBase):
+        return minimum(input, dim)
+    return to_tensor(input).min(dim, keepdim)
+
+
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
+    """where(c, a, b) -> c ? a : b element-wise; where(c) -> the indices of c's true elements per dim."""
+    if input is None and other is None:
+        return nonzero_tuple(condition)
+    if input is None or other is None:
+        raise TypeError("where: give both input and other, or neither")
+    return choose(condition, input, other)
 
 
 def is_tensor(obj: Any) -> bool:
@@ -120,6 +176,29 @@ def full_like(t: Any, fill_value: float, dtype: Any = None, requires_grad: bool 
     return _new(np.full(t.array.shape, fill_value, dtype=to_dtype(dtype) or t.array.dtype), requires_grad)
 
 
+def empty_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    t = to_tensor(t)
+    return _new(np.empty(t.array.shape, dtype=to_dtype(dtype) or t.array.dtype), requires_grad)
+
+
+def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """Standard normal samples of t's shape and (float) dtype."""
+    t = to_tensor(t)
+    return randn(*t.array.shape, dtype=dtype or t.array.dtype, requires_grad=requires_grad)
+
+
+def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+    """Uniform samples in [0, 1) of t's shape and (float) dtype."""
+    t = to_tensor(t)
+    return rand(*t.array.shape, dtype=dtype or t.array.dtype, requires_grad=requires_grad)
+
+
+def randint_like(t: Any, low: int, high: int | None = None, dtype: Any = None) -> Any:
+    """Integers uniform in [low, high) (or [0, low)) of t's shape and dtype."""
+    t = to_tensor(t)
+    return randint(low, high, t.array.shape, dtype=dtype or t.array.dtype)
+
+
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Any:
     return _new(np.eye(n, m, dtype=to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
 
@@ -158,15 +237,24 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if end is None:
         start, end = 0, start
     if dtype is None:
-        ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        ints = builtins.all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if ints else DEFAULT_FLOAT
     return _new(np.arange(start, end, step).astype(dtype), requires_grad)
 
 
 __all__ = [
-    "abs", "allclose", "arange", "argmax", "argmin", "as_tensor", "cat", "clamp", "empty", "equal", "exp", "eye",
-    "flatten", "from_numpy", "full", "full_like", "is_tensor", "linspace", "log", "log1p", "log_softmax", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "mm", "numel", "ones", "ones_like", "permute", "rand", "randint",
-    "randn", "randperm", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sum", "tanh",
-    "tensor", "transpose", "unsqueeze", "where", "zeros", "zeros_like",
+    "abs", "abs_", "add", "all", "allclose", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort",
+    "as_tensor", "atan2", "bmm", "cat", "ceil", "chunk", "clamp", "clamp_", "clamp_max", "clamp_min", "clip",
+    "clone", "concat", "concatenate", "cos", "cumsum", "detach", "div", "divide", "dot", "einsum", "empty",
+    "empty_like", "eq", "equal", "exp", "exp_", "expm1", "eye", "fill_", "flatten", "flip", "floor", "floor_divide",
+    "fmod", "from_numpy", "full", "full_like", "gather", "ge", "gt", "index_select", "is_floating_point",
+    "is_tensor", "isfinite", "isinf", "isnan", "le", "linspace", "log", "log10", "log1p", "log2", "log_",
+    "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "lt", "masked_fill",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "movedim", "mul", "multiply", "narrow", "ne", "neg",
+    "neg_", "negative", "norm", "numel", "ones", "ones_like", "outer", "permute", "pow", "prod", "rand", "rand_like",
+    "randint", "randint_like", "randn", "randn_like", "randperm", "reciprocal", "relu", "relu_", "remainder",
+    "reshape", "round", "rsqrt", "scatter_add", "select", "sigmoid", "sigmoid_", "sign", "sin", "softmax", "sort",
+    "split", "sqrt", "sqrt_", "square", "squeeze", "stack", "std", "sub", "subtract", "sum", "t", "tan", "tanh",
+    "tanh_", "tensor", "topk", "transpose", "true_divide", "trunc", "unbind", "unsqueeze", "var", "where", "zero_",
+    "zeros", "zeros_like",
 ]

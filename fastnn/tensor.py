@@ -13,23 +13,79 @@ from typing import Any
 
 import numpy as np
 
-from fastnn.autograd.device import is_device
-from fastnn.autograd.dtypes import bool_, float32, float64, infer_array, int32, int64, to_dtype
-from fastnn.autograd.engine import TensorBase, record, register_tensor_class, wrap
+from fastnn.autograd.device import CPU, CPU_ONLY, is_device
+from fastnn.autograd.dtypes import (
+    DEFAULT_FLOAT,
+    bool_,
+    dtype,
+    float32,
+    float64,
+    infer_array,
+    int32,
+    int64,
+    public,
+    to_dtype,
+)
+from fastnn.autograd.engine import Node, TensorBase, record, register_tensor_class, wrap
 from fastnn.autograd.mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from fastnn.autograd.sparse import SparseTensor
 from fastnn.functions import from_numpy, tensor, zeros
 from fastnn.ops.activations import ActivationMethods, activation
 from fastnn.ops.arithmetic import ArithmeticMethods
 from fastnn.ops.checks import as_tensor
+from fastnn.ops.gather import GatherMethods
 from fastnn.ops.inplace import InplaceMethods
 from fastnn.ops.pointwise import PointwiseMethods
 from fastnn.ops.reduce import ReduceMethods, ValuesIndices
-from fastnn.ops.shape import ShapeMethods
+from fastnn.ops.shape import ShapeMethods, size_tuple
+from fastnn.ops.sorting import SortingMethods
+from fastnn.printing import tensor_repr
+
+LEGACY_NAMES = {"FloatTensor": float32, "DoubleTensor": float64, "LongTensor": int64, "IntTensor": int32,
+                "BoolTensor": bool_, "ByteTensor": np.dtype(np.uint8), "ShortTensor": np.dtype(np.int16),
+                "CharTensor": np.dtype(np.int8), "HalfTensor": np.dtype(np.float16)}
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints that prints as ``fastnn.Size([64, 784])`` (torch.Size)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"fastnn.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        """As a plain tuple inside f-strings (the library's error messages show shapes as (2, 3))."""
+        return format(tuple(self), spec)
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        return int(np.prod(self, dtype=np.int64))
+
+
+def legacy_array(args: tuple, dtype: np.dtype | None, default: np.dtype) -> np.ndarray:
+    """The array of PyTorch's legacy constructors (torch.Tensor, torch.FloatTensor...): sizes given as
+    ints (or a Size) give zeros of that shape; data gives a copy in `dtype` (lists of numbers become
+    `default`; arrays and tensors keep their dtype unless `dtype` is given)."""
+    if not args:
+        return np.zeros(0, dtype=dtype or default)
+    if isinstance(args[0], Size) or all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+        sizes = tuple(args[0]) if isinstance(args[0], Size) else tuple(int(a) for a in args)
+        if any(n < 0 for n in sizes):
+            raise RuntimeError(f"Tensor: negative dimension in size {sizes}")
+        return np.zeros(sizes, dtype=dtype or default)
+    if len(args) > 1:
+        raise TypeError(f"Tensor: expected sizes (ints) or one sequence of data, got {len(args)} arguments")
+    data = args[0]
+    if isinstance(data, (np.ndarray, np.generic, TensorBase)):
+        return infer_array(data, dtype)
+    return infer_array(data, dtype or default)
 
 
 class Tensor(TensorBase, ArithmeticMethods, PointwiseMethods, ReduceMethods, ShapeMethods, ActivationMethods,
-             InplaceMethods):
+             SortingMethods, GatherMethods, InplaceMethods):
     """An n-dimensional array that can record the ops applied to it and differentiate through them.
 
     Method groups: engine (backward, requires_grad_, retain_grad, is_leaf) in autograd/engine.py;
@@ -45,8 +101,10 @@ class Tensor(TensorBase, ArithmeticMethods, PointwiseMethods, ReduceMethods, Sha
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
     __hash__ = object.__hash__  # the comparison operators return tensors, so hash by identity
 
-    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.array = infer_array(data, to_dtype(dtype))
+    def __init__(self, *data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        """Tensor(list) is float32 and Tensor(2, 3) a (2, 3) tensor of zeros, as torch.Tensor; a NumPy
+        array or a tensor keeps its dtype (torch would make it float32) unless `dtype` is given."""
+        self.array = legacy_array(data, to_dtype(dtype), DEFAULT_FLOAT)
         self.grad = None
         self._ctx = None
         self.requires_grad = False
@@ -55,19 +113,28 @@ class Tensor(TensorBase, ArithmeticMethods, PointwiseMethods, ReduceMethods, Sha
 
     # ---------------------------------------------------------------- shape and dtype
     @property
-    def shape(self) -> tuple:
-        return self.array.shape
+    def shape(self) -> Size:
+        return Size(self.array.shape)
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.array.dtype
+    def dtype(self) -> dtype:
+        """The dtype, printed as ``fastnn.float32`` and equal to the NumPy dtype ``numpy().dtype``."""
+        return public(self.array.dtype)
+
+    @property
+    def grad_fn(self) -> Node | None:
+        """The graph node that made this tensor (None for a leaf or outside grad mode)."""
+        return self._ctx
+
+    def is_floating_point(self) -> bool:
+        return self.array.dtype.kind == "f"
 
     @property
     def ndim(self) -> int:
         return self.array.ndim
 
-    def size(self, dim: int | None = None) -> tuple | int:
-        return self.array.shape if dim is None else self.array.shape[dim]
+    def size(self, dim: int | None = None) -> Size | int:
+        return Size(self.array.shape) if dim is None else self.array.shape[dim]
 
     def dim(self) -> int:
         return self.array.ndim
@@ -85,15 +152,15 @@ class Tensor(TensorBase, ArithmeticMethods, PointwiseMethods, ReduceMethods, Sha
 
     # ---------------------------------------------------------------- printing and Python numbers
     def __repr__(self) -> str:
-        body = np.array2string(self.array, separator=", ", prefix="tensor(")
-        extras = ""
-        if self.array.dtype not in (float32, int64, bool_):
-            extras += f", dtype=fastnn.{self.array.dtype}"
-        if self._ctx is not None:
-            extras += ", grad_fn=<backward>"
-        elif self.requires_grad:
-            extras += ", requires_grad=True"
-        return f"tensor({body}{extras})"
+        return tensor_repr(self.array, self._ctx.name() if self._ctx is not None else None, self.requires_grad)
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its number (f"{loss:.4f}"); others only without a format spec."""
+        if self.array.ndim == 0:
+            return self.array.item().__format__(spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
+        return repr(self)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if copy:
@@ -152,12 +219,19 @@ class Tensor(TensorBase, ArithmeticMethods, PointwiseMethods, ReduceMethods, Sha
         return self if self.array.flags.c_contiguous else self.clone()
 
     @property
-    def device(self) -> str:
-        """Always "cpu": fastnn runs on the CPU."""
-        return "cpu"
+    def device(self) -> Any:
+        """device(type='cpu'): fastnn runs on the CPU (it compares equal to "cpu")."""
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     def cpu(self) -> Tensor:
         return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        raise RuntimeError(f"Tensor.cuda: {CPU_ONLY}")
 
     def to(self, *args: Any, dtype: Any = None) -> Tensor:
         """The tensor in `dtype` (itself when it already is; differentiable between float dtypes).
@@ -195,8 +269,33 @@ class Tensor(TensorBase, ArithmeticMethods, PointwiseMethods, ReduceMethods, Sha
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.array.dtype)
 
+    def type(self, dtype: Any = None) -> str | Tensor:
+        """type() -> the legacy type name ('fastnn.FloatTensor'); type(dtype) -> the tensor in `dtype`
+        (a dtype or a name such as 'torch.LongTensor')."""
+        if dtype is None:
+            names = {np.dtype(v): k for k, v in LEGACY_NAMES.items()}
+            return "fastnn." + names.get(self.array.dtype, f"{self.array.dtype.name}Tensor")
+        if isinstance(dtype, str) and dtype.rpartition(".")[2] in LEGACY_NAMES:
+            dtype = LEGACY_NAMES[dtype.rpartition(".")[2]]
+        return self.to(dtype)
+
     def new_zeros(self, *size: Any, dtype: Any = None) -> Tensor:
         return zeros(*size, dtype=dtype or self.array.dtype)
+
+    def new_ones(self, *size: Any, dtype: Any = None) -> Tensor:
+        return wrap(np.ones(size_tuple(size), dtype=to_dtype(dtype) or self.array.dtype))
+
+    def new_empty(self, *size: Any, dtype: Any = None) -> Tensor:
+        return wrap(np.empty(size_tuple(size), dtype=to_dtype(dtype) or self.array.dtype))
+
+    def new_full(self, size: Any, fill_value: float, dtype: Any = None) -> Tensor:
+        return wrap(np.full(tuple(size), fill_value, dtype=to_dtype(dtype) or self.array.dtype))
+
+    def nelement(self) -> int:
+        return self.array.size
+
+    def element_size(self) -> int:
+        return self.array.itemsize
 
     def new_tensor(self, data: Any, dtype: Any = None) -> Tensor:
         return tensor(data, dtype=dtype or self.array.dtype)
@@ -212,5 +311,6 @@ _infer_array = infer_array
 _is_device = is_device
 _as_tensor = as_tensor
 
-__all__ = ["SparseTensor", "Tensor", "ValuesIndices", "activation", "bool_", "enable_grad", "float32", "float64",
-           "from_numpy", "int32", "int64", "is_grad_enabled", "no_grad", "set_grad_enabled"]
+__all__ = ["LEGACY_NAMES", "Size", "SparseTensor", "Tensor", "ValuesIndices", "activation", "bool_", "enable_grad",
+           "float32", "float64", "from_numpy", "int32", "int64", "is_grad_enabled", "legacy_array", "no_grad",
+           "set_grad_enabled"]

@@ -27,7 +27,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fastnn.backends",),
     ("fastnn.autograd",),
     ("fastnn.ops",),
-    ("fastnn.tensor", "fastnn.functions", "fastnn.distributed"),  # distributed: the collectives only
+    ("fastnn.tensor", "fastnn.functions", "fastnn.printing", "fastnn.legacy", "fastnn.cuda", "fastnn.accelerator",
+     "fastnn.distributed"),  # distributed: the collectives only
     ("fastnn.nn", "fastnn.optim", "fastnn.data", "fastnn.tabular"),
     ("fastnn.train", "fastnn.io", "fastnn.text", "fastnn.sklearn", "fastnn.onnx", "fastnn.distributed.training",
      "fastnn.compile"),

@@ -23,6 +23,68 @@ DEFAULT_FLOAT = float32
 PYTHON_SCALARS = (bool, int, float, np.number, np.bool_)
 
 
+class dtype:  # noqa: N801 - torch.dtype
+    """A tensor's dtype as PyTorch shows it: prints ``fastnn.float32``, compares equal to the NumPy
+    dtype (and NumPy type or name) it stands for, and works wherever NumPy takes a dtype (NumPy reads
+    its ``dtype`` attribute). Other NumPy dtype attributes (``kind``, ``itemsize``...) pass through."""
+
+    __slots__ = ("dtype", "name")
+
+    def __init__(self, numpy_dtype: Any) -> None:
+        self.dtype = np.dtype(numpy_dtype)
+        self.name = "bool" if self.dtype == np.bool_ else self.dtype.name
+
+    @property
+    def is_floating_point(self) -> bool:
+        return self.dtype.kind == "f"
+
+    @property
+    def is_complex(self) -> bool:
+        return self.dtype.kind == "c"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.dtype.kind in "fic"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.dtype, name)
+
+    def __repr__(self) -> str:
+        return f"fastnn.{self.name}"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, dtype):
+            return self.dtype == other.dtype
+        if other is None:
+            return False
+        try:
+            return self.dtype == np.dtype(other)
+        except TypeError:
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.dtype)
+
+    def __reduce__(self) -> tuple:
+        return public, (self.dtype.str,)
+
+
+_PUBLIC: dict[np.dtype, dtype] = {}
+
+
+def public(numpy_dtype: Any) -> dtype:
+    """The one :class:`dtype` object for a NumPy dtype (``fastnn.float32`` is ``public(np.float32)``)."""
+    try:
+        return _PUBLIC[numpy_dtype]
+    except KeyError:
+        key = np.dtype(numpy_dtype)
+        if key not in _PUBLIC:
+            _PUBLIC[key] = dtype(key)
+        return _PUBLIC[key]
+
+
 def to_dtype(dtype: Any) -> np.dtype | None:
     """`dtype` as a NumPy dtype (None stays None)."""
     return None if dtype is None else np.dtype(dtype)
@@ -74,5 +136,5 @@ def promote_scalar(x: np.ndarray, scalar: Any) -> tuple[np.ndarray, Any]:
     return x, np.asarray(scalar, dtype=x.dtype)
 
 
-__all__ = ["DEFAULT_FLOAT", "FLOATS", "PYTHON_SCALARS", "bool_", "float32", "float64", "infer_array", "int32",
-           "int64", "promote_arrays", "promote_scalar", "to_dtype"]
+__all__ = ["DEFAULT_FLOAT", "FLOATS", "PYTHON_SCALARS", "bool_", "dtype", "float32", "float64", "infer_array", "int32",
+           "int64", "promote_arrays", "promote_scalar", "public", "to_dtype"]

@@ -19,19 +19,52 @@ from typing import Any
 
 import numpy as np
 
-from fastnn.autograd.mode import is_grad_enabled
+from fastnn.autograd.mode import GRAD_ENABLED
+from fastnn.autograd.numerics import quiet
 
 
 class Node:
-    """One recorded op: its backward closure and, per input, the input's node, a leaf or None."""
+    """One recorded op: its backward closure and, per input, the input's node, a leaf or None.
 
-    __slots__ = ("backward", "inputs", "retained", "name")
+    As ``tensor.grad_fn`` it answers PyTorch's questions: ``name()`` (e.g. "AddmmBackward0") and
+    ``next_functions`` (per input: its node, an :class:`AccumulateGrad` for a leaf, or None)."""
 
-    def __init__(self, backward: Callable, inputs: tuple, name: str) -> None:
+    __slots__ = ("backward", "inputs", "retained", "op")
+
+    def __init__(self, backward: Callable, inputs: tuple, op: str) -> None:
         self.backward = backward
         self.inputs = inputs
-        self.name = name
+        self.op = op or "Backward0"
         self.retained: TensorBase | None = None  # the output, when retain_grad() asked for its .grad
+
+    def name(self) -> str:
+        return self.op
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple((edge if type(edge) is Node or edge is None else AccumulateGrad(edge), 0) for edge in self.inputs)
+
+    def __repr__(self) -> str:
+        return f"<{self.op} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """The end of a path in the graph: accumulates into a leaf's ``.grad`` (``variable``)."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: TensorBase) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    @property
+    def next_functions(self) -> tuple:
+        return ()
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
 
 
 class TensorBase:
@@ -120,7 +153,7 @@ def record(out: np.ndarray, parents: tuple, backward: Callable, name: str = "") 
     t = object.__new__(_tensor_class)
     t.array = out
     t.grad = None
-    if is_grad_enabled():
+    if GRAD_ENABLED.get():
         for p in parents:
             if p.requires_grad:
                 t.requires_grad = True
@@ -196,6 +229,7 @@ def _freed_graph(_grad: np.ndarray) -> tuple:
                        "first backward). Pass retain_graph=True to the first backward() to keep them.")
 
 
+@quiet
 def run_backward(root: Node, grad: np.ndarray, retain_graph: bool) -> None:
     """Push `grad` from `root` to the leaves in topological order."""
     grads: dict[int, Any] = {id(root): grad}
@@ -221,5 +255,5 @@ def run_backward(root: Node, grad: np.ndarray, retain_graph: bool) -> None:
                 accumulate(edge, edge_grad)
 
 
-__all__ = ["Node", "TensorBase", "accumulate", "record", "register_tensor_class", "run_backward",
+__all__ = ["AccumulateGrad", "Node", "TensorBase", "accumulate", "record", "register_tensor_class", "run_backward",
            "topological_order", "unbroadcast", "wrap"]

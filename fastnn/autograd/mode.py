@@ -15,7 +15,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("fastnn_grad_enabled", default=True)
+GRAD_ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("fastnn_grad_enabled", default=True)
+_enabled = GRAD_ENABLED  # this module's short name for it
 _saved: contextvars.ContextVar[tuple] = contextvars.ContextVar("fastnn_grad_saved", default=())
 
 
@@ -134,4 +135,4 @@ class set_grad_enabled:
         return wrapper
 
 
-__all__ = ["enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled"]
+__all__ = ["GRAD_ENABLED", "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled"]

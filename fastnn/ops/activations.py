@@ -13,6 +13,7 @@ import numpy as np
 
 from fastnn.autograd.dtypes import FLOATS
 from fastnn.autograd.engine import TensorBase, record
+from fastnn.autograd.numerics import quiet
 from fastnn.backends import contract, get_backend
 from fastnn.ops.checks import contiguous, float_input
 from fastnn.ops.pointwise import clamp
@@ -22,6 +23,7 @@ _GRAD_FN = {"relu": "ReluBackward0", "sigmoid": "SigmoidBackward0", "tanh": "Tan
             "leaky_relu": "LeakyReluBackward0", "gelu": "GeluBackward0", "gelu_tanh": "GeluBackward0"}
 
 
+@quiet
 def activation(t: TensorBase, name: str, negative_slope: float = 0.01) -> TensorBase:
     """Element-wise activation `name` (one of the kernel activations) by the backend's kernels.
 
@@ -106,6 +108,7 @@ def _from_rows(y2: np.ndarray, moved_shape: tuple, axis: int) -> np.ndarray:
     return np.moveaxis(y2.reshape(moved_shape), -1, axis)
 
 
+@quiet
 def row_op(input: Any, dim: Any, name: str) -> TensorBase:
     """softmax or log_softmax along `dim` by the row kernels (an empty input gives an empty output)."""
     t = float_input(name, "input", input)

@@ -12,6 +12,7 @@ import numpy as np
 
 from fastnn.autograd.dtypes import DEFAULT_FLOAT, PYTHON_SCALARS, infer_array, promote_arrays, promote_scalar
 from fastnn.autograd.engine import TensorBase, record, unbroadcast, wrap
+from fastnn.autograd.numerics import quiet
 from fastnn.ops.checks import as_tensor
 
 
@@ -36,6 +37,7 @@ def constant_like(value: Any, like: TensorBase) -> TensorBase:
     return wrap(infer_array(value, None))
 
 
+@quiet
 def add(a: TensorBase, other: Any) -> TensorBase:
     """a + other."""
     x, y, o = binary_operands("add", a, other)
@@ -45,6 +47,7 @@ def add(a: TensorBase, other: Any) -> TensorBase:
     return record(x + y, (a, o), lambda g: (unbroadcast(g, xs), unbroadcast(g, ys)), "AddBackward0")
 
 
+@quiet
 def sub(a: TensorBase, other: Any) -> TensorBase:
     """a - other."""
     x, y, o = binary_operands("sub", a, other)
@@ -54,6 +57,7 @@ def sub(a: TensorBase, other: Any) -> TensorBase:
     return record(x - y, (a, o), lambda g: (unbroadcast(g, xs), unbroadcast(-g, ys)), "SubBackward0")
 
 
+@quiet
 def mul(a: TensorBase, other: Any) -> TensorBase:
     """a * other: d/da = g * other, d/dother = g * a."""
     x, y, o = binary_operands("mul", a, other)
@@ -63,33 +67,32 @@ def mul(a: TensorBase, other: Any) -> TensorBase:
     return record(x * y, (a, o), lambda g: (unbroadcast(g * y, xs), unbroadcast(g * x, ys)), "MulBackward0")
 
 
+@quiet
 def div(a: TensorBase, other: Any) -> TensorBase:
     """a / other (true division; integers give float32): d/da = g / y, d/dy = -g * out / y."""
     x, y, o = binary_operands("div", a, other)
     if x.dtype.kind != "f" and (o is None or y.dtype.kind != "f"):
         x = x.astype(DEFAULT_FLOAT)
         y = np.asarray(y).astype(DEFAULT_FLOAT)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = x / y
+    out = x / y
     if o is None:
         return record(out, (a,), lambda g: (g / y,), "DivBackward0")
     xs, ys = x.shape, y.shape
     return record(out, (a, o), lambda g: (unbroadcast(g / y, xs), unbroadcast(-g * out / y, ys)), "DivBackward0")
 
 
+@quiet
 def pow(a: TensorBase, exponent: Any) -> TensorBase:  # noqa: A001 - torch.pow
     """a ** exponent: d/da = g * y * a^(y-1), d/dy = g * out * log(a)."""
     x, y, o = binary_operands("pow", a, exponent)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = x**y
+    out = x**y
     if o is None:
         return record(out, (a,), lambda g: (g * y * x ** (y - 1),), "PowBackward0")
     xs, ys = x.shape, y.shape
 
     def backward(g: np.ndarray) -> tuple:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gy = unbroadcast(g * out * np.log(x), ys) if o.requires_grad else None
-            return unbroadcast(g * y * x ** (y - 1), xs), gy
+        gy = unbroadcast(g * out * np.log(x), ys) if o.requires_grad else None
+        return unbroadcast(g * y * x ** (y - 1), xs), gy
 
     return record(out, (a, o), backward, "PowBackward1")
 
@@ -99,6 +102,7 @@ def neg(a: TensorBase) -> TensorBase:
     return record(-a.array, (a,), lambda g: (-g,), "NegBackward0")
 
 
+@quiet
 def matmul(a: Any, b: Any) -> TensorBase:
     """a @ b with NumPy's matmul rules (1-D operands, batch broadcasting); BLAS does the work."""
     a, b = as_tensor(a), as_tensor(b)
@@ -120,6 +124,30 @@ def matmul(a: Any, b: Any) -> TensorBase:
         return dx, dy
 
     return record(out, (a, b), backward, "MmBackward0" if x.ndim == y.ndim == 2 else "MatmulBackward0")
+
+
+def bmm(a: Any, b: Any) -> TensorBase:
+    """Batched matrix product of (B, n, m) and (B, m, p)."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.array.ndim != 3 or b.array.ndim != 3 or a.array.shape[0] != b.array.shape[0]:
+        raise RuntimeError(f"bmm: expects two 3-D tensors with one batch size, got {a.array.shape} and {b.array.shape}")
+    return matmul(a, b)
+
+
+def dot(a: Any, b: Any) -> TensorBase:
+    """The inner product of two 1-D tensors of one length."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.array.ndim != 1 or b.array.shape != a.array.shape:
+        raise RuntimeError(f"dot: expects two 1-D tensors of one length, got {a.array.shape} and {b.array.shape}")
+    return matmul(a, b)
+
+
+def outer(a: Any, b: Any) -> TensorBase:
+    """a_i * b_j of two 1-D tensors."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.array.ndim != 1 or b.array.ndim != 1:
+        raise RuntimeError(f"outer: expects two 1-D tensors, got {a.array.shape} and {b.array.shape}")
+    return mul(a.reshape(-1, 1), b)
 
 
 class ArithmeticMethods:
@@ -165,9 +193,13 @@ class ArithmeticMethods:
     pow = pow
     matmul = matmul
     mm = matmul
+    bmm = bmm
+    dot = dot
+    outer = outer
 
     def square(self) -> TensorBase:
         return mul(self, self)
 
 
-__all__ = ["ArithmeticMethods", "add", "binary_operands", "constant_like", "div", "matmul", "mul", "neg", "pow", "sub"]
+__all__ = ["ArithmeticMethods", "add", "binary_operands", "bmm", "constant_like", "div", "dot", "matmul", "mul", "neg",
+           "outer", "pow", "sub"]

@@ -73,6 +73,13 @@ def axes(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple | None:
     return tuple(out)
 
 
+def one_axis(dim: Any, ndim: int, op: str) -> int:
+    """`dim` (one integer) as a non-negative axis of an `ndim` tensor."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an integer, got {type(dim).__name__}")
+    return axes(dim, ndim, op)[0]
+
+
 def integer_indices(op: str, value: Any, name: str = "indices") -> np.ndarray:
     """The integer array of an index argument (a tensor, array or list of ints)."""
     ids = value.array if isinstance(value, TensorBase) else np.asarray(value)
@@ -98,11 +105,13 @@ def kernel_call(op: str, kernel: Callable, *args: Any) -> Any:
 
 
 def contiguous(array: np.ndarray, dtype: Any = None) -> np.ndarray:
-    """C-contiguous (and of `dtype`), copying only when needed; the shape is kept (also for 0-d)."""
-    if array.flags.c_contiguous and (dtype is None or array.dtype == dtype):
+    """C-contiguous, writeable (and of `dtype`), copying only when needed; the shape is kept (also for
+    0-d). Writeable because a compiled kernel's typed buffers reject read-only views, such as the
+    broadcast gradients of sum() and mean()."""
+    if array.flags.c_contiguous and array.flags.writeable and (dtype is None or array.dtype == dtype):
         return array
-    return np.ascontiguousarray(array, dtype=dtype).reshape(array.shape)
+    return np.array(array, dtype=dtype, order="C", copy=True).reshape(array.shape)
 
 
 __all__ = ["REDUCTIONS", "as_tensor", "axes", "contiguous", "float_input", "integer_indices", "kernel_call",
-           "labels_in_range", "reduction", "same_dtype", "same_shape", "tensor_argument"]
+           "labels_in_range", "one_axis", "reduction", "same_dtype", "same_shape", "tensor_argument"]

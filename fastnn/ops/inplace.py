@@ -10,8 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from fastnn import random
 from fastnn.autograd.engine import TensorBase
 from fastnn.autograd.mode import is_grad_enabled
+from fastnn.ops import pointwise
+from fastnn.ops.activations import activation
 from fastnn.ops.arithmetic import binary_operands
 from fastnn.ops.shape import index_arrays
 
@@ -30,6 +33,18 @@ def update(t: TensorBase, op: str, ufunc: np.ufunc, other: Any) -> TensorBase:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ufunc(t.array, y, out=t.array, casting="same_kind")
     return t
+
+
+def apply_(t: TensorBase, op: str, compute: Any) -> TensorBase:
+    """t = compute(t) in t's array (the op's value written back, cast to t's dtype)."""
+    check_inplace(t, op)
+    t.array[...] = compute(t).array
+    return t
+
+
+def _float_only(t: TensorBase, op: str) -> None:
+    if t.array.dtype.kind != "f":
+        raise TypeError(f"{op}: needs a floating point tensor, got {t.array.dtype}")
 
 
 class InplaceMethods:
@@ -82,9 +97,55 @@ class InplaceMethods:
         np.clip(self.array, min, max, out=self.array)
         return self
 
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> TensorBase:
+        """Fill with samples uniform in [a, b) from fastnn's global generator."""
+        _float_only(self, "uniform_")
+        check_inplace(self, "uniform_")
+        self.array[...] = random.default_generator().uniform(a, b, self.array.shape)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> TensorBase:
+        """Fill with normal samples of `mean` and `std` from fastnn's global generator."""
+        _float_only(self, "normal_")
+        check_inplace(self, "normal_")
+        self.array[...] = random.default_generator().normal(mean, std, self.array.shape)
+        return self
+
+    def masked_fill_(self, mask: Any, value: float) -> TensorBase:
+        return apply_(self, "masked_fill_", lambda t: pointwise.masked_fill(t, mask, value))
+
+    def pow_(self, exponent: Any) -> TensorBase:
+        return update(self, "pow_", np.power, exponent)
+
+    def exp_(self) -> TensorBase:
+        return apply_(self, "exp_", pointwise.exp)
+
+    def log_(self) -> TensorBase:
+        return apply_(self, "log_", pointwise.log)
+
+    def sqrt_(self) -> TensorBase:
+        return apply_(self, "sqrt_", pointwise.sqrt)
+
+    def abs_(self) -> TensorBase:
+        return apply_(self, "abs_", pointwise.abs)
+
+    def neg_(self) -> TensorBase:
+        check_inplace(self, "neg_")
+        np.negative(self.array, out=self.array)
+        return self
+
+    def relu_(self) -> TensorBase:
+        return apply_(self, "relu_", lambda t: activation(t, "relu"))
+
+    def sigmoid_(self) -> TensorBase:
+        return apply_(self, "sigmoid_", lambda t: activation(t, "sigmoid"))
+
+    def tanh_(self) -> TensorBase:
+        return apply_(self, "tanh_", lambda t: activation(t, "tanh"))
+
     def __setitem__(self, index: Any, value: Any) -> None:
         check_inplace(self, "__setitem__")
         self.array[index_arrays(index)] = value.array if isinstance(value, TensorBase) else value
 
 
-__all__ = ["InplaceMethods", "check_inplace", "update"]
+__all__ = ["InplaceMethods", "apply_", "check_inplace", "update"]

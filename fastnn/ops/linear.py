@@ -13,12 +13,14 @@ import numpy as np
 
 from fastnn.autograd.dtypes import FLOATS
 from fastnn.autograd.engine import TensorBase, record
+from fastnn.autograd.numerics import quiet
 from fastnn.backends import get_backend
 from fastnn.ops.activations import KERNEL_ACTIVATIONS
 from fastnn.ops.arithmetic import add, matmul
 from fastnn.ops.checks import contiguous, tensor_argument
 
 
+@quiet
 def linear(input: Any, weight: Any, bias: Any = None) -> TensorBase:
     """y = x @ weight.T + bias. A 2-D weight (out, in) runs the fused kernel; a 1-D weight (in,)
     gives y = x @ weight + bias with the last dim reduced, as in PyTorch."""
@@ -33,6 +35,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> TensorBase:
     return linear_activation(input, weight, bias, "identity")
 
 
+@quiet
 def linear_activation(input: Any, weight: Any, bias: Any, activation_name: str,
                       negative_slope: float = 0.01, layer: Any = None) -> TensorBase:
     """y = act(x @ weight.T + bias) in one fused kernel call; x may be (*, in_features).

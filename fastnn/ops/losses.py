@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from fastnn.autograd.engine import TensorBase, record, wrap
+from fastnn.autograd.numerics import quiet
 from fastnn.backends import get_backend
 from fastnn.ops.activations import log_softmax, relu
 from fastnn.ops.arithmetic import mul, sub
@@ -46,6 +47,7 @@ def _pair(op: str, input: Any, target: Any) -> tuple[TensorBase, TensorBase]:
     return input, target
 
 
+@quiet
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> TensorBase:  # noqa: A002 - torch's name
     """mean/sum of (input - target)^2, by the mse kernel; shapes must match."""
     input, target = _pair("mse_loss", input, target)
@@ -59,12 +61,14 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> TensorBase:  #
     return record(np.asarray(loss), (input, target), backward, "MseLossBackward0")
 
 
+@quiet
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> TensorBase:
     """mean/sum of |input - target|; shapes must match."""
     input, target = _pair("l1_loss", input, target)
     return reduce_loss(abs(sub(input, target)), check_reduction("l1_loss", reduction))
 
 
+@quiet
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> TensorBase:
     """-(t log p + (1-t) log(1-p)), each log clamped at -100 as in PyTorch; p must lie in [0, 1].
 
@@ -75,9 +79,8 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
     if p.size and ((p < 0).any() or (p > 1).any() or np.isnan(p).any()):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
     typ = p.dtype.type
-    with np.errstate(divide="ignore"):
-        log_p = np.maximum(np.log(p), typ(-100))
-        log_1mp = np.maximum(np.log1p(-p), typ(-100))
+    log_p = np.maximum(np.log(p), typ(-100))
+    log_1mp = np.maximum(np.log1p(-p), typ(-100))
     loss = -(t * log_p + (1 - t) * log_1mp)
 
     def backward(g: np.ndarray) -> tuple:
@@ -91,6 +94,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
     return reduce_loss(elementwise, reduction)
 
 
+@quiet
 def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, reduction: str = "mean",
                                      pos_weight: Any = None) -> TensorBase:
     """Stable BCE on logits, max(x,0) - x t + log(1 + e^-|x|), by the fused kernel.
@@ -121,6 +125,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     return reduce_loss(loss, reduction)
 
 
+@quiet
 def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> TensorBase:
     """Softmax cross-entropy of logits (N, C) or (N, C, d1, ...) or (C,) against class indices
@@ -226,6 +231,7 @@ def _cross_entropy_probabilities(input: TensorBase, target: TensorBase, weight: 
     return reduce_loss(loss, how)
 
 
+@quiet
 def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
              reduction: str = "mean") -> TensorBase:
     """-input[i, target_i] of log-probabilities (N, C) / (N, C, d...) / (C,); ignore_index skipped,

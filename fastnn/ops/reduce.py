@@ -14,8 +14,9 @@ import numpy as np
 
 from fastnn.autograd.dtypes import int64
 from fastnn.autograd.engine import TensorBase, record, wrap
+from fastnn.autograd.numerics import quiet
 from fastnn.ops.arithmetic import div, mul, pow, sub
-from fastnn.ops.checks import axes
+from fastnn.ops.checks import axes, one_axis
 from fastnn.ops.pointwise import abs, exp, log, sqrt
 
 Dims = int | Sequence[int] | None
@@ -35,6 +36,7 @@ def kept_shape(shape: tuple, reduced: tuple | None) -> tuple:
     return tuple(1 if i in reduced else n for i, n in enumerate(shape))
 
 
+@quiet
 def sum(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:  # noqa: A001 - torch.sum
     """Sum over `dim` (all dims when None); integers and bools sum to int64."""
     x = t.array
@@ -48,6 +50,7 @@ def sum(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:  
                   "SumBackward0" if dim is None else "SumBackward1")
 
 
+@quiet
 def mean(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:
     """Mean over `dim` (all dims when None); the gradient is g / count, broadcast back.
     The mean of no elements is nan, as in PyTorch."""
@@ -55,9 +58,10 @@ def mean(t: TensorBase, dim: Dims = None, keepdim: bool = False) -> TensorBase:
     if x.dtype.kind != "f":
         raise TypeError(f"mean: needs a floating point tensor, got {x.dtype}")
     reduced = axes(dim, x.ndim, "mean")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.asarray(x.mean(axis=reduced, keepdims=keepdim) if x.size else
-                         np.full(np.sum(x, axis=reduced, keepdims=keepdim).shape, np.nan, dtype=x.dtype))
+    if x.size:
+        out = np.asarray(x.mean(axis=reduced, keepdims=keepdim))
+    else:  # the mean of nothing is nan (NumPy would also warn)
+        out = np.full(np.sum(x, axis=reduced, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
     count = x.size // builtins.max(out.size, 1) if x.size else 0
     scale = x.dtype.type(1.0 / count) if count else x.dtype.type(np.nan)
     shape = x.shape
@@ -81,7 +85,7 @@ def extreme(t: TensorBase, dim: int | None, keepdim: bool, which: str) -> Any:
             return (ties * (g / ties.sum()).astype(x.dtype),)
 
         return record(out, (t,), backward_all, ("Max" if which == "max" else "Min") + "Backward1")
-    (axis,) = axes(dim, x.ndim, which)
+    axis = one_axis(dim, x.ndim, which)
     idx = np.expand_dims(pick(x, axis=axis), axis) if x.ndim else np.zeros((), dtype=np.intp)
     values = np.take_along_axis(x, idx, axis=axis) if x.ndim else x.copy()
     shape, dtype = x.shape, x.dtype
@@ -107,7 +111,7 @@ def argmax(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> Tens
         raise RuntimeError(f"argmax: cannot reduce an empty tensor of shape {t.array.shape}")
     if dim is None:
         return wrap(np.asarray(t.array.argmax(), dtype=int64))
-    (axis,) = axes(dim, t.array.ndim, "argmax")
+    axis = one_axis(dim, t.array.ndim, "argmax")
     return wrap(np.asarray(t.array.argmax(axis=axis if t.array.ndim else None, keepdims=keepdim), dtype=int64))
 
 
@@ -117,10 +121,11 @@ def argmin(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> Tens
         raise RuntimeError(f"argmin: cannot reduce an empty tensor of shape {t.array.shape}")
     if dim is None:
         return wrap(np.asarray(t.array.argmin(), dtype=int64))
-    (axis,) = axes(dim, t.array.ndim, "argmin")
+    axis = one_axis(dim, t.array.ndim, "argmin")
     return wrap(np.asarray(t.array.argmin(axis=axis if t.array.ndim else None, keepdims=keepdim), dtype=int64))
 
 
+@quiet
 def var(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = False, *,
         correction: int | None = None) -> TensorBase:
     """sum((x - mean)^2) / (n - correction), correction 1 (unbiased, the default) or 0."""
@@ -128,8 +133,7 @@ def var(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = 
     reduced = axes(dim, t.array.ndim, "var")
     n = t.array.size if reduced is None else int(np.prod([t.array.shape[a] for a in reduced]))
     centred = sub(t, mean(t, dim, keepdim=True))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return div(sum(mul(centred, centred), dim, keepdim=keepdim), builtins.max(n - correction, 0))
+    return div(sum(mul(centred, centred), dim, keepdim=keepdim), builtins.max(n - correction, 0))
 
 
 def std(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = False, *,
@@ -138,6 +142,7 @@ def std(t: TensorBase, dim: Dims = None, unbiased: bool = True, keepdim: bool = 
     return sqrt(var(t, dim, unbiased, keepdim, correction=correction))
 
 
+@quiet
 def norm(t: TensorBase, p: float = 2, dim: Dims = None, keepdim: bool = False) -> TensorBase:
     """The p-norm (sum |x|^p)^(1/p) over `dim` (all elements when None), p > 0."""
     if p == 2:
@@ -147,6 +152,7 @@ def norm(t: TensorBase, p: float = 2, dim: Dims = None, keepdim: bool = False) -
     return pow(sum(pow(abs(t), p), dim, keepdim=keepdim), 1.0 / p)
 
 
+@quiet
 def logsumexp(t: TensorBase, dim: Dims, keepdim: bool = False) -> TensorBase:
     """log sum exp(x) over `dim`, computed as m + log sum exp(x - m) with m the (constant) max."""
     reduced = axes(dim, t.array.ndim, "logsumexp")
@@ -156,6 +162,63 @@ def logsumexp(t: TensorBase, dim: Dims, keepdim: bool = False) -> TensorBase:
     if keepdim:
         return out
     return out.reshape(tuple(n for i, n in enumerate(t.array.shape) if i not in (reduced or range(t.array.ndim))))
+
+
+@quiet
+def prod(t: Any, dim: int | None = None, keepdim: bool = False) -> TensorBase:
+    """The product over `dim` (all elements when None); d/dx_i = the product of the others (exact with
+    zeros: from running products on each side). Integers and bools multiply to int64."""
+    x = t.array
+    work, axis = (x.reshape(-1), 0) if dim is None else (x, one_axis(dim, x.ndim, "prod") if x.ndim else None)
+    if axis is None:
+        return record(x.copy(), (t,), lambda g: (g,), "ProdBackward1")
+    out = np.prod(work, axis=axis, keepdims=keepdim and dim is not None,
+                  dtype=int64 if x.dtype.kind in "ib" else x.dtype)
+    kept = kept_shape(work.shape, (axis,))
+
+    def backward(g: np.ndarray) -> tuple:
+        moved = np.moveaxis(work, axis, -1)
+        ones = np.ones(moved.shape[:-1] + (1,), dtype=moved.dtype)
+        left = np.cumprod(np.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
+        right = np.flip(np.cumprod(np.flip(np.concatenate([moved[..., 1:], ones], axis=-1), -1), axis=-1), -1)
+        others = np.moveaxis(left * right, -1, axis)
+        return ((others * g.reshape(kept)).reshape(x.shape),)
+
+    return record(np.asarray(out), (t,), backward, "ProdBackward0" if dim is None else "ProdBackward1")
+
+
+@quiet
+def amax(t: Any, dim: Dims = (), keepdim: bool = False, which: str = "amax") -> TensorBase:
+    """The largest values over `dim` (all dims when empty); the gradient is split evenly among ties."""
+    x = t.array
+    if x.size == 0:
+        raise RuntimeError(f"{which}: cannot reduce an empty tensor of shape {x.shape}")
+    reduced = None if dim == () or dim is None else axes(dim, x.ndim, which)
+    out = (np.max if which == "amax" else np.min)(x, axis=reduced, keepdims=keepdim)
+    kept = kept_shape(x.shape, reduced)
+
+    def backward(g: np.ndarray) -> tuple:
+        ties = x == out.reshape(kept)
+        return (ties * (g.reshape(kept) / ties.sum(axis=reduced, keepdims=True)),)
+
+    return record(np.asarray(out), (t,), backward, "AmaxBackward0" if which == "amax" else "AminBackward0")
+
+
+def amin(t: Any, dim: Dims = (), keepdim: bool = False) -> TensorBase:
+    """The smallest values over `dim` (all dims when empty); the gradient is split evenly among ties."""
+    return amax(t, dim, keepdim, "amin")
+
+
+@quiet
+def cumsum(t: Any, dim: int, dtype: Any = None) -> TensorBase:
+    """Running sums along `dim`: y_i = x_0 + ... + x_i; the gradient is the reversed running sum of g.
+    Integers and bools sum to int64, as in PyTorch."""
+    x = t.array if dtype is None else t.array.astype(dtype)
+    axis = one_axis(dim, x.ndim, "cumsum")
+    if not x.ndim:
+        return record(x.astype(int64) if x.dtype.kind in "ib" else x.copy(), (t,), lambda g: (g,), "CumsumBackward0")
+    out = np.cumsum(x, axis=axis, dtype=int64 if x.dtype.kind in "ib" else x.dtype)
+    return record(out, (t,), lambda g: (np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis),), "CumsumBackward0")
 
 
 def all(t: TensorBase, dim: int | None = None, keepdim: bool = False) -> TensorBase:  # noqa: A001
@@ -179,7 +242,13 @@ class ReduceMethods:
     std = std
     norm = norm
     logsumexp = logsumexp
+    cumsum = cumsum
+    prod = prod
+    amin = amin
     all = all
+
+    def amax(self, dim: Dims = (), keepdim: bool = False) -> TensorBase:
+        return amax(self, dim, keepdim)
     any = any
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
@@ -191,5 +260,5 @@ class ReduceMethods:
         return extreme(self, dim, keepdim, "min")
 
 
-__all__ = ["ReduceMethods", "ValuesIndices", "all", "any", "argmax", "argmin", "extreme", "kept_shape", "logsumexp",
-           "mean", "norm", "std", "sum", "var"]
+__all__ = ["ReduceMethods", "ValuesIndices", "all", "amax", "amin", "any", "argmax", "argmin", "cumsum", "extreme",
+           "kept_shape", "logsumexp", "mean", "norm", "prod", "std", "sum", "var"]

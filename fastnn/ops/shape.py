@@ -14,7 +14,7 @@ import numpy as np
 
 from fastnn.autograd.engine import TensorBase, record
 from fastnn.ops.arithmetic import add
-from fastnn.ops.checks import as_tensor, axes
+from fastnn.ops.checks import as_tensor, axes, one_axis
 
 
 def size_tuple(size: tuple) -> tuple:
@@ -53,8 +53,13 @@ def permute(t: TensorBase, *dims: int | Sequence[int]) -> TensorBase:
     order = axes(dims, t.array.ndim, "permute") if dims else ()
     if sorted(order) != list(range(t.array.ndim)):
         raise RuntimeError(f"permute: dims {dims} are not a permutation of {t.array.ndim} dimensions")
+    return rearrange(t, order, "PermuteBackward0")
+
+
+def rearrange(t: TensorBase, order: Sequence[int], name: str) -> TensorBase:
+    """The dims of `t` in `order` (a permutation, already checked); `name` names the op in grad_fn."""
     inverse = tuple(np.argsort(order))
-    return record(t.array.transpose(order), (t,), lambda g: (g.transpose(inverse),), "PermuteBackward0")
+    return record(t.array.transpose(order), (t,), lambda g: (g.transpose(inverse),), name)
 
 
 def transpose(t: TensorBase, dim0: int, dim1: int) -> TensorBase:
@@ -65,7 +70,7 @@ def transpose(t: TensorBase, dim0: int, dim1: int) -> TensorBase:
         return permute(t)
     a, b = axes((dim0, dim1), t.array.ndim, "transpose")
     order[a], order[b] = order[b], order[a]
-    return permute(t, order)
+    return rearrange(t, order, "TransposeBackward0")
 
 
 def movedim(t: TensorBase, source: int, destination: int) -> TensorBase:
@@ -91,7 +96,7 @@ def squeeze(t: TensorBase, dim: int | None = None) -> TensorBase:
     if dim is None:
         out = t.array.reshape(tuple(n for n in source if n != 1))
     else:
-        (axis,) = axes(dim, t.array.ndim, "squeeze") if source else (0,)
+        axis = one_axis(dim, t.array.ndim, "squeeze") if source else 0
         out = t.array.reshape(source[:axis] + source[axis + 1:]) if source and source[axis] == 1 else t.array
     return record(out, (t,), lambda g: (g.reshape(source),), "SqueezeBackward0")
 
@@ -100,7 +105,7 @@ def t_(t: TensorBase) -> TensorBase:
     """The transpose of a tensor of at most 2 dimensions."""
     if t.array.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {t.array.ndim}")
-    return transpose(t, 0, 1) if t.array.ndim == 2 else t
+    return rearrange(t, (1, 0), "TBackward0") if t.array.ndim == 2 else t
 
 
 def expand(t: TensorBase, *sizes: int | Sequence[int]) -> TensorBase:
@@ -161,7 +166,7 @@ def getitem(t: TensorBase, index: Any) -> TensorBase:
 def index_select(t: TensorBase, dim: int, index: Any) -> TensorBase:
     """The entries at `index` (1-D integers) along `dim`; gradients scatter-add back."""
     idx = index.array if isinstance(index, TensorBase) else np.asarray(index)
-    (axis,) = axes(dim, t.array.ndim, "index_select")
+    axis = one_axis(dim, t.array.ndim, "index_select")
     return getitem(t, (slice(None),) * axis + (idx,))
 
 
@@ -177,7 +182,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> TensorBase:
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     same_dtypes("cat", tensors)
-    (axis,) = axes(dim, tensors[0].array.ndim, "cat")
+    axis = one_axis(dim, tensors[0].array.ndim, "cat")
     try:
         out = np.concatenate([t.array for t in tensors], axis=axis)
     except ValueError:
@@ -203,6 +208,83 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> TensorBase:
     return record(out, tensors, lambda g: tuple(np.take(g, i, axis=axis) for i in range(count)), "StackBackward0")
 
 
+def flip(t: TensorBase, dims: Any) -> TensorBase:
+    """The elements in reverse order along `dims`."""
+    reversed_axes = axes(dims, t.array.ndim, "flip") or ()
+    if not t.array.ndim:
+        return record(t.array.copy(), (t,), lambda g: (g,), "FlipBackward0")
+    return record(np.flip(t.array, reversed_axes).copy(), (t,), lambda g: (np.flip(g, reversed_axes),),
+                  "FlipBackward0")
+
+
+def repeat(t: TensorBase, *sizes: int | Sequence[int]) -> TensorBase:
+    """The tensor tiled `sizes` times along each dim (torch's repeat; np.tile); gradients sum back."""
+    sizes = size_tuple(sizes)
+    if len(sizes) < t.array.ndim:
+        raise RuntimeError(f"repeat: {len(sizes)} repeat counts for a tensor with {t.array.ndim} dimensions")
+    if any(n < 0 for n in sizes):
+        raise RuntimeError(f"repeat: repeat counts must be non-negative, got {sizes}")
+    source = (1,) * (len(sizes) - t.array.ndim) + t.array.shape
+    out = np.tile(t.array.reshape(source), sizes)
+
+    def backward(g: np.ndarray) -> tuple:
+        blocks = tuple(x for pair in zip(sizes, source) for x in pair)
+        summed = g.reshape(blocks).sum(axis=tuple(range(0, 2 * len(sizes), 2)))
+        return (summed.reshape(t.array.shape),)
+
+    return record(out, (t,), backward, "RepeatBackward0")
+
+
+def narrow(t: TensorBase, dim: int, start: int, length: int) -> TensorBase:
+    """Elements start .. start + length - 1 along `dim`."""
+    axis = one_axis(dim, t.array.ndim, "narrow")
+    size = t.array.shape[axis]
+    start = start + size if start < 0 else start
+    if not (0 <= start <= size and 0 <= length and start + length <= size):
+        raise IndexError(f"narrow: start {start} and length {length} exceed dimension {dim} of size {size}")
+    return getitem(t, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def select(t: TensorBase, dim: int, index: int) -> TensorBase:
+    """The slice at `index` along `dim` (that dim removed)."""
+    axis = one_axis(dim, t.array.ndim, "select")
+    size = t.array.shape[axis]
+    if not -size <= index < size:
+        raise IndexError(f"select: index {index} out of range for dimension {dim} of size {size}")
+    return getitem(t, (slice(None),) * axis + (int(index),))
+
+
+def split(t: TensorBase, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple:
+    """Pieces of `split_size` along `dim` (the last may be smaller), or of the given sizes."""
+    axis = one_axis(dim, t.array.ndim, "split")
+    size = t.array.shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        if step <= 0:
+            raise RuntimeError(f"split: split_size must be positive, got {step}")
+        lengths = [min(step, size - i) for i in range(0, size, step)] or [0]
+    else:
+        lengths = [int(n) for n in split_size_or_sections]
+        if builtins.sum(lengths) != size:
+            raise RuntimeError(f"split: sizes {lengths} do not add up to dimension {dim} of size {size}")
+    bounds = np.cumsum([0] + lengths)
+    return tuple(getitem(t, (slice(None),) * axis + (slice(int(a), int(b)),)) for a, b in zip(bounds, bounds[1:]))
+
+
+def chunk(t: TensorBase, chunks: int, dim: int = 0) -> tuple:
+    """`chunks` pieces of equal size (ceil(n / chunks)) along `dim`, the last possibly smaller."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+    axis = one_axis(dim, t.array.ndim, "chunk")
+    return split(t, builtins.max(-(-t.array.shape[axis] // chunks), 1), axis)
+
+
+def unbind(t: TensorBase, dim: int = 0) -> tuple:
+    """The slices along `dim`, that dim removed."""
+    axis = one_axis(dim, t.array.ndim, "unbind")
+    return tuple(select(t, axis, i) for i in range(t.array.shape[axis]))
+
+
 class ShapeMethods:
     """Tensor's shape ops and indexing."""
 
@@ -219,11 +301,21 @@ class ShapeMethods:
     expand = expand
     __getitem__ = getitem
     index_select = index_select
+    flip = flip
+    repeat = repeat
+    narrow = narrow
+    select = select
+    split = split
+    chunk = chunk
+    unbind = unbind
+
+    def is_contiguous(self) -> bool:
+        return bool(self.array.flags.c_contiguous)
 
     @property
     def T(self) -> TensorBase:
         """The dims reversed."""
-        return permute(self, *range(self.array.ndim - 1, -1, -1))
+        return rearrange(self, tuple(range(self.array.ndim - 1, -1, -1)), "PermuteBackward0")
 
     def view_as(self, other: TensorBase) -> TensorBase:
         return reshape(self, other.array.shape)
@@ -234,5 +326,6 @@ class ShapeMethods:
         return expand(self, other.array.shape)
 
 
-__all__ = ["ShapeMethods", "cat", "expand", "flatten", "getitem", "index_arrays", "index_select", "movedim", "permute",
-           "reshape", "same_dtypes", "size_tuple", "squeeze", "stack", "t_", "transpose", "unsqueeze"]
+__all__ = ["ShapeMethods", "cat", "chunk", "expand", "flatten", "flip", "getitem", "index_arrays", "index_select",
+           "movedim", "narrow", "permute", "rearrange", "repeat", "reshape", "same_dtypes", "select", "size_tuple",
+           "split", "squeeze", "stack", "t_", "transpose", "unbind", "unsqueeze"]

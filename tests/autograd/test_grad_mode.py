@@ -180,3 +180,26 @@ def test_decorators_without_parentheses_and_nesting():
             assert fastnn.is_grad_enabled()
         assert not fastnn.is_grad_enabled()
     assert fastnn.is_grad_enabled()
+
+
+def test_fastnn_predict_in_a_thread_pool_while_the_main_thread_trains():
+    """fastnn.train.predict runs under no_grad; the training thread's graph must not notice."""
+    from fastnn.train import predict
+
+    fastnn.manual_seed(1)
+    model = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 1))
+    optimizer = fastnn.optim.SGD(model.parameters(), lr=0.05)
+    x, y = fastnn.randn(32, 3), fastnn.randn(32, 1)
+    rows = np.random.default_rng(0).standard_normal((64, 3)).astype(np.float32)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = []
+        for _ in range(40):
+            futures.extend(pool.submit(predict, model, rows, 16) for _ in range(2))
+            loss = nn.functional.mse_loss(model(x), y)
+            assert loss.requires_grad
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        outputs = [f.result(TIMEOUT) for f in futures]
+    assert all(out.shape == (64, 1) and np.isfinite(out).all() for out in outputs)
+    assert fastnn.is_grad_enabled()

@@ -223,3 +223,156 @@ def test_empty_bags_give_zeros(active_backend):
 def test_embedding_bag_of_empty_rows_gives_zeros(active_backend):
     out = F.embedding_bag(fastnn.tensor(np.zeros((3, 0), dtype=np.int64)), fastnn.ones(4, 2))
     assert out.shape == (3, 2) and np.all(out.numpy() == 0)
+
+
+# ------------------------------------------------------------------------------------ bad and edge input
+def test_linear_with_a_1d_weight_reduces_the_last_dim_as_torch(active_backend):
+    x, w = _x(4, 3), _x(3, seed=8)
+    assert_parity(lambda a, b: F.linear(a, b), lambda a, b: TF.linear(a, b), x, w)
+    gradcheck(lambda a, b: F.linear(a, b), x, w)
+    gradcheck(lambda a, b, c: F.linear(a, b, c), x, w, np.array(0.5))  # torch rejects a bias here; fastnn adds it
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 3), (), (1, 1, 1, 3)])
+def test_linear_rejects_a_weight_that_is_not_1d_or_2d(shape, active_backend):
+    with pytest.raises(ValueError, match=rf"linear: weight must be 1-D \(in,\) or 2-D \(out, in\), got shape "
+                                         rf"{re_shape(shape)}"):
+        F.linear(fastnn.zeros(4, 3), fastnn.zeros(*shape))
+
+
+def re_shape(shape):
+    return "\\(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + "\\)"
+
+
+def test_linear_and_embedding_take_arrays_and_lists_like_the_other_functionals(active_backend):
+    x, w = _x(4, 3).astype(np.float32), _x(2, 3, seed=9).astype(np.float32)
+    expected = F.linear(fastnn.tensor(x), fastnn.tensor(w)).numpy()
+    np.testing.assert_allclose(F.linear(x, w).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(F.linear(x.tolist(), w.tolist()).numpy(), expected, rtol=1e-6)
+    np.testing.assert_array_equal(F.embedding(np.array([1, 0]), w).numpy(), w[[1, 0]])
+    np.testing.assert_array_equal(F.embedding([1, 0], w.tolist()).numpy(), w[[1, 0]])
+    with pytest.raises(TypeError, match="linear: weight must be a Tensor \\(or an array or list of numbers\\), "
+                                        "got str"):
+        F.linear(x, "weights")
+
+
+def test_embedding_rejects_a_weight_that_is_not_2d(active_backend):
+    with pytest.raises(ValueError, match=r"embedding: weight must be 2-D \(num_embeddings, embedding_dim\), got "
+                                         r"shape \(5,\)"):
+        F.embedding(fastnn.tensor([1, 2]), fastnn.zeros(5))
+    with pytest.raises(ValueError, match=r"embedding_bag: weight must be 2-D"):
+        F.embedding_bag(fastnn.tensor([[1, 2]]), fastnn.zeros(5, 2, 2))
+    with pytest.raises(ValueError, match="embedding: padding_idx 7 out of range for 5 embeddings"):
+        F.embedding(fastnn.tensor([1]), fastnn.zeros(5, 2), padding_idx=7)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, dim", [((2, 0), 1), ((0, 3), 1), ((3, 0, 2), 1), ((0,), 0), ((2, 0), 0)])
+def test_softmax_over_or_beside_a_size_0_dim_is_empty_as_torch(name, shape, dim, active_backend):
+    x = fastnn.zeros(*shape, requires_grad=True)
+    out = getattr(F, name)(x, dim)
+    assert out.shape == tuple(getattr(TF, name)(torch.zeros(*shape), dim).shape)
+    out.sum().backward()
+    assert x.grad.shape == shape
+
+
+ZERO_SIZE = {
+    "linear rows": (lambda: F.linear(fastnn.zeros(0, 3, requires_grad=True), fastnn.ones(2, 3, requires_grad=True),
+                                     fastnn.ones(2, requires_grad=True)),
+                    lambda: TF.linear(torch.zeros(0, 3, requires_grad=True), torch.ones(2, 3, requires_grad=True),
+                                      torch.ones(2, requires_grad=True))),
+    "linear features": (lambda: F.linear(fastnn.zeros(4, 0, requires_grad=True), fastnn.ones(2, 0),
+                                         fastnn.ones(2)),
+                        lambda: TF.linear(torch.zeros(4, 0, requires_grad=True), torch.ones(2, 0), torch.ones(2))),
+    "relu": (lambda: F.relu(fastnn.zeros(0, 3, requires_grad=True)), lambda: TF.relu(torch.zeros(0, 3))),
+    "gelu": (lambda: F.gelu(fastnn.zeros(0, requires_grad=True)), lambda: TF.gelu(torch.zeros(0))),
+    "dropout": (lambda: F.dropout(fastnn.zeros(0, 3, requires_grad=True)), lambda: TF.dropout(torch.zeros(0, 3))),
+    "embedding": (lambda: F.embedding(fastnn.tensor(np.zeros(0, np.int64)), fastnn.ones(4, 3, requires_grad=True)),
+                  lambda: TF.embedding(torch.zeros(0, dtype=torch.long), torch.ones(4, 3))),
+    "embedding_bag": (lambda: F.embedding_bag(fastnn.tensor(np.zeros(0, np.int64)),
+                                              fastnn.ones(4, 3, requires_grad=True),
+                                              fastnn.tensor(np.zeros(0, np.int64))),
+                      lambda: TF.embedding_bag(torch.zeros(0, dtype=torch.long), torch.ones(4, 3),
+                                               torch.zeros(0, dtype=torch.long))),
+    "cross_entropy none": (lambda: F.cross_entropy(fastnn.zeros(0, 3, requires_grad=True),
+                                                   fastnn.tensor(np.zeros(0, np.int64)), reduction="none"),
+                           lambda: TF.cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long),
+                                                    reduction="none")),
+    "cross_entropy sum": (lambda: F.cross_entropy(fastnn.zeros(0, 3, requires_grad=True),
+                                                  fastnn.tensor(np.zeros(0, np.int64)), reduction="sum"),
+                          lambda: TF.cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long),
+                                                   reduction="sum")),
+    "mse sum": (lambda: F.mse_loss(fastnn.zeros(0, requires_grad=True), fastnn.zeros(0), reduction="sum"),
+                lambda: TF.mse_loss(torch.zeros(0), torch.zeros(0), reduction="sum")),
+    "bce_with_logits sum": (lambda: F.binary_cross_entropy_with_logits(fastnn.zeros(0, requires_grad=True),
+                                                                       fastnn.zeros(0), reduction="sum"),
+                            lambda: TF.binary_cross_entropy_with_logits(torch.zeros(0), torch.zeros(0),
+                                                                        reduction="sum")),
+    "l1 sum": (lambda: F.l1_loss(fastnn.zeros(0, requires_grad=True), fastnn.zeros(0), reduction="sum"),
+               lambda: TF.l1_loss(torch.zeros(0), torch.zeros(0), reduction="sum")),
+    "sum": (lambda: fastnn.zeros(0, 3, requires_grad=True).sum(0), lambda: torch.zeros(0, 3).sum(0)),
+    "matmul": (lambda: fastnn.zeros(2, 0, requires_grad=True) @ fastnn.zeros(0, 3), lambda: torch.zeros(2, 0) @
+               torch.zeros(0, 3)),
+    "cumsum": (lambda: fastnn.zeros(0, 3, requires_grad=True).cumsum(0), lambda: torch.zeros(0, 3).cumsum(0)),
+    "logsumexp": (lambda: fastnn.zeros(2, 0, requires_grad=True).logsumexp(1),
+                  lambda: torch.zeros(2, 0).logsumexp(1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_SIZE))
+def test_every_op_takes_zero_size_input_as_torch(name, active_backend):
+    ours, theirs = ZERO_SIZE[name][0](), ZERO_SIZE[name][1]()
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    if ours.requires_grad:
+        ours.sum().backward()
+
+
+EXTREME = {
+    "exp overflow": lambda: fastnn.tensor([1000.0], requires_grad=True).exp(),
+    "log of negative and zero": lambda: fastnn.tensor([-1.0, 0.0], requires_grad=True).log(),
+    "division by zero": lambda: fastnn.tensor([1.0, 0.0], requires_grad=True) / 0,
+    "fractional power of a negative": lambda: fastnn.tensor([-8.0], requires_grad=True) ** 0.5,
+    "sqrt of negative": lambda: fastnn.tensor([-1.0], requires_grad=True).sqrt(),
+    "softmax with inf": lambda: F.softmax(fastnn.tensor([[np.inf, 1.0], [-np.inf, -np.inf]], requires_grad=True), 1),
+    "log_softmax with inf": lambda: F.log_softmax(fastnn.tensor([[np.inf, 1.0]], requires_grad=True), 1),
+    "cross_entropy with inf and nan": lambda: F.cross_entropy(
+        fastnn.tensor([[np.inf, 1.0], [np.nan, 0.0]], requires_grad=True), fastnn.tensor([0, 1])),
+    "mse with inf": lambda: F.mse_loss(fastnn.tensor([1e30, np.inf], requires_grad=True),
+                                       fastnn.tensor([-1e30, np.inf])),
+    "bce_with_logits with inf": lambda: F.binary_cross_entropy_with_logits(
+        fastnn.tensor([np.inf, -np.inf, np.nan], requires_grad=True), fastnn.tensor([0.0, 1.0, 1.0])),
+    "gelu of inf": lambda: F.gelu(fastnn.tensor([np.inf, -np.inf, np.nan], requires_grad=True)),
+    "gelu tanh of huge": lambda: F.gelu(fastnn.tensor([1e20, -1e20], requires_grad=True), approximate="tanh"),
+    "linear overflow": lambda: F.linear(fastnn.tensor([[1e30, 1e30]], requires_grad=True),
+                                        fastnn.tensor([[1e30, 1e30]])),
+    "mean overflow": lambda: fastnn.tensor([3e38, 3e38], requires_grad=True).mean(),
+    "var of inf": lambda: fastnn.tensor([np.inf, 1.0], requires_grad=True).var(),
+    "var of one element": lambda: fastnn.tensor([1.0], requires_grad=True).var(),
+    "norm overflow": lambda: fastnn.tensor([1e30], requires_grad=True).norm(),
+    "logsumexp of inf": lambda: fastnn.tensor([[np.inf, 1.0], [-np.inf, -np.inf]], requires_grad=True).logsumexp(1),
+    "mean of nothing": lambda: fastnn.zeros(0, requires_grad=True).mean(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTREME))
+def test_numpy_floating_point_warnings_never_reach_the_user(name, active_backend):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = EXTREME[name]()
+        out.sum().backward()
+
+
+@pytest.mark.parametrize("activation", ["identity", "relu", "gelu"])
+def test_linear_backward_takes_a_read_only_gradient(activation, active_backend):
+    """sum() of a (1, 1) output hands back a read-only broadcast view (once a crash on cython)."""
+    w = fastnn.ones(1, 1, requires_grad=True)
+    F.linear_activation(fastnn.ones(1, 1), w, None, activation).sum().backward()
+    assert w.grad.tolist() == [[1.0]] or activation == "gelu"
+    x = fastnn.ones(3, 2, requires_grad=True)
+    grad = np.ones((3, 4), dtype=np.float32)
+    grad.flags.writeable = False
+    F.relu(F.linear(x, fastnn.ones(4, 2))).backward(grad)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 2), 4.0))
