@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fastnn import random
+from fastnn.autograd.device import check_device
 from fastnn.autograd.dtypes import DEFAULT_FLOAT, infer_array, int64, to_dtype
 from fastnn.autograd.engine import TensorBase, wrap
 from fastnn.ops.arithmetic import constant_like, matmul
@@ -123,8 +124,9 @@ def _new(data: np.ndarray, requires_grad: bool) -> Any:
     return t
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, *, device: Any = None) -> Any:
     """A new tensor holding a copy of `data`, with PyTorch's dtype inference."""
+    check_device("tensor", device)
     return _new(infer_array(data, to_dtype(dtype)), requires_grad)
 
 
@@ -135,8 +137,9 @@ def from_numpy(array: np.ndarray) -> Any:
     return wrap(array)
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Any:
+def as_tensor(data: Any, dtype: Any = None, *, device: Any = None) -> Any:
     """`data` as a tensor, sharing memory with a NumPy array (or a tensor) of the right dtype."""
+    check_device("as_tensor", device)
     if isinstance(data, TensorBase):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
@@ -144,96 +147,117 @@ def as_tensor(data: Any, dtype: Any = None) -> Any:
     return tensor(data, dtype=dtype)
 
 
-def zeros(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+def zeros(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Any:
+    check_device("zeros", device)
     return _new(np.zeros(size_tuple(size), dtype=to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
 
 
-def ones(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+def ones(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Any:
+    check_device("ones", device)
     return _new(np.ones(size_tuple(size), dtype=to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
 
 
-def empty(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+def empty(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Any:
+    check_device("empty", device)
     return _new(np.empty(size_tuple(size), dtype=to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
 
 
-def full(size: Sequence[int], fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Any:
+def full(size: Sequence[int], fill_value: float, dtype: Any = None, requires_grad: bool = False,
+         *, device: Any = None) -> Any:
+    check_device("full", device)
     array = infer_array(fill_value, to_dtype(dtype))
     return _new(np.full(tuple(size), array, dtype=array.dtype), requires_grad)
 
 
-def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False, *, device: Any = None) -> Any:
+    check_device("zeros_like", device)
     t = to_tensor(t)
     return _new(np.zeros(t.array.shape, dtype=to_dtype(dtype) or t.array.dtype), requires_grad)
 
 
-def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False, *, device: Any = None) -> Any:
+    check_device("ones_like", device)
     t = to_tensor(t)
     return _new(np.ones(t.array.shape, dtype=to_dtype(dtype) or t.array.dtype), requires_grad)
 
 
-def full_like(t: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Any:
+def full_like(t: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False, *, device: Any = None) -> Any:
+    check_device("full_like", device)
     t = to_tensor(t)
     return _new(np.full(t.array.shape, fill_value, dtype=to_dtype(dtype) or t.array.dtype), requires_grad)
 
 
-def empty_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+def empty_like(t: Any, dtype: Any = None, requires_grad: bool = False, *, device: Any = None) -> Any:
+    check_device("empty_like", device)
     t = to_tensor(t)
     return _new(np.empty(t.array.shape, dtype=to_dtype(dtype) or t.array.dtype), requires_grad)
 
 
-def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False, *, device: Any = None) -> Any:
     """Standard normal samples of t's shape and (float) dtype."""
+    check_device("randn_like", device)
     t = to_tensor(t)
     return randn(*t.array.shape, dtype=dtype or t.array.dtype, requires_grad=requires_grad)
 
 
-def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Any:
+def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False, *, device: Any = None) -> Any:
     """Uniform samples in [0, 1) of t's shape and (float) dtype."""
+    check_device("rand_like", device)
     t = to_tensor(t)
     return rand(*t.array.shape, dtype=dtype or t.array.dtype, requires_grad=requires_grad)
 
 
-def randint_like(t: Any, low: int, high: int | None = None, dtype: Any = None) -> Any:
+def randint_like(t: Any, low: int, high: int | None = None, dtype: Any = None, *, device: Any = None) -> Any:
     """Integers uniform in [low, high) (or [0, low)) of t's shape and dtype."""
+    check_device("randint_like", device)
     t = to_tensor(t)
     return randint(low, high, t.array.shape, dtype=dtype or t.array.dtype)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Any:
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False, *, device: Any = None) -> Any:
+    check_device("eye", device)
     return _new(np.eye(n, m, dtype=to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False,
+             *, device: Any = None) -> Any:
+    check_device("linspace", device)
     return _new(np.linspace(start, end, steps).astype(to_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None) -> Any:
+def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None,
+            *, device: Any = None) -> Any:
     """Integers uniform in [low, high) (or [0, low) given one bound) from fastnn's global generator."""
+    check_device("randint", device)
     if high is None:
         low, high = 0, low
     return wrap(random.default_generator().integers(low, high, tuple(size)).astype(to_dtype(dtype) or int64))
 
 
-def randperm(n: int, dtype: Any = None) -> Any:
+def randperm(n: int, dtype: Any = None, *, device: Any = None) -> Any:
     """A random permutation of 0..n-1 from fastnn's global generator."""
+    check_device("randperm", device)
     return wrap(random.default_generator().permutation(n).astype(to_dtype(dtype) or int64))
 
 
-def randn(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+def randn(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Any:
     """Standard normal samples from fastnn's global generator."""
+    check_device("randn", device)
     dtype = to_dtype(dtype) or DEFAULT_FLOAT
     return _new(random.default_generator().standard_normal(size_tuple(size), dtype=dtype), requires_grad)
 
 
-def rand(*size: int, dtype: Any = None, requires_grad: bool = False) -> Any:
+def rand(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Any:
     """Uniform samples in [0, 1) from fastnn's global generator."""
+    check_device("rand", device)
     dtype = to_dtype(dtype) or DEFAULT_FLOAT
     return _new(random.default_generator().random(size_tuple(size), dtype=dtype), requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Any:
+           requires_grad: bool = False, *, device: Any = None) -> Any:
     """Values start, start+step, ... < end; int64 when all arguments are ints, else float32."""
+    check_device("arange", device)
     if end is None:
         start, end = 0, start
     if dtype is None:

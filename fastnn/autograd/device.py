@@ -53,6 +53,12 @@ CPU = device("cpu")
 _default = CPU
 
 
+def check_device(op: str, value: Any) -> None:
+    """A factory's ``device=`` argument: None or the CPU; any other device is the CPU-only error."""
+    if value is not None and not is_device(value):
+        raise TypeError(f"{op}: device must be a device or a string such as 'cpu', got {value!r}")
+
+
 def is_device(value: Any) -> bool:
     """True for a value naming the CPU ("cpu", "cpu:0", a device); False for a value that is not a
     device at all (a dtype, say); a RuntimeError naming fastnn as a CPU engine for any other device."""

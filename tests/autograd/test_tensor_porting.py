@@ -143,3 +143,32 @@ def test_save_and_load_a_nested_checkpoint(tmp_path):
     again.load_state_dict(state["optimizer"])
     x = fastnn.randn(2, 3)
     np.testing.assert_array_equal(restored(x).numpy(), model(x).numpy())
+
+
+FACTORY_CALLS = {
+    "tensor": lambda **kw: fastnn.tensor([1.0, 2.0], **kw), "as_tensor": lambda **kw: fastnn.as_tensor([1], **kw),
+    "zeros": lambda **kw: fastnn.zeros(2, 3, **kw), "ones": lambda **kw: fastnn.ones(2, **kw),
+    "empty": lambda **kw: fastnn.empty(2, **kw), "full": lambda **kw: fastnn.full((2,), 1.5, **kw),
+    "zeros_like": lambda **kw: fastnn.zeros_like(fastnn.ones(2), **kw),
+    "ones_like": lambda **kw: fastnn.ones_like(fastnn.ones(2), **kw),
+    "full_like": lambda **kw: fastnn.full_like(fastnn.ones(2), 3.0, **kw),
+    "empty_like": lambda **kw: fastnn.empty_like(fastnn.ones(2), **kw),
+    "randn_like": lambda **kw: fastnn.randn_like(fastnn.ones(2), **kw),
+    "rand_like": lambda **kw: fastnn.rand_like(fastnn.ones(2), **kw),
+    "randint_like": lambda **kw: fastnn.randint_like(fastnn.ones(2), 0, 5, **kw),
+    "eye": lambda **kw: fastnn.eye(3, **kw), "linspace": lambda **kw: fastnn.linspace(0, 1, 5, **kw),
+    "randint": lambda **kw: fastnn.randint(0, 5, (3,), **kw), "randperm": lambda **kw: fastnn.randperm(4, **kw),
+    "randn": lambda **kw: fastnn.randn(2, **kw), "rand": lambda **kw: fastnn.rand(2, **kw),
+    "arange": lambda **kw: fastnn.arange(4, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FACTORY_CALLS))
+def test_every_factory_takes_device_as_torch_does_and_refuses_cuda(name):
+    import torch
+
+    make = FACTORY_CALLS[name]
+    for dev in ("cpu", fastnn.device("cpu"), None, torch.device("cpu")):
+        assert make(device=dev).device == "cpu"
+    with pytest.raises(RuntimeError, match="CPU engine"):
+        make(device="cuda")

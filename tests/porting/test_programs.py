@@ -55,44 +55,30 @@ UNASSIGNED = "tensor layer, not yet assigned"
 
 EXPECTATIONS = {
     "p01_tensor_basics": Expect(tol=(0.0, 0.0)),  # bit-identical
-    "p02_autograd_basics": Expect(needs=(("Tensor.grad_fn", TENSOR, "has no attribute 'grad_fn'"),)),
-    "p03_polynomial_tensors": Expect(needs=(("torch.device", TENSOR, "has no attribute 'device'"),
-                                            ("device= in factories", TENSOR, "unexpected keyword argument 'device'"),
-                                            ("torch.sin", TENSOR, "has no attribute 'sin'"))),
+    "p02_autograd_basics": Expect(),
+    "p03_polynomial_tensors": Expect(),
     "p04_polynomial_autograd": Expect(),
     "p05_polynomial_nn": Expect(tol=(1e-4, 1e-7)),  # 500 float32 steps; the bias stays near 0 (atol)
     "p06_custom_modules": Expect(),
-    "p07_quickstart": Expect(needs=(("torch.accelerator", TENSOR, "has no attribute 'accelerator'"),
-                                    ("Tensor.type(dtype)", TENSOR, "has no attribute 'type'"))),
+    "p07_quickstart": Expect(),
     # 'shuffled' trains on a shuffled DataLoader: the epochs' losses agree within 25 %, accuracy within 5 points
     "p08_nn_tutorial": Expect(loose={"shuffled": (0.25, 0.0), "valid_accuracy": (0.0, 0.05)}),
     # random_split and shuffling draw differently: the split sizes are equal, the accuracies within 6 points
     "p09_text_classification": Expect(loose={"test_accuracy": (0.0, 0.06), "final_valid_accuracy": (0.0, 0.06)},
-                                      needs=(("Tensor.uniform_", UNASSIGNED, "has no attribute 'uniform_'"),
-                                             ("Tensor.cumsum", TENSOR, "has no attribute 'cumsum'"),
-                                             ("nn.utils.clip_grad_norm_", COMPILE, "has no attribute 'utils'"))),
+                                      needs=(("nn.utils.clip_grad_norm_", COMPILE, "has no attribute 'utils'"),)),
     "p10_ngram_language_model": Expect(),
     "p11_checkpoint": Expect(tol=(0.0, 0.0)),  # bit-identical
-    "p12_device_boilerplate": Expect(needs=(("torch.cuda", TENSOR, "has no attribute 'cuda'"),
-                                            ("torch.device", TENSOR, "has no attribute 'device'"),
-                                            ("Tensor.device as a torch.device", TENSOR,
-                                             "'str' object has no attribute 'type'"))),
-    "p13_legacy_variable": Expect(needs=(("torch.autograd.Variable", TENSOR, "No module named 'fastnn.autograd'"),
-                                         ("torch.autograd.Variable", TENSOR, "has no attribute 'Variable'"),
-                                         ("torch.FloatTensor", TENSOR, "has no attribute 'FloatTensor'"),
-                                         ("torch.LongTensor", TENSOR, "has no attribute 'LongTensor'"))),
+    "p12_device_boilerplate": Expect(),
+    "p13_legacy_variable": Expect(),
     "p14_schedulers": Expect(),
     # Dropout masks differ: accuracy after training within 5 points; everything else is deterministic
     "p15_batchnorm_dropout": Expect(tol=(1e-5, 1e-5), loose={"accuracy": (0.0, 0.05)}),
     "p16_layernorm_mlp": Expect(tol=(1e-4, 1e-6),
                                 needs=(("nn.LayerNorm", BACKENDS, "has no attribute 'LayerNorm'"),
-                                       ("torch.sin", TENSOR, "has no attribute 'sin'"),
                                        ("nn.utils.clip_grad_norm_", COMPILE, "has no attribute 'utils'"))),
     # torch.randn_like noise and a shuffled loader: the average losses agree within 1 %
-    "p17_vae": Expect(loose={"history": (0.01, 0.0)},
-                      needs=(("torch.randn_like", TENSOR, "has no attribute 'randn_like'"),)),
-    "p18_regression": Expect(tol=(1e-4, 1e-4),
-                             needs=(("Tensor.__format__", TENSOR, "unsupported format string passed to Tensor"),)),
+    "p17_vae": Expect(loose={"history": (0.01, 0.0)}),
+    "p18_regression": Expect(tol=(1e-4, 1e-4)),
     "p19_micrograd_parity": Expect(tol=(1e-14, 0.0)),  # float64 scalars
     "p20_distillation": Expect(),
     # 90 float32 Adagrad steps through 5 smooth activations drift to ~1e-4 (in float64 the runs agree to 1e-12)
