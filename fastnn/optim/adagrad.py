@@ -10,8 +10,15 @@ import numpy as np
 
 from fastnn import arguments
 from fastnn.backends import get_backend
-from fastnn.optim.optimizer import (Optimizer, ascent, check_gradients, check_states, check_steps, reject_sparse,
-                                    rowwise_update)
+from fastnn.optim.optimizer import (
+    Optimizer,
+    ascent,
+    check_gradients,
+    check_states,
+    check_steps,
+    reject_sparse,
+    rowwise_update,
+)
 from fastnn.tensor import SparseTensor
 
 
