@@ -92,4 +92,15 @@ def pair(owner: str, name: str, value: Any) -> tuple[Any, Any]:
     return value[0], value[1]
 
 
-__all__ = ["INT64_MAX", "INT64_MIN", "choice", "flag", "integer", "optional_integer", "pair", "real"]
+def float_dtype(owner: str, dtype: Any) -> np.dtype:
+    """A layer's parameter dtype: float32 (the default, for None) or float64."""
+    try:
+        resolved = np.dtype(np.float32 if dtype is None else dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{owner}: dtype must be float32 or float64, got {dtype!r}")
+    return resolved
+
+
+__all__ = ["INT64_MAX", "INT64_MIN", "choice", "flag", "float_dtype", "integer", "optional_integer", "pair", "real"]

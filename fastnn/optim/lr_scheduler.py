@@ -6,23 +6,34 @@ PyTorch's number for number. Construction performs the initial step (``last_epoc
 and records ``initial_lr`` in every group; ``base_lrs`` are those initial values.
 ``state_dict()`` holds every attribute except the optimizer (plain numbers, strings and lists,
 so ``fastnn.save`` can store it).
+
+Every argument is validated where it is given: ``StepLR(opt, step_size=0)`` or a string gamma
+raises ``ValueError``/``TypeError`` naming the scheduler and the argument.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import types
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
+from fastnn import arguments
 from fastnn.optim.optimizer import Optimizer
 
 
-def _check_optimizer(optimizer) -> Optimizer:
+def _check_optimizer(owner: str, optimizer) -> Optimizer:
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        raise TypeError(f"{owner}: {type(optimizer).__name__} is not an Optimizer")
     return optimizer
+
+
+def _check_last_epoch(owner: str, last_epoch: Any) -> int:
+    return arguments.integer(owner, "last_epoch", last_epoch, low=-1)
 
 
 def _group_values(optimizer: Optimizer, key: str) -> list:
@@ -33,7 +44,9 @@ class LRScheduler:
     """Base class: subclasses implement :meth:`get_lr`, the learning rates for ``last_epoch``."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        self.optimizer = _check_optimizer(optimizer)
+        owner = type(self).__name__
+        self.optimizer = _check_optimizer(owner, optimizer)
+        last_epoch = _check_last_epoch(owner, last_epoch)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -84,13 +97,17 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
-        self.optimizer = _check_optimizer(optimizer)
+        self.optimizer = _check_optimizer("LambdaLR", optimizer)
         if not isinstance(lr_lambda, (list, tuple)):
             self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
         else:
             if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+                raise ValueError(f"LambdaLR: Expected {len(optimizer.param_groups)} lr_lambdas, but got "
+                                 f"{len(lr_lambda)}")
             self.lr_lambdas = list(lr_lambda)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"LambdaLR: lr_lambda must be a function of the epoch, got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
@@ -116,8 +133,8 @@ class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size), applied as a multiply every step_size epochs."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        self.step_size = step_size
-        self.gamma = gamma
+        self.step_size = arguments.integer("StepLR", "step_size", step_size, low=1)
+        self.gamma = _gamma("StepLR", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -131,8 +148,10 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.milestones = Counter(milestones)
-        self.gamma = gamma
+        if not isinstance(milestones, Iterable):
+            raise TypeError(f"MultiStepLR: milestones must be a list of epochs, got {type(milestones).__name__}")
+        self.milestones = Counter(arguments.integer("MultiStepLR", "milestones", m, low=0) for m in milestones)
+        self.gamma = _gamma("MultiStepLR", gamma)
         super().__init__(optimizer, last_epoch)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -149,7 +168,7 @@ class ExponentialLR(LRScheduler):
     """lr = base_lr * gamma ** epoch, applied as a multiply by gamma every step."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = _gamma("ExponentialLR", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -163,8 +182,8 @@ class CosineAnnealingLR(LRScheduler):
     eta_t = (1 + cos(pi t/T)) / (1 + cos(pi (t-1)/T)) * (eta_{t-1} - eta_min) + eta_min (and its restarts)."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        self.T_max = T_max
-        self.eta_min = eta_min
+        self.T_max = arguments.integer("CosineAnnealingLR", "T_max", T_max, low=1)
+        self.eta_min = arguments.real("CosineAnnealingLR", "eta_min", eta_min, low=0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -193,21 +212,24 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0, eps: float = 1e-8) -> None:
-        if factor >= 1.0:
-            raise ValueError("Factor should be < 1.0.")
+        owner = "ReduceLROnPlateau"
+        arguments.real(owner, "factor", factor, low=0.0, high=1.0, high_open=True, invalid="Factor should be < 1.0.")
         self.factor = factor
-        self.optimizer = _check_optimizer(optimizer)
+        self.optimizer = _check_optimizer(owner, optimizer)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
+                raise ValueError(f"{owner}: expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
+            for value in min_lr:
+                arguments.real(owner, "min_lr", value, low=0.0)
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
+            arguments.real(owner, "min_lr", min_lr, low=0.0)
             self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * len(optimizer.param_groups)
-        self.patience = patience
-        self.cooldown = cooldown
-        self.eps = eps
+        self.patience = arguments.integer(owner, "patience", patience, low=0)
+        self.cooldown = arguments.integer(owner, "cooldown", cooldown, low=0)
+        self.eps = arguments.real(owner, "eps", eps, low=0.0)
         self.last_epoch = 0
         self._last_lr = _group_values(self.optimizer, "lr")
         self._init_is_better(mode, threshold, threshold_mode)
@@ -220,7 +242,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: float) -> None:  # type: ignore[override]
         """Record one epoch's metric and reduce the learning rates if it has stopped improving."""
-        current = float(metrics)
+        current = _metric(metrics)
         self.last_epoch += 1
         if self._is_better(current, self.best):
             self.best = current
@@ -262,10 +284,9 @@ class ReduceLROnPlateau(LRScheduler):
         return a > best + self.threshold
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
-        if mode not in {"min", "max"}:
-            raise ValueError("mode " + mode + " is unknown!")
-        if threshold_mode not in {"rel", "abs"}:
-            raise ValueError("threshold mode " + threshold_mode + " is unknown!")
+        arguments.choice("ReduceLROnPlateau", "mode", mode, ("min", "max"))
+        arguments.choice("ReduceLROnPlateau", "threshold_mode", threshold_mode, ("rel", "abs"))
+        arguments.real("ReduceLROnPlateau", "threshold", threshold, low=0.0)
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode = mode
         self.threshold = threshold
@@ -276,12 +297,30 @@ class ReduceLROnPlateau(LRScheduler):
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
 
 
+def _gamma(owner: str, gamma: Any) -> float:
+    """The multiplicative decay factor: a finite number >= 0."""
+    arguments.real(owner, "gamma", gamma, low=0.0)
+    return gamma
+
+
+def _metric(value: Any) -> float:
+    """ReduceLROnPlateau's metric as a float: a real number or a one-element tensor/array."""
+    array = getattr(value, "array", value)
+    if isinstance(array, np.ndarray) and array.size == 1 and array.dtype.kind in "iuf":
+        return float(array.reshape(()))
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"ReduceLROnPlateau.step: metrics must be a number, got {type(value).__name__} "
+                        f"{str(value)[:40]}")
+    return float(value)
+
+
 def _per_group(name: str, optimizer: Optimizer, value: float | list[float]) -> list[float]:
-    if isinstance(value, (list, tuple)):
-        if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"expected {len(optimizer.param_groups)} values for {name}, got {len(value)}")
-        return list(value)
-    return [value] * len(optimizer.param_groups)
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * len(optimizer.param_groups)
+    if len(values) != len(optimizer.param_groups):
+        raise ValueError(f"OneCycleLR: expected {len(optimizer.param_groups)} values for {name}, got {len(values)}")
+    for v in values:
+        arguments.real("OneCycleLR", name, v, low=0.0, low_open=name == "max_lr")
+    return values
 
 
 class OneCycleLR(LRScheduler):
@@ -296,23 +335,29 @@ class OneCycleLR(LRScheduler):
                  base_momentum: float | list[float] = 0.85, max_momentum: float | list[float] = 0.95,
                  div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
                  last_epoch: int = -1) -> None:
-        self.optimizer = _check_optimizer(optimizer)
+        owner = "OneCycleLR"
+        self.optimizer = _check_optimizer(owner, optimizer)
         if total_steps is not None:
-            if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+            if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
+                raise ValueError(f"{owner}: Expected positive integer total_steps, but got {total_steps}")
             self.total_steps = total_steps
         elif epochs is not None and steps_per_epoch is not None:
-            if not isinstance(epochs, int) or epochs <= 0:
-                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
-            if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}")
+            if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
+                raise ValueError(f"{owner}: Expected positive integer epochs, but got {epochs}")
+            if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+                raise ValueError(f"{owner}: Expected positive integer steps_per_epoch, but got {steps_per_epoch}")
             self.total_steps = epochs * steps_per_epoch
         else:
-            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+            raise ValueError(f"{owner}: You must define either total_steps OR (epochs AND steps_per_epoch)")
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+            raise ValueError(f"{owner}: Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
+            raise ValueError(f"{owner}: anneal_strategy must be one of 'cos' or 'linear', instead got "
+                             f"{anneal_strategy}")
+        arguments.real(owner, "div_factor", div_factor, low=0.0, low_open=True)
+        arguments.real(owner, "final_div_factor", final_div_factor, low=0.0, low_open=True)
+        arguments.flag(owner, "three_phase", three_phase)
+        arguments.flag(owner, "cycle_momentum", cycle_momentum)
         self.anneal_strategy = anneal_strategy
         rise_end = float(pct_start * self.total_steps) - 1
         if three_phase:
@@ -340,7 +385,8 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+                raise ValueError(f"{owner}: optimizer must support momentum or beta1 with `cycle_momentum` option "
+                                 "enabled")
             self.use_beta1 = "betas" in optimizer.defaults
             max_momentums = _per_group("max_momentum", optimizer, max_momentum)
             base_momentums = _per_group("base_momentum", optimizer, base_momentum)
