@@ -41,6 +41,9 @@ class Linear(Module):
         return f"Linear({self.in_features} -> {self.out_features})"
 
     def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{self._name()}: expected a Tensor input (*, {self.in_features}), got "
+                            f"{type(input).__name__}")
         return F.linear_activation(input, self.weight, self.bias, "identity", layer=self._name)
 
     def extra_repr(self) -> str:
@@ -66,6 +69,8 @@ class Flatten(Module):
         self.end_dim = arguments.integer("Flatten", "end_dim", end_dim)
 
     def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"Flatten: expected a Tensor input, got {type(input).__name__}")
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:

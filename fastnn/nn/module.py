@@ -30,7 +30,10 @@ class Parameter(Tensor):
         elif isinstance(data, (Tensor, np.ndarray)):
             array = data.array if isinstance(data, Tensor) else data  # shared, as torch.nn.Parameter does
         else:
-            array = _infer_array(data, None)
+            try:
+                array = _infer_array(data, None)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"Parameter: cannot make a parameter from {type(data).__name__} ({exc})") from None
         if not array.flags.c_contiguous or not array.flags.writeable:
             array = np.array(array, order="C")
         self.array = array
