@@ -157,3 +157,18 @@ def test_the_suite_covers_every_public_kernel_functional_layer_optimizer_and_sch
                                       "nll_loss") if hasattr(F, n)}
     assert functionals <= covered, functionals - covered
     assert fastnn.load is not None and "fastnn.load" in covered
+
+
+@pytest.mark.parametrize("ending, expected", [
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "status -11"),
+    ("import time; time.sleep(60)", "hung"),
+])
+def test_a_child_that_crashes_or_hangs_is_reported_against_the_running_op(ending, expected):
+    """The harness itself: a segfault or a hang in the middle of an op names that op."""
+    script = ("import json; print(json.dumps({'event': 'start', 'op': 'a'}));"
+              "print(json.dumps({'event': 'done', 'op': 'a', 'cases': 1}));"
+              "print(json.dumps({'event': 'start', 'op': 'b'}), flush=True);" + ending)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done, running, why = _collect(proc, time.monotonic() + 5)
+    assert list(done) == ["a"] and running == "b"
+    assert expected in why
