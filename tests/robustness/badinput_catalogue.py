@@ -391,6 +391,24 @@ KERNELS = [
 ]
 
 
+# Kernels other work adds to the table; in the catalogue once the backend has them.
+NEWER_KERNELS = [
+    kernel("layer_norm_forward", F("x", "n", "d"), F("weight", "d", optional=True), F("bias", "d", optional=True),
+           R("eps", 1e-6, 1e-4, keyword=False)),
+    kernel("layer_norm_backward", F("grad_out", "n", "d"), F("x", "n", "d"), F("weight", "d", optional=True),
+           F("mean", "n"), F("rstd", "n"), B("need_bias_grad", False)),
+]
+
+
+def _has_kernel(name: str) -> bool:
+    from fastnn.backends import KERNELS as TABLE
+
+    return name in TABLE
+
+
+KERNELS += [op for op in NEWER_KERNELS if _has_kernel(op.name)]
+
+
 def aliased(op: Op) -> Op:
     """`op` with only aliasing spoils: its array arguments passed as the same object as, or an
     overlapping view of, another (e.g. the momentum buffer is the gradient)."""
