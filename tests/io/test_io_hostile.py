@@ -163,3 +163,45 @@ def test_load_reads_a_member_written_by_numpy_savez(tmp_path):
         dst.writestr(HEADER, json.dumps({"format": FORMAT, "version": VERSION, "root": {"array": "a0"}}))
         dst.writestr("a0.npy", src.read("a0.npy"))
     np.testing.assert_array_equal(fastnn.load(path), np.zeros(10_000))
+
+
+def test_concurrent_saves_and_loads_of_one_path_see_whole_files_only(tmp_path):
+    """Threads saving different objects to one path while another loads it: every load returns one
+    of the saved objects whole, and no temporary file is left."""
+    import threading
+
+    path = tmp_path / "shared.fnn"
+    fastnn.save({"k": -1, "w": np.full(50_000, -1.0)}, path)
+    errors: list[BaseException] = []
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def writer(k: int) -> None:
+        try:
+            for _ in range(8):
+                fastnn.save({"k": k, "w": np.full(50_000, float(k))}, path)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                obj = fastnn.load(path)
+                assert np.all(obj["w"] == obj["k"])
+                seen.add(obj["k"])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    watcher.join()
+    assert not errors, errors
+    assert seen <= {-1, 0, 1, 2, 3} and seen
+    assert fastnn.load(path)["k"] in range(4)
+    assert os.listdir(tmp_path) == ["shared.fnn"]
