@@ -520,7 +520,8 @@ def optimizer(cls_name, *hyper, sparse=False):
         opt.step()
         return param
     args = (F("param", "n", "d"), F("grad", "n", "d")) + hyper
-    return Op(f"optim.{cls_name}", "optimizer", args, call, (cls_name, "grad"), tensors=True, compare=False)
+    return Op(f"optim.{cls_name}", "optimizer", args, call, (cls_name, "grad", "Parameter"), tensors=True,
+              compare=False)
 
 
 OPTIMIZERS = [
