@@ -73,6 +73,14 @@ from fastnn.nn import init
     (lambda: init.xavier_uniform_(fastnn.zeros(3, 3), gain=None), TypeError, "xavier_uniform_: gain must be"),
     (lambda: init.kaiming_uniform_(fastnn.zeros(3, 3), a="x"), TypeError, "kaiming_uniform_: a must be"),
     (lambda: init.zeros_(fastnn.tensor([1, 2])), TypeError, "zeros_: expected a floating-point tensor"),
+    (lambda: nn.Sequential(nn.ReLU(), 3), TypeError, "Sequential: argument 1 must be a fastnn.nn.Module, got int"),
+    (lambda: nn.Sequential().append("x"), TypeError, "Sequential.append: the module must be a fastnn.nn.Module"),
+    (lambda: nn.ModuleList(5), TypeError, "ModuleList: expected an iterable of modules, got int"),
+    (lambda: nn.ModuleList([nn.ReLU(), None]), TypeError, "ModuleList: entry 1 must be a fastnn.nn.Module"),
+    (lambda: nn.Residual(lambda x: x), TypeError, "Residual: module must be a fastnn.nn.Module, got function"),
+    (lambda: nn.Linear(3, 2)([[1.0, 2.0, 3.0]]), TypeError, "Linear(3 -> 2): expected a Tensor input (*, 3), got list"),
+    (lambda: nn.Flatten()(np.zeros((2, 2))), TypeError, "Flatten: expected a Tensor input, got ndarray"),
+    (lambda: nn.Parameter("w"), TypeError, "Parameter: cannot make a parameter from str"),
 ])
 def test_bad_constructor_arguments_name_the_class_and_argument(make, error, text):
     with pytest.raises(error, match="^" + text.replace("(", r"\(").replace(")", r"\)")):
