@@ -167,7 +167,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(errno.ENOENT, f"cannot save {path}: no such directory {directory!r}", path)
+        raise FileNotFoundError(errno.ENOENT, f"No such directory {directory!r} to save into", path)
     remove_stale_temporaries(path)
     prefix = f"{_temporary_prefix(path)}{socket.gethostname()}-{os.getpid()}-"
     try:

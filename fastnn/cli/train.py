@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 
-from fastnn.cli.common import build_mlp, fraction, hidden_sizes, positive, split_indices
+from fastnn.cli.common import CliError, build_mlp, fraction, hidden_sizes, positive, split_indices
 
 MODEL_FORMAT = "fastnn-cli-mlp"
 
@@ -35,6 +36,9 @@ def run(args: argparse.Namespace) -> None:
     from fastnn.data import DataLoader, TensorDataset
     from fastnn.train import EarlyStopping, fit
 
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_dir):
+        raise CliError(f"--out {args.out}: no such directory {out_dir!r}")
     if args.backend:
         fastnn.set_backend(args.backend)
     fastnn.manual_seed(args.seed)

@@ -78,6 +78,9 @@ def test_info_lists_backends_and_blas():
     (["train", "{csv}", "--target", "species", "--epochs", "-1"], "must be positive"),
     (["train", "{csv}", "--target", "species", "--backend", "gpu"], "invalid choice"),
     (["predict", "{csv}", "{csv}"], "fastnn: error"),
+    (["train", "{csv}", "--target", "species", "--out", "/nonexistent/dir/m.fnn"], "no such directory"),
+    (["predict", "missing.fnn", "{csv}"], "missing.fnn: no such file"),
+    (["train", "{csv}", "--target", "species", "--lr", "nan"], "must be positive"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_arguments_exit_nonzero_with_one_line(iris_csv, args, message):
