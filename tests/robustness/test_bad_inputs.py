@@ -34,7 +34,7 @@ BACKENDS = ("numpy", "numba", "cython")
 OP_NAMES = [op.name for op in catalogue.OPS] + ["fastnn.load"]
 EXAMPLES = int(os.environ.get("FASTNN_BADINPUT_EXAMPLES",
                               300 if os.environ.get("FASTNN_HYPOTHESIS_PROFILE") == "thorough" else 30))
-CHILD_TIMEOUT = float(os.environ.get("FASTNN_BADINPUT_TIMEOUT", 300))
+CHILD_TIMEOUT = float(os.environ.get("FASTNN_BADINPUT_TIMEOUT", max(300, 12 * EXAMPLES)))  # seconds per child
 
 # Failures this suite found in code that other work on issue 15 owns (the kernel table; the
 # functional entry points and Tensor ops), expected to be fixed there: op -> reason. strict=False,
