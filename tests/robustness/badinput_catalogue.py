@@ -507,6 +507,27 @@ LAYERS = [
 ]
 
 
+# Losses other work adds to fastnn.nn; in the catalogue once fastnn.nn has them.
+NEWER_LOSSES = {
+    "SmoothL1Loss": ("smooth_l1_loss", (C("reduction", REDUCTIONS), R("beta", 0.5, 2))),
+    "HuberLoss": ("huber_loss", (C("reduction", REDUCTIONS), R("delta", 0.5, 2))),
+    "KLDivLoss": ("kl_div", (C("reduction", REDUCTIONS), B("log_target"))),
+    "MultiLabelSoftMarginLoss": ("multilabel_soft_margin_loss", (C("reduction", REDUCTIONS),)),
+}
+
+
+def _newer_losses() -> list[Op]:
+    from fastnn import nn
+
+    present = [name for name in NEWER_LOSSES if hasattr(nn, name)]
+    LAYER_FUNCTIONALS.update({name: NEWER_LOSSES[name][0] for name in present})
+    return [layer(name, NEWER_LOSSES[name][1], (F("input", "n", "d"), F("target", "n", "d")), family="loss")
+            for name in present]
+
+
+LAYERS += _newer_losses()
+
+
 def optimizer(cls_name, *hyper, sparse=False):
     """Build ``fastnn.optim.<cls_name>`` over a parameter with the drawn hyperparameters, give the
     parameter the drawn gradient, step twice."""
