@@ -49,6 +49,29 @@ def _numeric(values: Sequence[str]) -> np.ndarray | None:
         return None
 
 
+def _non_finite_error(path, cells: list[tuple[int, str]], what: str) -> DataError:
+    """The error naming the (line, column) cells that hold nan or inf (the first ten of them)."""
+    cells = sorted(cells)
+    shown = ", ".join(f"line {line} column {name!r}" for line, name in cells[:10])
+    more = f" and {len(cells) - 10} more" if len(cells) > 10 else ""
+    return DataError(f"{path}: {len(cells)} value(s) that are not finite numbers (nan, inf, or too large to "
+                     f"standardise) at {shown}{more}; {what}")
+
+
+def check_finite(path, header: list[str], rows: list[list[str]], skip: Sequence[str] = ()) -> None:
+    """Raise DataError naming every (line, column) that holds nan or inf in a numeric column (one
+    whose every cell reads as a number), except the columns in ``skip``."""
+    cells = []
+    for j, name in enumerate(header):
+        if name in skip:
+            continue
+        numbers = _numeric([r[j].strip() for r in rows])
+        if numbers is not None:
+            cells += [(int(i) + 2, name) for i in np.flatnonzero(~np.isfinite(numbers))]
+    if cells:
+        raise _non_finite_error(path, cells, "fastnn cannot train on them; remove or fill those cells")
+
+
 def _column(path, header, rows, name) -> list[str]:
     if name not in header:
         raise DataError(f"{path}: no column {name!r}; columns are {', '.join(header)}")
@@ -58,6 +81,19 @@ def _column(path, header, rows, name) -> list[str]:
         if v == "":
             raise DataError(f"{path}: empty value in column {name!r} at line {i}")
     return values
+
+
+def _standardisation(path, name: str, numbers: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation (1 for a constant column) of a numeric column's training values,
+    which must be finite, and so must the two statistics (values near 1e308 overflow them)."""
+    if not np.isfinite(numbers).all():
+        raise DataError(f"{path}: numeric column {name!r} holds nan or inf; remove or fill those cells")
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(numbers.mean()), float(numbers.std())
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        raise DataError(f"{path}: numeric column {name!r} holds values too large to standardise "
+                        f"(up to {np.abs(numbers).max():.3g}); rescale that column")
+    return mean, std if std > 0 else 1.0
 
 
 def fit_preprocessor(path, header: list[str], rows: list[list[str]], target: str, task: str) -> dict:
@@ -71,9 +107,8 @@ def fit_preprocessor(path, header: list[str], rows: list[list[str]], target: str
         values = _column(path, header, rows, name)
         numbers = _numeric(values)
         if numbers is not None:
-            std = float(numbers.std())
-            features.append({"name": name, "kind": "numeric", "mean": float(numbers.mean()),
-                             "std": std if std > 0 else 1.0})
+            mean, std = _standardisation(path, name, numbers)
+            features.append({"name": name, "kind": "numeric", "mean": mean, "std": std})
         else:
             features.append({"name": name, "kind": "categorical", "categories": sorted(set(values))})
     if not features:
@@ -89,14 +124,15 @@ def fit_preprocessor(path, header: list[str], rows: list[list[str]], target: str
         numbers = _numeric(y)
         if numbers is None:
             raise DataError(f"{path}: regression needs a numeric target, but {target!r} holds text")
-        std = float(numbers.std())
-        spec = {"kind": "numeric", "mean": float(numbers.mean()), "std": std if std > 0 else 1.0}
+        mean, std = _standardisation(path, target, numbers)
+        spec = {"kind": "numeric", "mean": mean, "std": std}
     return {"target": target, "task": task, "features": features, "target_spec": spec}
 
 
 def transform_features(path, header, rows, prep: dict) -> np.ndarray:
-    """The float32 feature matrix of ``rows`` under a fitted preprocessor."""
-    blocks = []
+    """The float32 feature matrix of ``rows`` under a fitted preprocessor. A numeric cell that is
+    nan or inf is a DataError naming every such line and column (no prediction is made from it)."""
+    blocks, non_finite = [], []
     for feat in prep["features"]:
         values = _column(path, header, rows, feat["name"])
         if feat["kind"] == "numeric":
@@ -104,7 +140,13 @@ def transform_features(path, header, rows, prep: dict) -> np.ndarray:
             if numbers is None:
                 bad = next(v for v in values if _numeric([v]) is None)
                 raise DataError(f"{path}: column {feat['name']!r} should be numeric, found {bad!r}")
-            blocks.append(((numbers - feat["mean"]) / feat["std"])[:, None])
+            with np.errstate(over="ignore", invalid="ignore"):  # the model computes in float32
+                scaled = ((numbers - feat["mean"]) / feat["std"]).astype(np.float32)
+            bad_rows = np.flatnonzero(~np.isfinite(scaled))
+            if bad_rows.size:
+                non_finite += [(int(i) + 2, feat["name"]) for i in bad_rows]
+                continue
+            blocks.append(scaled[:, None])
         else:
             index = {c: k for k, c in enumerate(feat["categories"])}
             onehot = np.zeros((len(values), len(index)))
@@ -112,6 +154,8 @@ def transform_features(path, header, rows, prep: dict) -> np.ndarray:
                 if v in index:
                     onehot[i, index[v]] = 1.0
             blocks.append(onehot)
+    if non_finite:
+        raise _non_finite_error(path, non_finite, "the model cannot use them; remove or fill those cells")
     return np.ascontiguousarray(np.hstack(blocks), dtype=np.float32)
 
 
@@ -128,6 +172,9 @@ def transform_target(path, header, rows, prep: dict) -> np.ndarray:
     numbers = _numeric(y)
     if numbers is None:
         raise DataError(f"{path}: the target {prep['target']!r} should be numeric")
+    if not np.isfinite(numbers).all():
+        lines = [int(i) + 2 for i in np.flatnonzero(~np.isfinite(numbers))]
+        raise _non_finite_error(path, [(line, prep["target"]) for line in lines], "the target must be finite")
     return ((numbers - spec["mean"]) / spec["std"]).astype(np.float32)[:, None]
 
 

@@ -3,6 +3,7 @@ Sequential fuse a Linear followed by the activation into one linear kernel call.
 
 from __future__ import annotations
 
+from fastnn import arguments
 from fastnn.nn import functional as F
 from fastnn.nn.module import Module
 from fastnn.tensor import Tensor
@@ -22,6 +23,7 @@ class ReLU(_Elementwise):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        arguments.flag("ReLU", "inplace", inplace)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input)
@@ -52,7 +54,8 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = arguments.real("LeakyReLU", "negative_slope", negative_slope)
+        arguments.flag("LeakyReLU", "inplace", inplace)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope)
@@ -66,9 +69,7 @@ class GELU(_Elementwise):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+        self.approximate = arguments.choice("GELU", "approximate", approximate, ("none", "tanh"))
 
     @property
     def kernel_activation(self) -> str:  # type: ignore[override]
@@ -86,7 +87,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = arguments.optional_integer(type(self).__name__, "dim", dim)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.softmax(input, self.dim)
@@ -107,9 +108,12 @@ class Hardtanh(Module):
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        if min_val > max_val:
+        low = arguments.real("Hardtanh", "min_val", min_val)
+        high = arguments.real("Hardtanh", "max_val", max_val)
+        arguments.flag("Hardtanh", "inplace", inplace)
+        if low > high:
             raise ValueError(f"Hardtanh: min_val {min_val} must not exceed max_val {max_val}")
-        self.min_val, self.max_val = float(min_val), float(max_val)
+        self.min_val, self.max_val = low, high
 
     def forward(self, input: Tensor) -> Tensor:
         return F.hardtanh(input, self.min_val, self.max_val)

@@ -16,6 +16,12 @@ from fastnn.tensor import Tensor
 _FUSABLE = (ReLU, Sigmoid, Tanh, LeakyReLU, GELU)
 
 
+def _module(owner: str, where: str, module: Any) -> Module:
+    if not isinstance(module, Module):
+        raise TypeError(f"{owner}: {where} must be a fastnn.nn.Module, got {type(module).__name__}")
+    return module
+
+
 class Sequential(Module):
     """Modules applied in order. A Linear directly followed by ReLU, Sigmoid, Tanh, LeakyReLU or
     GELU runs as one fused linear kernel call (the plan is rebuilt whenever the sequence changes)."""
@@ -24,10 +30,10 @@ class Sequential(Module):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for name, module in modules[0].items():
-                self.add_module(name, module)
+                self.add_module(name, _module("Sequential", f"entry {name!r}", module))
             return
         for index, module in enumerate(modules):
-            self.add_module(str(index), module)
+            self.add_module(str(index), _module("Sequential", f"argument {index}", module))
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, "_plan", None)
@@ -87,7 +93,7 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
+        self.add_module(str(len(self)), _module("Sequential.append", "the module", module))
         return self
 
 
@@ -97,6 +103,8 @@ class ModuleList(Module):
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
+            if isinstance(modules, Module) or not isinstance(modules, Iterable):
+                raise TypeError(f"ModuleList: expected an iterable of modules, got {type(modules).__name__}")
             self.extend(modules)
 
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
@@ -118,7 +126,7 @@ class ModuleList(Module):
         return iter(self._modules.values())
 
     def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
+        self.add_module(str(len(self)), _module("ModuleList", f"entry {len(self)}", module))
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
@@ -132,7 +140,7 @@ class Residual(Module):
 
     def __init__(self, module: Module) -> None:
         super().__init__()
-        self.module = module
+        self.module = _module("Residual", "module", module)
 
     def forward(self, input: Tensor) -> Tensor:
         out = self.module(input)

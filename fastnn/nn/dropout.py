@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastnn import arguments
 from fastnn.nn import functional as F
 from fastnn.nn.module import Module
 from fastnn.tensor import Tensor
@@ -13,9 +14,9 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: probability has to be between 0 and 1, but got {p}")
-        self.p = float(p)
+        self.p = arguments.real(type(self).__name__, "p", p, low=0.0, high=1.0,
+                                invalid="probability has to be between 0 and 1")
+        arguments.flag(type(self).__name__, "inplace", inplace)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout(input, self.p, self.training)

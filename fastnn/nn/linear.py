@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from fastnn import arguments
 from fastnn.nn import functional as F
 from fastnn.nn import init
 from fastnn.nn.module import Module, Parameter
@@ -22,11 +23,10 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None) -> None:
         super().__init__()
-        if in_features < 0 or out_features < 0:
-            raise ValueError(f"Linear: feature counts must be non-negative, got ({in_features}, {out_features})")
-        self.in_features = in_features
-        self.out_features = out_features
-        dtype = np.dtype(dtype or np.float32)
+        self.in_features = arguments.integer("Linear", "in_features", in_features, low=0)
+        self.out_features = arguments.integer("Linear", "out_features", out_features, low=0)
+        arguments.flag("Linear", "bias", bias)
+        dtype = arguments.float_dtype("Linear", dtype)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
         self.reset_parameters()
@@ -41,6 +41,9 @@ class Linear(Module):
         return f"Linear({self.in_features} -> {self.out_features})"
 
     def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{self._name()}: expected a Tensor input (*, {self.in_features}), got "
+                            f"{type(input).__name__}")
         return F.linear_activation(input, self.weight, self.bias, "identity", layer=self._name)
 
     def extra_repr(self) -> str:
@@ -62,10 +65,12 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = arguments.integer("Flatten", "start_dim", start_dim)
+        self.end_dim = arguments.integer("Flatten", "end_dim", end_dim)
 
     def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"Flatten: expected a Tensor input, got {type(input).__name__}")
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:

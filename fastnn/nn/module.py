@@ -30,7 +30,10 @@ class Parameter(Tensor):
         elif isinstance(data, (Tensor, np.ndarray)):
             array = data.array if isinstance(data, Tensor) else data  # shared, as torch.nn.Parameter does
         else:
-            array = _infer_array(data, None)
+            try:
+                array = _infer_array(data, None)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"Parameter: cannot make a parameter from {type(data).__name__} ({exc})") from None
         if not array.flags.c_contiguous or not array.flags.writeable:
             array = np.array(array, order="C")
         self.array = array
@@ -64,6 +67,28 @@ def _addindent(text: str, spaces: int) -> str:
     if len(lines) == 1:
         return text
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def _staged_value(key: str, value: Any, target: np.ndarray, problems: list[str]) -> np.ndarray | None:
+    """A copy of ``value`` in ``target``'s dtype for load_state_dict, or None after appending why it
+    cannot be copied into ``target`` (not a real number array, wrong shape, read-only target)."""
+    try:  # a torch tensor that requires grad, or an object that is no array, fails here
+        source = np.asarray(value.array if isinstance(value, Tensor) else value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        problems.append(f"{key}: cannot read the value as an array ({exc})")
+        return None
+    if source.dtype.kind not in "biuf":
+        problems.append(f"{key}: cannot copy a value of dtype {source.dtype} into a {target.dtype} tensor")
+        return None
+    if source.shape != target.shape:
+        problems.append(f"size mismatch for {key}: copying a param with shape {source.shape}, "
+                        f"the shape in the current model is {target.shape}")
+        return None
+    if not target.flags.writeable:
+        problems.append(f"{key}: the tensor in the current model has read-only storage {target.shape} "
+                        f"{target.dtype}; it cannot be loaded into")
+        return None
+    return np.array(source, dtype=target.dtype, copy=True)
 
 
 class Module:
@@ -312,30 +337,25 @@ class Module:
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
-        """Copy values (Tensors or arrays) into the parameters and buffers, in place.
+        """Copy values (Tensors or arrays) into the parameters and buffers, in place; all or nothing.
 
-        Every key, shape and value is checked first: on a mismatched shape (or, when strict, a
-        missing or unexpected key) it raises naming them all and changes nothing.
+        Every key, value, shape and dtype and every target's writability is checked first, and the
+        values are staged as copies in the targets' dtypes (so a value that aliases another target
+        is read before anything is written): on any problem (or, when strict, a missing or
+        unexpected key) it raises naming them all and changes nothing. Only then are the staged
+        copies written, which cannot fail.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a mapping, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        problems, arrays = [], {}
+        problems, staged = [], {}
         for key, target in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            try:
-                array = np.asarray(value.array if isinstance(value, Tensor) else value, dtype=target.array.dtype)
-            except (TypeError, ValueError, RuntimeError) as exc:  # e.g. a torch tensor that requires grad
-                problems.append(f"{key}: cannot convert the value to {target.array.dtype} ({exc})")
-                continue
-            if array.shape != target.array.shape:
-                problems.append(f"size mismatch for {key}: copying a param with shape {array.shape}, "
-                                f"the shape in the current model is {target.array.shape}")
-            arrays[key] = array
+            if key in state_dict:
+                array = _staged_value(key, state_dict[key], target.array, problems)
+                if array is not None:
+                    staged[key] = array
         if strict:
             if missing:
                 problems.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
@@ -344,7 +364,7 @@ class Module:
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(problems))
-        for key, array in arrays.items():
+        for key, array in staged.items():
             own[key].array[...] = array
         return _IncompatibleKeys(missing, unexpected)
 

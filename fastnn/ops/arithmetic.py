@@ -105,7 +105,7 @@ def neg(a: TensorBase) -> TensorBase:
 @quiet
 def matmul(a: Any, b: Any) -> TensorBase:
     """a @ b with NumPy's matmul rules (1-D operands, batch broadcasting); BLAS does the work."""
-    a, b = as_tensor(a), as_tensor(b)
+    a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
     x, y, _ = binary_operands("matmul", a, b)
     if x.ndim == 0 or y.ndim == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got {x.shape} and {y.shape}")
@@ -128,7 +128,7 @@ def matmul(a: Any, b: Any) -> TensorBase:
 
 def bmm(a: Any, b: Any) -> TensorBase:
     """Batched matrix product of (B, n, m) and (B, m, p)."""
-    a, b = as_tensor(a), as_tensor(b)
+    a, b = as_tensor(a, "bmm"), as_tensor(b, "bmm")
     if a.array.ndim != 3 or b.array.ndim != 3 or a.array.shape[0] != b.array.shape[0]:
         raise RuntimeError(f"bmm: expects two 3-D tensors with one batch size, got {a.array.shape} and {b.array.shape}")
     return matmul(a, b)
@@ -136,7 +136,7 @@ def bmm(a: Any, b: Any) -> TensorBase:
 
 def dot(a: Any, b: Any) -> TensorBase:
     """The inner product of two 1-D tensors of one length."""
-    a, b = as_tensor(a), as_tensor(b)
+    a, b = as_tensor(a, "dot"), as_tensor(b, "dot")
     if a.array.ndim != 1 or b.array.shape != a.array.shape:
         raise RuntimeError(f"dot: expects two 1-D tensors of one length, got {a.array.shape} and {b.array.shape}")
     return matmul(a, b)
@@ -144,7 +144,7 @@ def dot(a: Any, b: Any) -> TensorBase:
 
 def outer(a: Any, b: Any) -> TensorBase:
     """a_i * b_j of two 1-D tensors."""
-    a, b = as_tensor(a), as_tensor(b)
+    a, b = as_tensor(a, "outer"), as_tensor(b, "outer")
     if a.array.ndim != 1 or b.array.ndim != 1:
         raise RuntimeError(f"outer: expects two 1-D tensors, got {a.array.shape} and {b.array.shape}")
     return mul(a.reshape(-1, 1), b)
@@ -173,7 +173,7 @@ class ArithmeticMethods:
         return pow(constant_like(base, self), self)
 
     def __rmatmul__(self, other: Any) -> TensorBase:
-        return matmul(as_tensor(other), self)
+        return matmul(as_tensor(other, "matmul"), self)
 
     def add(self, other: Any, alpha: float = 1) -> TensorBase:
         """self + alpha * other."""

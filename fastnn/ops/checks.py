@@ -18,14 +18,24 @@ from fastnn.autograd.engine import TensorBase, wrap
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def as_tensor(value: Any) -> Any:
-    """`value` itself when it is a tensor, else a new leaf holding it (PyTorch's dtype inference)."""
-    return value if isinstance(value, TensorBase) else wrap(infer_array(value, None))
+def as_tensor(value: Any, op: str | None = None, name: str = "input") -> Any:
+    """`value` itself when it is a tensor, else a new leaf holding it (PyTorch's dtype inference).
+
+    Given `op`, a value that cannot become a tensor is a TypeError naming op and argument."""
+    if isinstance(value, TensorBase):
+        return value
+    if op is None:
+        return wrap(infer_array(value, None))
+    try:
+        return wrap(infer_array(value, None))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{op}: {name} must be a Tensor (or an array or list of numbers), got "
+                        f"{type(value).__name__} ({exc})") from None
 
 
 def float_input(op: str, name: str, value: Any) -> Any:
     """`value` as a tensor of float32 or float64, else a TypeError naming op and argument."""
-    t = as_tensor(value)
+    t = as_tensor(value, op, name)
     if t.array.dtype not in FLOATS:
         raise TypeError(f"{op}: {name} must be float32 or float64, got {t.array.dtype}")
     return t

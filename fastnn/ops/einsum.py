@@ -41,7 +41,7 @@ def einsum(equation: str, *operands: Any) -> TensorBase:
         operands = tuple(operands[0])
     if not operands:
         raise ValueError("einsum: expected at least one operand")
-    tensors = [as_tensor(t) for t in operands]
+    tensors = [as_tensor(t, "einsum") for t in operands]
     arrays = [t.array for t in tensors]
     for i in range(1, len(tensors)):
         arrays[0], arrays[i], _ = binary_operands("einsum", tensors[0], tensors[i])

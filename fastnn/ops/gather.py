@@ -44,7 +44,7 @@ def _positions(op: str, shape: tuple, dim: int, index: Any, sizes_from: tuple | 
 
 def gather(input: Any, dim: int, index: Any) -> TensorBase:
     """Values of `input` at `index` along `dim` (out has index's shape)."""
-    t = as_tensor(input)
+    t = as_tensor(input, "gather")
     where, _ = _positions("gather", t.array.shape, dim, index)
     x = t.array
     out = np.array(x[where]) if where else x.copy()
@@ -63,7 +63,7 @@ def gather(input: Any, dim: int, index: Any) -> TensorBase:
 
 def scatter_add(input: Any, dim: int, index: Any, src: Any) -> TensorBase:
     """A copy of `input` with src's values at `index` added along `dim`."""
-    t = as_tensor(input)
+    t = as_tensor(input, "scatter_add")
     source = src if isinstance(src, TensorBase) else wrap(np.asarray(src, dtype=t.array.dtype))
     x, s, _ = binary_operands("scatter_add", t, source)
     if s.ndim != x.ndim:

@@ -138,7 +138,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     check_reduction(op, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    target = as_tensor(target)
+    target = as_tensor(target, op, "target")
     if target.array.dtype.kind == "f":
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
     logits, labels, spatial = _class_layout(op, input, target)
@@ -191,7 +191,7 @@ def _weighted_nll(op: str, logp: TensorBase, labels: np.ndarray, weight: Any, ig
                   how: str, label_smoothing: float, spatial: tuple) -> TensorBase:
     """Class-weighted (and optionally smoothed) negative log-likelihood of log-probabilities (M, C)."""
     classes = logp.array.shape[1]
-    weight = as_tensor(weight)
+    weight = as_tensor(weight, op, "weight")
     if weight.array.shape != (classes,):
         raise ValueError(f"{op}: weight must have shape ({classes},), got {weight.array.shape}")
     same_dtype(op, logp, weight, "input", "weight")
@@ -239,7 +239,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     op = "nll_loss"
     input = float_input(op, "input", input)
     check_reduction(op, reduction)
-    logp, labels, spatial = _class_layout(op, input, as_tensor(target))
+    logp, labels, spatial = _class_layout(op, input, as_tensor(target, op, "target"))
     classes = logp.array.shape[1]
     if weight is None:
         weight = wrap(np.ones(classes, dtype=logp.array.dtype))

@@ -26,7 +26,7 @@ def _unary(name: str, forward: Callable, derivative: Callable | None, grad_fn: s
 
     @quiet
     def op(t: Any) -> TensorBase:
-        t = as_tensor(t)
+        t = as_tensor(t, name)
         keep = keeps_integers or derivative is None or t.array.dtype.kind == "f"
         x = t.array if keep else t.array.astype(DEFAULT_FLOAT)
         out = np.asarray(forward(x))
@@ -65,7 +65,7 @@ trunc = _unary("trunc", np.trunc, None, "TruncBackward0", "x rounded towards zer
 @quiet
 def atan2(a: Any, b: Any) -> TensorBase:
     """The angle of (b, a) in (-pi, pi]: d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)."""
-    a = as_tensor(a)
+    a = as_tensor(a, "atan2")
     x, y, o = binary_operands("atan2", a, b)
     out = np.arctan2(x, y)
     xs, ys = x.shape, np.shape(y)
@@ -102,7 +102,7 @@ def select(condition: Any, a: Any, b: Any, name: str) -> TensorBase:
     cond = condition.array if isinstance(condition, TensorBase) else np.asarray(condition)
     if isinstance(b, TensorBase) and not isinstance(a, TensorBase):
         a = constant_like(a, b)
-    a = as_tensor(a)
+    a = as_tensor(a, name)
     b = constant_like(b, a)
     x, y, _ = binary_operands("where", a, b)
     out = np.where(cond, x, y)
@@ -114,14 +114,14 @@ def select(condition: Any, a: Any, b: Any, name: str) -> TensorBase:
 
 def maximum(a: Any, b: Any) -> TensorBase:
     """Element-wise max; where the two are equal the gradient goes to the first."""
-    a = as_tensor(a)
+    a = as_tensor(a, "maximum")
     b = constant_like(b, a)
     return select(a.array >= b.array, a, b, "MaximumBackward0")
 
 
 def minimum(a: Any, b: Any) -> TensorBase:
     """Element-wise min; where the two are equal the gradient goes to the first."""
-    a = as_tensor(a)
+    a = as_tensor(a, "minimum")
     b = constant_like(b, a)
     return select(a.array <= b.array, a, b, "MinimumBackward0")
 
@@ -142,7 +142,7 @@ def clamp_max(t: TensorBase, max: float) -> TensorBase:  # noqa: A002
 @quiet
 def remainder(a: Any, b: Any) -> TensorBase:
     """a - floor(a / b) * b (the sign of b, Python's %): d/da = 1, d/db = -floor(a / b)."""
-    a = as_tensor(a)
+    a = as_tensor(a, "remainder")
     x, y, o = binary_operands("remainder", a, b)
     out = np.mod(x, y)
     xs, ys = x.shape, np.shape(y)
@@ -153,7 +153,7 @@ def remainder(a: Any, b: Any) -> TensorBase:
 @quiet
 def fmod(a: Any, b: Any) -> TensorBase:
     """a - trunc(a / b) * b (the sign of a, C's fmod): d/da = 1, d/db = -trunc(a / b)."""
-    a = as_tensor(a)
+    a = as_tensor(a, "fmod")
     x, y, o = binary_operands("fmod", a, b)
     out = np.fmod(x, y)
     xs, ys = x.shape, np.shape(y)
@@ -164,7 +164,7 @@ def fmod(a: Any, b: Any) -> TensorBase:
 @quiet
 def floor_divide(a: Any, b: Any) -> TensorBase:
     """floor(a / b), outside the graph (its gradient is zero), as torch.floor_divide."""
-    a = as_tensor(a)
+    a = as_tensor(a, "floor_divide")
     x, y, _ = binary_operands("floor_divide", a, b)
     return wrap(np.asarray(np.floor_divide(x, y)))
 
@@ -196,7 +196,7 @@ def logical_not(a: Any) -> TensorBase:
 
 def compare(op: str, ufunc: np.ufunc, a: Any, other: Any) -> TensorBase:
     """Element-wise comparison, a bool tensor outside the graph."""
-    a = as_tensor(a)
+    a = as_tensor(a, "compare")
     y = other.array if isinstance(other, TensorBase) else other
     try:
         with np.errstate(invalid="ignore"):
@@ -230,15 +230,15 @@ def ge(a: Any, other: Any) -> TensorBase:
 
 
 def isnan(t: Any) -> TensorBase:
-    return wrap(np.isnan(as_tensor(t).array))
+    return wrap(np.isnan(as_tensor(t, "isnan").array))
 
 
 def isfinite(t: Any) -> TensorBase:
-    return wrap(np.isfinite(as_tensor(t).array))
+    return wrap(np.isfinite(as_tensor(t, "isfinite").array))
 
 
 def isinf(t: Any) -> TensorBase:
-    return wrap(np.isinf(as_tensor(t).array))
+    return wrap(np.isinf(as_tensor(t, "isinf").array))
 
 
 class PointwiseMethods:

@@ -178,7 +178,7 @@ def same_dtypes(op: str, tensors: Sequence[TensorBase]) -> None:
 
 def cat(tensors: Sequence[Any], dim: int = 0) -> TensorBase:
     """Concatenate along `dim`; the gradient is split back into the pieces."""
-    tensors = tuple(as_tensor(t) for t in tensors)
+    tensors = tuple(as_tensor(t, "cat") for t in tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     same_dtypes("cat", tensors)
@@ -193,7 +193,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> TensorBase:
 
 def stack(tensors: Sequence[Any], dim: int = 0) -> TensorBase:
     """Stack equally shaped tensors along a new `dim`."""
-    tensors = tuple(as_tensor(t) for t in tensors)
+    tensors = tuple(as_tensor(t, "stack") for t in tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
     same_dtypes("stack", tensors)

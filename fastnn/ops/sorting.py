@@ -48,7 +48,7 @@ def _axis(t: TensorBase, dim: int, op: str) -> int:
 
 def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:
     """(values sorted along `dim`, their positions in `input`)."""
-    t = as_tensor(input)
+    t = as_tensor(input, "sort")
     if t.array.ndim == 0:
         _axis(t, dim, "sort")
         return ValuesIndices(t.clone(), wrap(np.zeros((), dtype=int64)))
@@ -59,7 +59,7 @@ def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = Fal
 
 def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> TensorBase:
     """The positions that sort `input` along `dim` (int64)."""
-    t = as_tensor(input)
+    t = as_tensor(input, "argsort")
     if t.array.ndim == 0:
         _axis(t, dim, "argsort")
         return wrap(np.zeros((), dtype=int64))
@@ -68,7 +68,7 @@ def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = 
 
 def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:
     """The k largest (or smallest) values along `dim` and their positions, largest first."""
-    t = as_tensor(input)
+    t = as_tensor(input, "topk")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"topk: k must be an integer, got {type(k).__name__}")
     size = t.array.shape[_axis(t, dim, "topk")] if t.array.ndim else 1

@@ -5,22 +5,125 @@ and that group's options (``lr`` ...); ``state[p]`` is the dict of state of para
 created on its first update. ``state_dict()`` packs the state keyed by each parameter's integer
 index (counting through the groups in order) and the groups with ``params`` as index lists.
 
-A step is all-or-nothing: every gradient of every group is checked (shape, dtype, finite values)
-before any parameter or state is touched. Parameters whose ``grad`` is ``None`` are skipped.
-Row-sparse gradients (:class:`~fastnn.tensor.SparseTensor`) are accepted only by the optimizers that
-torch lets take them (SGD, Adagrad, SparseAdam); the others raise naming the parameter.
+A step is all-or-nothing: every group's options and every gradient of every group are checked
+(shape, dtype, finite values) before any parameter or state is touched. Parameters whose ``grad``
+is ``None`` are skipped. Row-sparse gradients (:class:`~fastnn.tensor.SparseTensor`) are accepted
+only by the optimizers that torch lets take them (SGD, Adagrad, SparseAdam); the others raise
+naming the parameter.
+
+Hyperparameters are validated where they are given, as PyTorch does (``Invalid learning rate:
+-1``): the constructor's defaults, every group passed to :meth:`Optimizer.add_param_group`, the
+groups of a loaded state dict, and, before each step, the groups as a scheduler or user left them.
+A string, ``None``, NaN or an out-of-range value raises ``TypeError``/``ValueError`` naming the
+optimizer and the option.
+
+This module also holds what the functional forms (one beside each optimizer class) share: the
+gradient checks (:func:`check_gradients`, :func:`reject_sparse`) and the row-sparse update
+(:func:`rowwise_update`).
 """
 
 from __future__ import annotations
 
+import numbers
 import warnings
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from fastnn.optim.functional import check_gradients
+from fastnn.backends.checks import FLOAT_DTYPES
 from fastnn.tensor import SparseTensor, Tensor, enable_grad
+
+
+def check_gradients(op: str, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | SparseTensor],
+                    where: Sequence[str] | None = None) -> None:
+    """Raise (before any update) unless each grads[i] is a finite array (or row-sparse tensor) of
+    params[i]'s shape and dtype, and each params[i] a C-contiguous writeable float array.
+
+    ``where[i]`` names parameter i in the message (default ``param i``).
+    """
+    if not isinstance(params, Sequence) or not isinstance(grads, Sequence):
+        raise TypeError(f"{op}: params and grads must be lists of arrays, got {type(params).__name__} and "
+                        f"{type(grads).__name__}")
+    if len(params) != len(grads):
+        raise ValueError(f"{op}: got {len(params)} params but {len(grads)} grads")
+    for i, (param, grad) in enumerate(zip(params, grads)):
+        name = where[i] if where is not None else f"param {i}"
+        if not isinstance(param, np.ndarray) or param.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{op}: {name} must be a float32/float64 numpy array, got "
+                            f"{getattr(param, 'dtype', type(param).__name__)}")
+        if not param.flags.c_contiguous or not param.flags.writeable:
+            raise ValueError(f"{op}: {name} {param.shape} must be C-contiguous and writeable to be updated in place")
+        if not isinstance(grad, (np.ndarray, SparseTensor)):
+            raise TypeError(f"{op}: the gradient of {name} must be a numpy array, got {type(grad).__name__}")
+        if grad.shape != param.shape:
+            raise ValueError(f"{op}: the gradient of {name} has shape {grad.shape}, expected the parameter's "
+                             f"shape {param.shape}")
+        if grad.dtype != param.dtype:
+            raise TypeError(f"{op}: the gradient of {name} {param.shape} has dtype {grad.dtype}, expected "
+                            f"the parameter's dtype {param.dtype}")
+        values = grad.values().array if isinstance(grad, SparseTensor) else grad
+        finite = np.isfinite(values)
+        if not finite.all():
+            raise ValueError(f"{op}: the gradient of {name} {param.shape} has {int(values.size - finite.sum())} "
+                             "non-finite value(s) (nan or inf); no parameter was updated")
+
+
+def check_states(op: str, params: Sequence[np.ndarray], needed: Sequence[str] = (),
+                 **states: Sequence[np.ndarray | None]) -> None:
+    """Raise unless every state list has one entry per parameter, each an array of its parameter's
+    shape and dtype that can be updated in place, or None where the key is not in ``needed``."""
+    for key, values in states.items():
+        if not isinstance(values, Sequence) or len(values) != len(params):
+            got = len(values) if isinstance(values, Sequence) else type(values).__name__
+            raise ValueError(f"{op}: {key} must be a list with one entry per parameter ({len(params)}), got {got}")
+        for i, (param, value) in enumerate(zip(params, values)):
+            if value is None and key not in needed:
+                continue
+            if not isinstance(value, np.ndarray):
+                raise TypeError(f"{op}: {key}[{i}] must be a numpy array, got {type(value).__name__}")
+            if value.shape != param.shape or value.dtype != param.dtype:
+                raise ValueError(f"{op}: {key}[{i}] is {value.shape} {value.dtype}, expected param {i}'s "
+                                 f"{param.shape} {param.dtype}")
+            if not value.flags.c_contiguous or not value.flags.writeable:
+                raise ValueError(f"{op}: {key}[{i}] must be C-contiguous and writeable to be updated in place")
+
+
+def check_steps(op: str, params: Sequence[np.ndarray], state_steps: Sequence[int]) -> None:
+    """Raise unless ``state_steps`` holds one integer >= 1 per parameter (the count after this step)."""
+    if not isinstance(state_steps, Sequence) or len(state_steps) != len(params):
+        raise ValueError(f"{op}: state_steps must be a list with one step count per parameter ({len(params)})")
+    for i, step in enumerate(state_steps):
+        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral) or step < 1:
+            raise ValueError(f"{op}: state_steps[{i}] must be an integer >= 1 (the count after this step), "
+                             f"got {step!r}")
+
+
+def reject_sparse(op: str, grads: Sequence[np.ndarray | SparseTensor], reason: str,
+                  where: Sequence[str] | None = None) -> None:
+    """Raise RuntimeError ``{op}: {reason}`` naming the first gradient that is row-sparse."""
+    for i, grad in enumerate(grads):
+        if isinstance(grad, SparseTensor):
+            name = where[i] if where is not None else f"param {i}"
+            raise RuntimeError(f"{op}: {reason} (the gradient of {name} {grad.shape} is sparse)")
+
+
+def ascent(grad: np.ndarray, maximize: bool) -> np.ndarray:
+    """The gradient to descend: -grad to maximize, grad itself otherwise."""
+    return np.negative(grad) if maximize else grad
+
+
+def rowwise_update(kernel: Callable[..., None], grad: SparseTensor, maximize: bool, param: np.ndarray,
+                   *states: np.ndarray, **options: float | int) -> None:
+    """kernel(param[r], g, *(state[r] for each state), **options) on gathered copies of the rows r a
+    row-sparse grad holds (g its values, negated to maximize), written back after: the fused dense
+    update kernel applied to those rows only."""
+    rows = grad.indices().array[0]
+    arrays = [param, *states]
+    gathered = [array[rows] for array in arrays]
+    kernel(gathered[0], ascent(grad.values().array, maximize), *gathered[1:], **options)
+    for array, part in zip(arrays, gathered):
+        array[rows] = part
 
 
 class ParamState(MutableMapping):
@@ -67,10 +170,12 @@ def as_array(value) -> np.ndarray:
 
 
 class Optimizer:
-    """Base class: subclasses set ``defaults``, :meth:`_state_keys` and :meth:`_update_group`."""
+    """Base class: subclasses set ``defaults``, :meth:`check_options`, :meth:`_state_keys` and
+    :meth:`_update_group`."""
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
-        if isinstance(params, Tensor):
+        self.check_options(defaults, type(self).__name__)
+        if isinstance(params, Tensor) or not isinstance(params, Iterable):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             f"but got {type(params).__name__}")
         self.defaults = defaults
@@ -90,6 +195,11 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {key}: {group[key]}" for key in sorted(group) if key != "params"]
         return "\n".join(lines) + "\n)"
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any], owner: str) -> None:
+        """Raise TypeError/ValueError naming ``owner`` and the option unless every hyperparameter in
+        ``options`` (the defaults or one group) is valid; each optimizer states its own rules."""
 
     # ----------------------------------------------------------------- groups
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -111,6 +221,7 @@ class Optimizer:
         group = dict(param_group, params=params)
         for name, default in self.defaults.items():
             group.setdefault(name, default)
+        self.check_options(group, f"{type(self).__name__} param_groups[{len(self.param_groups)}]")
         ids = [id(p) for p in params]
         if len(ids) != len(set(ids)):
             warnings.warn("optimizer contains a parameter group with duplicate parameters", stacklevel=3)
@@ -145,6 +256,7 @@ class Optimizer:
         name = type(self).__name__
         work = []
         for g, group in enumerate(self.param_groups):
+            self.check_options(group, f"{name}.step: param_groups[{g}]")
             params, grads, where = [], [], []
             for i, param in enumerate(group["params"]):
                 if param.grad is not None:
@@ -232,7 +344,12 @@ class Optimizer:
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             got = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ValueError(f"{name}: expected a dict with keys 'state' and 'param_groups', got {got}")
-        saved_groups = state_dict["param_groups"]
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not all(
+                isinstance(g, dict) and isinstance(g.get("params"), (list, tuple)) for g in saved_groups):
+            raise ValueError(f"{name}: 'param_groups' must be a list of dicts each with a 'params' list")
+        if not isinstance(saved_state, dict):
+            raise ValueError(f"{name}: 'state' must be a dict, got {type(saved_state).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{name}: loaded state dict has a different number of parameter groups "
                              f"({len(saved_groups)}, expected {len(self.param_groups)})")
@@ -242,17 +359,29 @@ class Optimizer:
                 raise ValueError(f"{name}: loaded state dict contains a parameter group that doesn't match the size "
                                  f"of optimizer's group (group {g}: {len(saved['params'])} vs {len(group['params'])})")
             merged = {**self.defaults, **saved, "params": group["params"]}
+            self.check_options(merged, f"{name}: param_groups[{g}]")
             for index, param in zip(saved["params"], group["params"]):
-                owner[int(index)] = (param, merged)
+                owner[self._index(name, index)] = (param, merged)
         new_state = ParamState()
-        for index, entry in state_dict["state"].items():
-            if int(index) not in owner:
+        for index, entry in saved_state.items():
+            if self._index(name, index) not in owner:
                 raise ValueError(f"{name}: state for parameter index {index}, which no parameter group lists")
+            if not isinstance(entry, dict):
+                raise ValueError(f"{name}: state of parameter {index} must be a dict, got {type(entry).__name__}")
             param, group = owner[int(index)]
             new_state[param] = self._checked_state(name, int(index), param, group, entry)
         self.param_groups = [{**self.defaults, **saved, "params": group["params"]}
                              for group, saved in zip(self.param_groups, saved_groups)]
         self.state = new_state
+
+    @staticmethod
+    def _index(name: str, index: Any) -> int:
+        """A parameter index of a saved state dict (an int, or a str of one as JSON keeps it)."""
+        if isinstance(index, str) and index.lstrip("-").isdigit():
+            return int(index)
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, numbers.Integral):
+            raise ValueError(f"{name}: parameter index {index!r} is not an integer")
+        return int(index)
 
     def _checked_state(self, name: str, index: int, param, group: dict, entry: dict) -> dict:
         """A copy of one parameter's saved state, cast to its dtype, after checking keys and shapes."""
@@ -263,9 +392,11 @@ class Optimizer:
         restored: dict[str, Any] = {}
         for key, value in entry.items():
             if key == "step":
-                step = float(as_array(value))
-                if step < 0 or step != int(step):
-                    raise ValueError(f"{name}: state of parameter {index} has step {step}, expected an integer >= 0")
+                step = as_array(value)
+                if step.ndim != 0 or step.dtype.kind not in "iuf" or not (
+                        np.isfinite(step) and step >= 0 and step == np.floor(step)):
+                    raise ValueError(f"{name}: state of parameter {index} has step {value!r}, "
+                                     "expected an integer >= 0")
                 restored[key] = int(step)
                 continue
             if value is None:
@@ -281,4 +412,5 @@ class Optimizer:
         return restored
 
 
-__all__ = ["Optimizer", "ParamState", "as_array"]
+__all__ = ["Optimizer", "ParamState", "as_array", "ascent", "check_gradients", "check_states", "check_steps",
+           "reject_sparse", "rowwise_update"]

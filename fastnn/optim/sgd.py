@@ -1,4 +1,5 @@
-"""Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay."""
+"""Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay:
+the class :class:`SGD` and its functional form :func:`sgd`."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ from typing import Any
 
 import numpy as np
 
-from fastnn.optim import functional as F
-from fastnn.optim.optimizer import Optimizer
+from fastnn import arguments
+from fastnn.backends import get_backend
+from fastnn.optim.optimizer import Optimizer, ascent, check_gradients, check_states, reject_sparse, rowwise_update
+from fastnn.tensor import SparseTensor
 
 
 class SGD(Optimizer):
-    """torch.optim.SGD: g = grad + wd*p; with momentum, buf = g (first step) else
-    momentum*buf + (1-dampening)*g, and g = g + momentum*buf (nesterov) or buf; p -= lr*g.
+    """torch.optim.SGD. For each parameter p with gradient grad::
+
+        g = grad + weight_decay * p                    (-grad when maximize)
+        momentum != 0:  buf = g on the first step, else momentum * buf + (1 - dampening) * g
+                        g = g + momentum * buf  (nesterov)  or  g = buf
+        p -= lr * g
 
     State per parameter (momentum != 0 only): ``momentum_buffer``.
 
@@ -23,17 +30,14 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
                     "nesterov": nesterov, "maximize": maximize}
         super().__init__(params, defaults)
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any], owner: str) -> None:
+        _check(owner, options["lr"], options["momentum"], options["dampening"], options["weight_decay"],
+               options["nesterov"], options["maximize"])
 
     def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if group["momentum"] != 0 else ()
@@ -43,9 +47,53 @@ class SGD(Optimizer):
 
     def _update_group(self, group: dict[str, Any], params: list, grads: list[np.ndarray]) -> None:
         buffers = [self.state[p].get("momentum_buffer") for p in params]
-        F.sgd([p.array for p in params], grads, buffers, lr=group["lr"], weight_decay=group["weight_decay"],
-              momentum=group["momentum"], dampening=group["dampening"], nesterov=group["nesterov"],
-              maximize=group["maximize"], validate=False)
+        sgd([p.array for p in params], grads, buffers, lr=group["lr"], weight_decay=group["weight_decay"],
+            momentum=group["momentum"], dampening=group["dampening"], nesterov=group["nesterov"],
+            maximize=group["maximize"], validate=False)
         if group["momentum"] != 0:
             for param, buffer in zip(params, buffers):
                 self.state[param]["momentum_buffer"] = buffer
+
+
+def _check(owner: str, lr: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0, weight_decay: Any = 0.0,
+           nesterov: Any = False, maximize: Any = False) -> None:
+    arguments.real(owner, "lr", lr, low=0.0, invalid="Invalid learning rate")
+    arguments.real(owner, "momentum", momentum, low=0.0, invalid="Invalid momentum value")
+    arguments.real(owner, "dampening", dampening, invalid="Invalid dampening value")
+    arguments.real(owner, "weight_decay", weight_decay, low=0.0, invalid="Invalid weight_decay value")
+    arguments.flag(owner, "nesterov", nesterov)
+    arguments.flag(owner, "maximize", maximize)
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError(f"{owner}: Nesterov momentum requires a momentum and zero dampening")
+
+
+def sgd(params: list[np.ndarray], grads: list[np.ndarray], momentum_buffer_list: list[np.ndarray | None], *,
+        lr: float, weight_decay: float = 0.0, momentum: float = 0.0, dampening: float = 0.0,
+        nesterov: bool = False, maximize: bool = False, validate: bool = True) -> None:
+    """The functional form of :class:`SGD` (its update rule), in place on lists of arrays.
+
+    A momentum buffer that is None is created from the first step's gradient and stored back into
+    ``momentum_buffer_list``. Row-sparse grads: only without weight decay (as torch).
+    """
+    if validate:
+        _check("sgd", lr, momentum, dampening, weight_decay, nesterov, maximize)
+        check_gradients("sgd", params, grads)
+        check_states("sgd", params, momentum_buffer_list=momentum_buffer_list)
+        if weight_decay != 0:
+            reject_sparse("sgd", grads, "weight_decay option is not compatible with sparse gradients")
+    backend = get_backend()
+    for i, (param, grad) in enumerate(zip(params, grads)):
+        if isinstance(grad, SparseTensor) and momentum == 0:
+            rowwise_update(backend.sgd_update, grad, maximize, param, lr=lr)
+            continue
+        if isinstance(grad, SparseTensor):
+            grad = grad.to_dense().array
+        buf = momentum_buffer_list[i] if momentum != 0 else None
+        first_step = momentum != 0 and buf is None
+        if first_step:
+            buf = momentum_buffer_list[i] = np.empty_like(param)
+        backend.sgd_update(param, ascent(grad, maximize), buf, lr=lr, momentum=momentum, dampening=dampening,
+                           weight_decay=weight_decay, nesterov=nesterov, first_step=first_step)
+
+
+__all__ = ["SGD", "sgd"]

@@ -159,3 +159,22 @@ def test_scheduler_argument_errors():
     sched.step()
     with pytest.raises(ValueError, match="Tried to step 3 times"):
         sched.step()
+
+
+def test_schedulers_take_whole_float_periods_as_torch_does():
+    """torch's StepLR(opt, 1.0) and CosineAnnealingLR(opt, T_max=10.0) run (the official examples pass floats)."""
+    import fastnn
+    from fastnn import nn
+
+    for make, torch_make in ((lambda o: lr_scheduler.StepLR(o, 2.0, gamma=0.5),
+                              lambda o: torch.optim.lr_scheduler.StepLR(o, 2.0, gamma=0.5)),
+                             (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=4.0),
+                              lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=4.0))):
+        ours = optim.SGD([nn.Parameter(fastnn.zeros(1))], lr=1.0)
+        theirs = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        a, b = make(ours), torch_make(theirs)
+        for _ in range(6):
+            ours.step(); a.step(); theirs.step(); b.step()  # noqa: E702
+            assert abs(ours.param_groups[0]["lr"] - theirs.param_groups[0]["lr"]) < 1e-12
+    with pytest.raises(TypeError, match="StepLR: step_size must be an integer"):
+        lr_scheduler.StepLR(optim.SGD([nn.Parameter(fastnn.zeros(1))], lr=1.0), 1.5)

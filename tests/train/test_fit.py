@@ -151,3 +151,125 @@ def test_fit_sets_the_epoch_of_its_loaders_sampler(digits):
         progress=False, distributed=False)
     assert [epoch for epoch, _ in seen] == [0, 1, 2]
     assert len({tuple(first) for _, first in seen}) == 3
+
+
+# ---------------------------------------------------------------- early stopping, epoch by epoch
+class ScriptedValidation:
+    """A loss whose value on the validation pass of epoch e is script[e - 1] (training batches get a
+    real MSE loss, so the optimizer steps as usual). fit's validation loader holds one sample, so
+    the epoch's val_loss is exactly the scripted number."""
+
+    def __init__(self, model, script):
+        self.model, self.script, self.calls = model, list(script), 0
+
+    def __call__(self, output, target):
+        if self.model.training:
+            return nn.MSELoss()(output, target)
+        value = self.script[self.calls]
+        self.calls += 1
+        return fastnn.tensor(value, dtype=fastnn.float32) + 0 * output.sum()
+
+
+def scripted_fit(script, patience, min_delta=0.0, mode="min", monitor="val_loss", metrics=None, epochs=None):
+    fastnn.manual_seed(0)
+    model = nn.Linear(1, 1)
+    x = np.ones((4, 1), dtype=np.float32)
+    train = DataLoader(TensorDataset(x, x), batch_size=4)
+    val = DataLoader(TensorDataset(x[:1], x[:1]), batch_size=1)
+    loss = ScriptedValidation(model, script)
+    history = fit(model, loss, optim.SGD(model.parameters(), lr=0.01), train, val,
+                  epochs=epochs or len(script), metrics=metrics, progress=False,
+                  early_stopping=EarlyStopping(monitor=monitor, patience=patience, mode=mode, min_delta=min_delta))
+    return history, loss.calls
+
+
+@pytest.mark.parametrize("k, patience", [(1, 1), (1, 3), (3, 1), (3, 2), (5, 4)])
+def test_early_stopping_stops_exactly_patience_epochs_after_the_last_improvement(k, patience):
+    improving = [10.0 - i for i in range(k)]               # epochs 1..k each improve
+    stalled = [improving[-1] + 0.5 * (j % 2) for j in range(20)]  # never below the best again
+    history, calls = scripted_fit(improving + stalled, patience)
+    assert history.best_epoch == k
+    assert history.epochs == k + patience == calls
+    assert history.stopped_early
+    assert history["val_loss"][k - 1] == min(history["val_loss"])
+
+
+def test_early_stopping_does_not_stop_while_the_value_keeps_improving():
+    history, _ = scripted_fit([5.0, 4.0, 3.0, 2.0, 1.0], patience=1)
+    assert history.epochs == 5 and history.best_epoch == 5 and not history.stopped_early
+
+
+def test_a_value_equal_to_the_best_is_no_improvement():
+    history, _ = scripted_fit([2.0, 1.0, 1.0, 1.0, 1.0, 1.0], patience=3)
+    assert history.best_epoch == 2 and history.epochs == 5
+
+
+def test_min_delta_in_min_mode_counts_only_improvements_larger_than_it():
+    # best 1.0 at epoch 1; 0.95 improves by 0.05 (under min_delta 0.1): not an improvement;
+    # 0.85 improves on 1.0 by 0.15 (over): epoch 3 is the best; then two stalled epochs stop it
+    history, _ = scripted_fit([1.0, 0.95, 0.85, 0.80, 0.78, 0.5, 0.4], patience=2, min_delta=0.1)
+    assert history.best_epoch == 3
+    assert history.epochs == 5 and history.stopped_early
+
+
+def test_min_delta_in_max_mode_counts_only_improvements_larger_than_it():
+    script = [0.50, 0.55, 0.65, 0.70, 0.74, 0.9]
+    scores = iter(script)
+    holder = {}
+
+    def score(output, target):  # the validation pass reads the script; training batches score 0
+        return 0.0 if holder["model_training"]() else next(scores)
+
+    fastnn.manual_seed(0)
+    model = nn.Linear(1, 1)
+    holder["model_training"] = lambda: model.training
+    x = np.ones((4, 1), dtype=np.float32)
+    history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.01),
+                  DataLoader(TensorDataset(x, x), batch_size=4), DataLoader(TensorDataset(x[:1], x[:1]), 1),
+                  epochs=len(script), metrics={"score": score}, progress=False,
+                  early_stopping=EarlyStopping(monitor="val_score", mode="max", patience=2, min_delta=0.1))
+    assert history["val_score"] == script[:5]
+    assert history.best_epoch == 3  # 0.55 is under 0.5 + 0.1; 0.65 is over it; 0.70, 0.74 are under 0.75
+    assert history.epochs == 5 and history.stopped_early
+
+
+def test_max_mode_without_min_delta_tracks_the_largest_value():
+    history, _ = scripted_fit([1.0, 3.0, 2.0, 2.5, 2.9, 1.0], patience=3, mode="max")
+    assert history.best_epoch == 2 and history.epochs == 5
+
+
+# ---------------------------------------------------------------- the plot is a real picture
+def colored_pixels(path):
+    """(rows, cols) of the strongly coloured pixels (curves; not the white background, black
+    axes, grey text or grid)."""
+    image = pytest.importorskip("matplotlib.image").imread(path)
+    rgb = image[..., :3]
+    return image.shape, np.nonzero(rgb.max(axis=2) - rgb.min(axis=2) > 0.3)
+
+
+def test_history_plot_draws_one_panel_per_quantity_with_the_curves_in_them(tmp_path):
+    pytest.importorskip("matplotlib", reason="History.plot needs matplotlib")
+    losses = [2.0, 1.2, 0.8, 0.6, 0.5, 0.45]
+    only_loss, both = History(), History()
+    for i, loss in enumerate(losses):
+        only_loss.append(loss=loss, epoch_time=0.1)
+        both.append(loss=loss, accuracy=0.3 + 0.1 * i, epoch_time=0.1)
+    only_loss.plot(tmp_path / "one.png")
+    both.plot(tmp_path / "two.png")
+    (h1, w1, _), (rows1, cols1) = colored_pixels(tmp_path / "one.png")
+    (h2, w2, _), (rows2, cols2) = colored_pixels(tmp_path / "two.png")
+    assert h1 > 100 and w1 > 100 and h2 == h1
+    assert 1.8 < w2 / w1 < 2.2  # panels side by side: loss, accuracy
+    assert rows1.size > 200, "no curve drawn"
+    # each panel of the two-panel figure holds a curve
+    left, right = cols2 < w2 / 2, cols2 >= w2 / 2
+    assert left.sum() > 100 and right.sum() > 100
+
+    def trend(rows, cols):
+        """Mean image row of the curve at its right end minus at its left end (rows grow downward)."""
+        lo, hi = np.percentile(cols, [15, 85])
+        return rows[cols >= hi].mean() - rows[cols <= lo].mean()
+
+    assert trend(rows1, cols1) > 0.2 * h1  # the loss falls: its curve ends lower in the picture
+    assert trend(rows2[left], cols2[left]) > 0.2 * h2
+    assert trend(rows2[right], cols2[right]) < -0.2 * h2  # the accuracy rises

@@ -1,0 +1,23 @@
+"""``fastnn bench``: compare fastnn's backends with NumPy, PyTorch and scikit-learn on the same work."""
+
+from __future__ import annotations
+
+import argparse
+
+from fastnn.cli.common import CliError
+
+
+def add_parser(sub) -> None:
+    bench = sub.add_parser("bench", help="time fastnn against NumPy, PyTorch and scikit-learn")
+    bench.add_argument("--only", default="abcde", help="workloads to run, e.g. 'ab' (default: abcde)")
+    bench.add_argument("--quick", action="store_true", help="6,000 samples and fewer repeats")
+    bench.add_argument("--json", default=None, help="also write the results to this JSON file")
+    bench.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from fastnn import bench
+
+    if not args.only or not set(args.only) <= set("abcde"):
+        raise CliError(f"--only takes letters from 'abcde', got {args.only!r}")
+    print(bench.run(args.only, quick=args.quick, json_path=args.json), flush=True)
