@@ -33,7 +33,8 @@ TINY_WORK = 32768
 
 BIAS_GRAD_CHUNKS = dense.BIAS_GRAD_CHUNKS
 ACTIVATION_CODES = dict(activations.CODES)
-SAVES_INPUT = (activations.LEAKY_RELU, activations.GELU, activations.GELU_TANH)
+LEAKY_RELU_CODE, GELU_CODE, GELU_TANH_CODE = activations.LEAKY_RELU, activations.GELU, activations.GELU_TANH
+SAVES_INPUT = (LEAKY_RELU_CODE, GELU_CODE, GELU_TANH_CODE)
 
 _bias_activation = dense.bias_activation[0]
 _act_grad_bias_grad = dense.activation_grad_and_bias_grad[0]
@@ -137,9 +138,9 @@ def linear_forward(x, w, b, has_bias, code, slope, z, a):
 
 
 @jit
-def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, need_dx, partial):
-    """dz = g * act'(saved); db = column sums of dz (in BIAS_GRAD_CHUNKS chunks, as the backend);
-    dw = dz.T @ x; returns dx = dz @ w (an empty array when not needed)."""
+def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, dx, partial):
+    """dz = g * act'(saved) (dz is g itself for the identity); db = column sums of dz (in
+    BIAS_GRAD_CHUNKS chunks, as the backend); dw = dz.T @ x; dx = dz @ w unless dx is empty."""
     _act_grad_bias_grad(g, saved, dz, partial, code, slope, code != 0)
     if has_bias:
         for j in range(db.shape[0]):
@@ -148,44 +149,8 @@ def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, need_dx, 
             for j in range(db.shape[0]):
                 db[j] += partial[c, j]
     matmul_tn(dz, x, dw)
-    if need_dx:
-        dx = np.empty((g.shape[0], w.shape[1]), g.dtype)
+    if dx.shape[0] != 0:
         matmul_nn(dz, w, dx)
-        return dx
-    return np.empty((0, w.shape[1]), g.dtype)
-
-
-@jit
-def act_forward(x, code, slope):
-    """act(x) elementwise into a new array."""
-    out = np.empty_like(x)
-    _forward_into(x.reshape(-1), out.reshape(-1), code, slope)
-    return out
-
-
-@jit
-def act_backward(g, saved, code, slope):
-    """g * act'(saved) into a new array."""
-    out = np.empty_like(g)
-    _backward_into(g.reshape(-1), saved.reshape(-1), out.reshape(-1), code, slope)
-    return out
-
-
-@jit
-def dropout_forward(x, p, seed, scale):
-    """Inverted dropout with the splitmix64 stream of `seed`; returns (out, mask)."""
-    out = np.empty_like(x)
-    mask = np.empty(x.shape, np.uint8)
-    _dropout_forward(x.reshape(-1), p, seed, scale, out.reshape(-1), mask.reshape(-1))
-    return out, mask
-
-
-@jit
-def dropout_backward(g, mask, scale):
-    """g * mask * scale into a new array."""
-    out = np.empty_like(g)
-    _dropout_backward(g.reshape(-1), mask.reshape(-1), scale, out.reshape(-1))
-    return out
 
 
 @jit
@@ -197,36 +162,6 @@ def check_indices(ids, rows, info):
             info[1] = ids[i]
             return BAD_INDEX
     return OK
-
-
-@jit
-def embedding_forward(w, ids):
-    """Rows of w at ids (ids flat) -> (len(ids), dim)."""
-    out = np.empty((ids.shape[0], w.shape[1]), w.dtype)
-    _embedding_forward(w, ids, out)
-    return out
-
-
-@jit
-def embedding_backward(g, ids, padding_idx, dw):
-    """dw = 0, then scatter-add g's rows at ids (never into padding_idx)."""
-    dw[:] = 0
-    _embedding_backward(g, ids, padding_idx, dw)
-
-
-@jit
-def bag_forward(w, ids, offsets, mean, padding_idx):
-    """Sum (mean) of the rows of each bag."""
-    out = np.empty((offsets.shape[0], w.shape[1]), w.dtype)
-    _bag_forward(w, ids, offsets, mean, padding_idx, out)
-    return out
-
-
-@jit
-def bag_backward(g, ids, offsets, mean, padding_idx, dw):
-    """dw = 0, then each bag's gradient scattered into its rows (divided by its count for mean)."""
-    dw[:] = 0
-    _bag_backward(g, ids, offsets, mean, padding_idx, dw)
 
 
 # --------------------------------------------------------------------------------- losses
@@ -380,3 +315,162 @@ def clip_scale(grads, max_norm, norm_type_inf):
         total = math.sqrt(acc)
     coef = max_norm / (total + 1e-6)
     return total, min(coef, 1.0)
+
+
+# ---------------------------------------------------------------------------- interpreter
+# The op table (int64, one row per op; see fastnn.compile.lowering) and its columns.
+LINEAR, ACT, DROPOUT, RES_BEGIN, RES_END, EMBEDDING, BAG = range(1, 8)
+K_KIND, K_IN, K_OUT, K_POFF, K_BOFF, K_CODE, K_COL, K_ZCOL, K_SRC, K_EXTRA, K_MCOL, K_NEEDS = range(12)
+OP_COLUMNS = 12
+# The config (int64): loss kind, ignore_index, mean, optimizer kind, workspace columns, mask
+# columns, widest layer, embedding rows; and the float config: label smoothing.
+LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
+OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
+C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS = range(8)
+CONFIG_SIZE = 8
+
+
+@jit
+def _slot(ws, n, col, width):
+    return ws[n * col:n * (col + width)].reshape((n, width))
+
+
+@jit
+def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info):
+    """One training step of the op table on a batch of n samples; returns (status, loss).
+
+    xf (n, in) float features (or an empty array when the first op is an embedding, whose ids
+    (flat) and bag offsets come in ids/offsets); yi int64 labels or yf float targets (the other
+    empty). Forward: each op writes its output to its own slot of one workspace (columns
+    K_COL.., n rows); dropout masks to a uint8 workspace. Loss, then backward in reverse through
+    two gradient buffers; parameter gradients land in G. Then the finiteness check and the
+    update of every parameter's slice of P, G, S0..S2 by the optimizer kind with H[i], steps[i].
+    """
+    dt = P.dtype
+    ws = np.empty(n * cfg[C_COLS], dt)
+    ms = np.empty(n * cfg[C_MCOLS], np.uint8)
+    nops = ops.shape[0]
+    for k in range(nops):
+        kind, win, wout, src = ops[k, K_KIND], ops[k, K_IN], ops[k, K_OUT], ops[k, K_SRC]
+        out = _slot(ws, n, ops[k, K_COL], wout)
+        if kind == EMBEDDING or kind == BAG:
+            rows, dim = cfg[C_ROWS], win
+            table = P[ops[k, K_POFF]:ops[k, K_POFF] + rows * dim].reshape((rows, dim))
+            status = check_indices(ids, rows, info)
+            if status != OK:
+                return status, 0.0
+            if kind == EMBEDDING:
+                _embedding_forward(table, ids, out.reshape((-1, dim)))
+            else:
+                _bag_forward(table, ids, offsets, ops[k, K_CODE] != 0, ops[k, K_EXTRA], out)
+            continue
+        h = xf if src < 0 else _slot(ws, n, ops[src, K_COL], win)
+        if kind == LINEAR:
+            w = P[ops[k, K_POFF]:ops[k, K_POFF] + wout * win].reshape((wout, win))
+            boff = ops[k, K_BOFF]
+            b = P[boff:boff + wout] if boff >= 0 else P[0:0]
+            z = out if ops[k, K_ZCOL] < 0 else _slot(ws, n, ops[k, K_ZCOL], wout)
+            linear_forward(h, w, b, boff >= 0, ops[k, K_CODE], fl[k, 0], z, out)
+        elif kind == ACT:
+            _forward_into(h.reshape(-1), out.reshape(-1), ops[k, K_CODE], fl[k, 0])
+        elif kind == DROPOUT:
+            mask = ms[n * ops[k, K_MCOL]:n * (ops[k, K_MCOL] + wout)]
+            _dropout_forward(h.reshape(-1), fl[k, 0], seeds[ops[k, K_EXTRA]], fl[k, 1], out.reshape(-1), mask)
+        elif kind == RES_BEGIN:
+            out[:, :] = h
+        else:  # RES_END: body output (src) + the residual's input (the RES_BEGIN op's output)
+            skip = _slot(ws, n, ops[ops[k, K_EXTRA], K_COL], wout)
+            for i in range(n):
+                for j in range(wout):
+                    out[i, j] = skip[i, j] + h[i, j]
+    last = nops - 1
+    logits = _slot(ws, n, ops[last, K_COL], ops[last, K_OUT])
+    loss_kind, mean = cfg[C_LOSS], cfg[C_MEAN] != 0
+    if loss_kind == LOSS_CE:
+        g = np.empty_like(logits)
+        status, loss = cross_entropy(logits, yi, cfg[C_IGNORE], cff[0], mean, g, info)
+        if status != OK:
+            return status, 0.0
+    elif loss_kind == LOSS_NLL:
+        status, loss, g = nll_log_softmax(logits, yi, cfg[C_IGNORE], mean, info)
+        if status != OK:
+            return status, 0.0
+    else:
+        g = np.empty_like(logits)
+        loss = pointwise_loss(loss_kind - LOSS_MSE, logits, yf, mean, g)
+    # backward
+    maxw = cfg[C_MAXW]
+    ga = np.empty(n * maxw, dt)
+    gb = np.empty(n * maxw, dt)
+    dzs = np.empty(n * maxw, dt)
+    which = 0
+    for k in range(last, -1, -1):
+        kind, win, wout, src = ops[k, K_KIND], ops[k, K_IN], ops[k, K_OUT], ops[k, K_SRC]
+        if kind == EMBEDDING or kind == BAG:
+            rows, dim = cfg[C_ROWS], win
+            dw = G[ops[k, K_POFF]:ops[k, K_POFF] + rows * dim].reshape((rows, dim))
+            dw[:, :] = 0
+            if kind == EMBEDDING:
+                _embedding_backward(g.reshape((-1, dim)), ids, ops[k, K_EXTRA], dw)
+            else:
+                _bag_backward(g, ids, offsets, ops[k, K_CODE] != 0, ops[k, K_EXTRA], dw)
+            continue
+        needs = ops[k, K_NEEDS] != 0
+        if kind != LINEAR and not needs:
+            continue
+        dst = (gb if which == 1 else ga)[:n * win].reshape((n, win))
+        if kind == LINEAR:
+            h = xf if src < 0 else _slot(ws, n, ops[src, K_COL], win)
+            out = _slot(ws, n, ops[k, K_COL], wout)
+            saved = out if ops[k, K_ZCOL] < 0 else _slot(ws, n, ops[k, K_ZCOL], wout)
+            code = ops[k, K_CODE]
+            dz = g if code == 0 else dzs[:n * wout].reshape((n, wout))
+            poff, boff = ops[k, K_POFF], ops[k, K_BOFF]
+            w = P[poff:poff + wout * win].reshape((wout, win))
+            dw = G[poff:poff + wout * win].reshape((wout, win))
+            db = G[boff:boff + wout] if boff >= 0 else G[0:0]
+            partial = np.empty((BIAS_GRAD_CHUNKS, wout), dt)
+            linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, boff >= 0,
+                            dst if needs else np.empty((0, win), dt), partial)
+            if not needs:
+                break
+        elif kind == ACT:
+            code = ops[k, K_CODE]
+            if code == LEAKY_RELU_CODE or code == GELU_CODE or code == GELU_TANH_CODE:
+                saved = xf if src < 0 else _slot(ws, n, ops[src, K_COL], win)
+            else:
+                saved = _slot(ws, n, ops[k, K_COL], wout)
+            _backward_into(g.reshape(-1), saved.reshape(-1), dst.reshape(-1), code, fl[k, 0])
+        elif kind == DROPOUT:
+            mask = ms[n * ops[k, K_MCOL]:n * (ops[k, K_MCOL] + wout)]
+            _dropout_backward(g.reshape(-1), mask, fl[k, 1], dst.reshape(-1))
+        elif kind == RES_END:  # the skip's share of g waits in this op's (now free) output slot
+            stash = _slot(ws, n, ops[k, K_COL], wout)
+            stash[:, :] = g
+            continue
+        else:  # RES_BEGIN: the body's gradient plus the skip's
+            stash = _slot(ws, n, ops[ops[k, K_EXTRA], K_COL], wout)
+            for i in range(n):
+                for j in range(wout):
+                    dst[i, j] = g[i, j] + stash[i, j]
+        g = dst
+        which = 2 if which == 1 else 1
+    status = finite_status(loss, G, bounds, info)
+    if status != OK:
+        return status, loss
+    opt = cfg[C_OPT]
+    for i in range(bounds.shape[0] - 1):
+        lo, hi = bounds[i], bounds[i + 1]
+        p, d, s0, s1, s2 = P[lo:hi], G[lo:hi], S0[lo:hi] if S0.size else S0, S1[lo:hi] if S1.size else S1, \
+            S2[lo:hi] if S2.size else S2
+        if opt == OPT_SGD:
+            update_sgd(p, d, s0, s1, s2, H[i], steps[i])
+        elif opt == OPT_ADAM:
+            update_adam(p, d, s0, s1, s2, H[i], steps[i])
+        elif opt == OPT_ADAGRAD:
+            update_adagrad(p, d, s0, s1, s2, H[i], steps[i])
+        elif opt == OPT_RMSPROP:
+            update_rmsprop(p, d, s0, s1, s2, H[i], steps[i])
+        else:
+            update_adadelta(p, d, s0, s1, s2, H[i], steps[i])
+    return OK, loss

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastnn import nn, optim
-from fastnn.compile.kernels import ACTIVATION_CODES, SAVES_INPUT
+from fastnn.compile.kernels import ACTIVATION_CODES
 
 FUSED_ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.LeakyReLU: "leaky_relu",
                      nn.GELU: None}

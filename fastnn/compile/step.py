@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from fastnn import random as fastnn_random
-from fastnn.compile import codegen, kernels
+from fastnn.compile import kernels
+from fastnn.compile.lowering import Lowered
 from fastnn.compile.planner import Plan, Unsupported, make_plan
 from fastnn.nn.module import structure_version
 from fastnn.tensor import Tensor, from_numpy
@@ -96,9 +97,6 @@ class CompiledStep:
                 warnings.warn(f"compile_step: running the eager step ({exc})", stacklevel=3)
                 self._warned = True
             return
-        start = time.perf_counter()
-        self._function = codegen.load(plan)
-        self.compile_seconds += time.perf_counter() - start
         self.fallback_reason = None
         self._layout(plan)
         self.plan = plan
@@ -126,7 +124,9 @@ class CompiledStep:
         self._info = np.zeros(2, np.int64)
         self._seeds = np.zeros(sum(1 for _ in _dropouts(plan.layers)), np.uint64)
         self._offsets: dict[tuple, np.ndarray] = {}
-        self._empty_offsets = np.zeros(0, np.int64)
+        self._lowered: dict[int, Lowered] = {}
+        self._no_ids = np.zeros(0, np.int64)
+        self._no_floats = np.zeros((0, 0), dtype)
         self._rows_sig = None
         self._sync_optimizer(plan)
 
@@ -213,14 +213,15 @@ class CompiledStep:
         return attach
 
     # ------------------------------------------------------------------ inputs
-    def _inputs(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(x, y, offsets) as the function takes them, or None to run this call eagerly."""
+    def _inputs(self, x: Any, y: Any) -> tuple | None:
+        """(n, xf, ids, offsets, yi, yf, lowered table) as run_step takes them, or None to run this
+        call eagerly."""
         plan = self.plan
         xa, ya = _array(x), _array(y)
         if xa.ndim == 0 or xa.shape[0] == 0:
             return None
         n = xa.shape[0]
-        offsets = self._empty_offsets
+        offsets, ids, window = self._no_ids, self._no_ids, 1
         if plan.input_kind == "ids":
             first = plan.layers[0]
             if xa.dtype.kind not in "iu":
@@ -233,6 +234,7 @@ class CompiledStep:
                 raise ValueError(f"compiled step: {type(first.module).__name__} input must be {expected}-D, got "
                                  f"shape {xa.shape}")
             if flattened:
+                window = xa.shape[1]
                 following = next((layer for layer in plan.layers[2:] if layer.kind == "linear"), None)
                 width = xa.shape[1] * first.sizes[1]
                 if following is not None and following.sizes[0] != width:
@@ -242,6 +244,7 @@ class CompiledStep:
                 offsets = self._offsets.get(xa.shape)
                 if offsets is None:
                     offsets = self._offsets[xa.shape] = np.arange(n, dtype=np.int64) * xa.shape[1]
+            ids, xa = xa.reshape(-1), self._no_floats
         else:
             if plan.flatten_input and xa.ndim > 2:
                 xa = xa.reshape(n, -1)
@@ -259,16 +262,18 @@ class CompiledStep:
                 raise TypeError(f"compiled step: class targets must be integers, got {ya.dtype}")
             if ya.shape != (n,):
                 raise ValueError(f"compiled step: targets must have shape ({n},) for {n} inputs, got {ya.shape}")
-            ya = np.ascontiguousarray(ya, dtype=np.int64)
+            yi, yf = np.ascontiguousarray(ya, dtype=np.int64), self._no_floats
         else:
             if ya.shape != (n, plan.out_features):
                 raise ValueError(f"compiled step: {type(self.loss_fn).__name__} target must have the output's "
                                  f"shape ({n}, {plan.out_features}), got {ya.shape}")
             if ya.dtype != plan.dtype:
                 raise TypeError(f"compiled step: target dtype {ya.dtype} differs from the output's {plan.dtype}")
-            if not ya.flags.c_contiguous:
-                ya = np.ascontiguousarray(ya)
-        return xa, ya, offsets
+            yi, yf = self._no_ids, (ya if ya.flags.c_contiguous else np.ascontiguousarray(ya))
+        lowered = self._lowered.get(window)
+        if lowered is None:
+            lowered = self._lowered[window] = Lowered(plan, window)
+        return n, xa, ids, offsets, yi, yf, lowered
 
     # ------------------------------------------------------------------ the step
     def __call__(self, x: Any, y: Any) -> Tensor:
@@ -282,17 +287,17 @@ class CompiledStep:
         inputs = self._inputs(x, y)
         if inputs is None:
             return self.eager(x, y)
-        xa, ya, offsets = inputs
+        n, xf, ids, offsets, yi, yf, low = inputs
         attach = self._prepare_state()
         seeds = self._seeds
         for k in range(seeds.shape[0]):
             seeds[k] = fastnn_random.next_seed()
         S0, S1, S2 = self._S
-        args = (xa, ya, self._P, self._G, S0, S1, S2, self._H, self._steps, seeds, offsets, self._bounds, self._info)
-        function = self._function
+        function = kernels.run_step
         compiled = len(function.overloads)
         start = time.perf_counter()
-        status, loss = function(*args)
+        status, loss = function(n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G,
+                                S0, S1, S2, self._H, self._steps, seeds, self._bounds, self._info)
         if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
             self.compile_seconds += time.perf_counter() - start
         if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD):  # backward ran
