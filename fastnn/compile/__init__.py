@@ -1,9 +1,27 @@
 """The compiled training step: forward, loss, backward and optimizer update in one Numba call.
 
-``fastnn.compile_step(model, loss_fn, optimizer)`` returns a :class:`CompiledStep`; see
-``docs/compile.md`` for the design.
+``fastnn.compile_step(model, loss_fn, optimizer)`` returns a :class:`~fastnn.compile.step.CompiledStep`;
+see ``docs/compile.md`` for the design. Importing this package is cheap: Numba is imported when
+a step is first built.
 """
 
-from fastnn.compile.step import CompiledStep, compile_step
+from __future__ import annotations
+
+
+def compile_step(model, loss_fn, optimizer):
+    """``step(x, y)`` doing ``optimizer.zero_grad(); loss_fn(model(x), y).backward(); optimizer.step()``
+    in one compiled call, returning the loss as a 0-d tensor (see CompiledStep)."""
+    from fastnn.compile.step import CompiledStep
+
+    return CompiledStep(model, loss_fn, optimizer)
+
+
+def __getattr__(name: str):
+    if name == "CompiledStep":
+        from fastnn.compile.step import CompiledStep
+
+        return CompiledStep
+    raise AttributeError(f"module 'fastnn.compile' has no attribute {name!r}")
+
 
 __all__ = ["CompiledStep", "compile_step"]

@@ -347,9 +347,4 @@ def _initial(kind: str, key: str, group: dict) -> float:
     return float(group["initial_accumulator_value"]) if kind == "adagrad" and key == "sum" else 0.0
 
 
-def compile_step(model, loss_fn, optimizer) -> CompiledStep:
-    """A compiled ``zero_grad; loss_fn(model(x), y).backward(); optimizer.step()`` (see CompiledStep)."""
-    return CompiledStep(model, loss_fn, optimizer)
-
-
-__all__ = ["CompiledStep", "compile_step"]
+__all__ = ["CompiledStep"]
