@@ -8,12 +8,16 @@ a step is first built.
 from __future__ import annotations
 
 
-def compile_step(model, loss_fn, optimizer):
+def compile_step(model, loss_fn, optimizer, *, max_grad_norm: float | None = None, norm_type: float = 2.0,
+                 clip_value: float | None = None):
     """``step(x, y)`` doing ``optimizer.zero_grad(); loss_fn(model(x), y).backward(); optimizer.step()``
-    in one compiled call, returning the loss as a 0-d tensor (see CompiledStep)."""
+    in one compiled call, returning the loss as a 0-d tensor (see CompiledStep). With max_grad_norm
+    (clip_value) the gradients are clipped between backward and step as
+    ``fastnn.nn.utils.clip_grad_norm_(params, max_grad_norm, norm_type)`` (``clip_grad_value_``) would."""
     from fastnn.compile.step import CompiledStep
 
-    return CompiledStep(model, loss_fn, optimizer)
+    return CompiledStep(model, loss_fn, optimizer, max_grad_norm=max_grad_norm, norm_type=norm_type,
+                        clip_value=clip_value)
 
 
 def __getattr__(name: str):

@@ -298,23 +298,22 @@ def update_adadelta(p, g, s0, s1, s2, h, step):
 
 
 @jit
-def clip_scale(grads, max_norm, norm_type_inf):
-    """(total norm, clip coefficient) of the flat gradients: the 2-norm (or max-norm), and
-    min(1, max_norm / (norm + 1e-6)) as torch.nn.utils.clip_grad_norm_."""
-    if norm_type_inf:
-        total = 0.0
+def grad_norm(grads, norm_type):
+    """The norm_type-norm of all gradient entries (max |g| for inf), accumulated in float64,
+    as fastnn.nn.utils.total_norm."""
+    total = 0.0
+    if norm_type == np.inf:
         for j in range(grads.shape[0]):
-            v = abs(np.float64(grads[j]))
-            if v > total or v != v:
-                total = v
-    else:
-        acc = 0.0
+            total = max(total, abs(np.float64(grads[j])))
+        return total
+    if norm_type == 2.0:
         for j in range(grads.shape[0]):
             v = np.float64(grads[j])
-            acc += v * v
-        total = math.sqrt(acc)
-    coef = max_norm / (total + 1e-6)
-    return total, min(coef, 1.0)
+            total += v * v
+        return math.sqrt(total)
+    for j in range(grads.shape[0]):
+        total += abs(np.float64(grads[j])) ** norm_type
+    return total ** (1.0 / norm_type)
 
 
 # ---------------------------------------------------------------------------- interpreter
@@ -326,8 +325,11 @@ OP_COLUMNS = 12
 # columns, widest layer, embedding rows; and the float config: label smoothing.
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
 OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
-C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS = range(8)
-CONFIG_SIZE = 8
+C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP = range(9)
+CONFIG_SIZE = 9
+CLIP_NONE, CLIP_NORM, CLIP_VALUE = range(3)
+# The float config: label smoothing, clip threshold, clip norm type, and (written) the total norm.
+F_SMOOTHING, F_CLIP, F_NORM_TYPE, F_TOTAL_NORM = range(4)
 
 
 @jit
@@ -388,7 +390,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     loss_kind, mean = cfg[C_LOSS], cfg[C_MEAN] != 0
     if loss_kind == LOSS_CE:
         g = np.empty_like(logits)
-        status, loss = cross_entropy(logits, yi, cfg[C_IGNORE], cff[0], mean, g, info)
+        status, loss = cross_entropy(logits, yi, cfg[C_IGNORE], cff[F_SMOOTHING], mean, g, info)
         if status != OK:
             return status, 0.0
     elif loss_kind == LOSS_NLL:
@@ -458,6 +460,16 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     status = finite_status(loss, G, bounds, info)
     if status != OK:
         return status, loss
+    if cfg[C_CLIP] == CLIP_NORM:
+        total = grad_norm(G, cff[F_NORM_TYPE])
+        cff[F_TOTAL_NORM] = total
+        coef = G.dtype.type(min(cff[F_CLIP] / (total + 1e-6), 1.0))
+        for j in range(G.shape[0]):
+            G[j] *= coef
+    elif cfg[C_CLIP] == CLIP_VALUE:
+        hi = G.dtype.type(cff[F_CLIP])
+        for j in range(G.shape[0]):
+            G[j] = min(max(G[j], -hi), hi)
     opt = cfg[C_OPT]
     for i in range(bounds.shape[0] - 1):
         lo, hi = bounds[i], bounds[i + 1]

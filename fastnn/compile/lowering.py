@@ -47,7 +47,8 @@ class Lowered:
         cfg[K.C_OPT] = OPTIMIZERS[plan.optimizer]
         cfg[K.C_COLS], cfg[K.C_MCOLS], cfg[K.C_MAXW], cfg[K.C_ROWS] = self.cols, self.mcols, self.maxw, self.table_rows
         self.cfg = cfg
-        self.cff = np.array([loss[2] if loss[0] == "ce" else 0.0], dtype=np.float64)
+        self.cff = np.zeros(4, dtype=np.float64)
+        self.cff[K.F_SMOOTHING] = loss[2] if loss[0] == "ce" else 0.0
 
     def _op(self, kind: int, win: int, wout: int, src: int, needs: bool, *, poff: int = 0, boff: int = -1,
             code: int = 0, zcol: int = -1, extra: int = 0, mcol: int = 0, f0: float = 0.0, f1: float = 0.0) -> int:

@@ -35,6 +35,7 @@ from fastnn.compile import kernels
 from fastnn.compile.lowering import Lowered
 from fastnn.compile.planner import Plan, Unsupported, make_plan
 from fastnn.nn.module import structure_version
+from fastnn.nn.utils import clip_grad_norm_, clip_grad_value_
 from fastnn.tensor import Tensor, from_numpy
 
 # Per optimizer kind: the state each group needs as (key, buffer), whether it counts steps, the
@@ -70,8 +71,16 @@ class CompiledStep:
     as a 0-d tensor. Attributes: ``fallback_reason`` (None while compiled), ``compile_seconds``
     (time spent generating and compiling, summed), ``plan`` (the current plan or None)."""
 
-    def __init__(self, model, loss_fn, optimizer) -> None:
+    def __init__(self, model, loss_fn, optimizer, *, max_grad_norm: float | None = None, norm_type: float = 2.0,
+                 clip_value: float | None = None) -> None:
+        if max_grad_norm is not None and clip_value is not None:
+            raise ValueError("compile_step: give max_grad_norm or clip_value, not both")
+        norm_type = float(norm_type)
+        if norm_type <= 0:
+            raise ValueError(f"compile_step: norm_type must be positive or inf, got {norm_type}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.max_grad_norm, self.norm_type, self.clip_value = max_grad_norm, norm_type, clip_value
+        self.last_grad_norm: float | None = None
         self.fallback_reason: str | None = None
         self.compile_seconds = 0.0
         self.plan: Plan | None = None
@@ -273,6 +282,12 @@ class CompiledStep:
         lowered = self._lowered.get(window)
         if lowered is None:
             lowered = self._lowered[window] = Lowered(plan, window)
+            if self.max_grad_norm is not None:
+                lowered.cfg[kernels.C_CLIP] = kernels.CLIP_NORM
+                lowered.cff[kernels.F_CLIP], lowered.cff[kernels.F_NORM_TYPE] = self.max_grad_norm, self.norm_type
+            elif self.clip_value is not None:
+                lowered.cfg[kernels.C_CLIP] = kernels.CLIP_VALUE
+                lowered.cff[kernels.F_CLIP] = self.clip_value
         return n, xa, ids, offsets, yi, yf, lowered
 
     # ------------------------------------------------------------------ the step
@@ -310,6 +325,8 @@ class CompiledStep:
                 d["step"] = s
         for d, key, view in attach:
             d[key] = view
+        if self.max_grad_norm is not None:
+            self.last_grad_norm = float(low.cff[kernels.F_TOTAL_NORM])
         return from_numpy(np.asarray(loss, dtype=self.plan.dtype))
 
     def _raise(self, status: int, loss: float) -> None:
@@ -332,6 +349,11 @@ class CompiledStep:
         loss = self.loss_fn(self.model(x if isinstance(x, Tensor) else from_numpy(np.asarray(x))),
                             y if isinstance(y, Tensor) else from_numpy(np.asarray(y)))
         loss.backward()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        if self.max_grad_norm is not None:
+            self.last_grad_norm = float(clip_grad_norm_(params, self.max_grad_norm, self.norm_type).item())
+        elif self.clip_value is not None:
+            clip_grad_value_(params, self.clip_value)
         self.optimizer.step()
         return loss.detach()
 

@@ -1,6 +1,6 @@
 """fastnn.nn: layers, losses, containers, functional API and initialisers, as torch.nn."""
 
-from fastnn.nn import functional, init
+from fastnn.nn import functional, init, utils
 from fastnn.nn.activation import GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from fastnn.nn.container import ModuleList, Residual, Sequential
 from fastnn.nn.dropout import Dropout
@@ -13,5 +13,5 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "EmbeddingBag", "Flatten", "GELU",
     "Hardtanh", "Identity", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList",
     "NLLLoss", "Parameter",
-    "ReLU", "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init",
+    "ReLU", "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils",
 ]
