@@ -81,8 +81,8 @@ bool = bool_
 
 # The training utilities build on the tensor layer, so they are imported after everything above.
 from fastnn import data, optim  # noqa: E402
-from fastnn.io import load, save  # noqa: E402
 from fastnn.compile import compile_step  # noqa: E402
+from fastnn.io import load, save  # noqa: E402
 
 __all__ = [
     "__version__", "available_backends", "get_backend", "get_num_threads", "set_backend",

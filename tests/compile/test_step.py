@@ -263,7 +263,7 @@ def test_replacing_a_layer_replans():
     eager_step(m1, l1, o1, x, y)
     m1[1] = nn.Tanh()
     m2[1] = nn.Tanh()
-    for i in range(3):
+    for _i in range(3):
         eager_step(m1, l1, o1, x, y)
         step(x, y)
     assert step.fallback_reason is None
