@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastnn import random
+from fastnn.compile import compile_step
 from fastnn.io import load, save
 from fastnn.tensor import Tensor, no_grad
 
@@ -234,7 +235,7 @@ def _scheduler_steps_per_batch(scheduler) -> bool:
 def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable | None = None, epochs: int = 10,
         scheduler=None, metrics=("accuracy",), early_stopping: EarlyStopping | int | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True,
-        scheduler_interval: str | None = None, verbose: bool = False) -> History:
+        scheduler_interval: str | None = None, verbose: bool = False, compile: bool = False) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
     Each epoch: train on every batch (forward, ``loss_fn``, backward, ``optimizer.step()``),
@@ -244,6 +245,8 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
     and restores the best weights. ``checkpoint`` is written atomically after every epoch; with
     ``resume=True`` an existing checkpoint is loaded first. The progress bar (tqdm) shows
     batches, loss and throughput, and is off when stderr is not a terminal or ``progress=False``.
+    ``compile=True`` runs each training step as ``fastnn.compile_step(model, loss_fn, optimizer)``
+    (one compiled call; the eager step where the model is not compilable).
     """
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
@@ -277,6 +280,7 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
             stale = start_epoch - history.best_epoch
 
     show = progress and sys.stderr.isatty()
+    compiled = compile_step(model, loss_fn, optimizer) if compile else None
     for epoch in range(start_epoch, epochs):
         if history.stopped_early:
             break
@@ -286,11 +290,15 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
         loss_sum, seen, metric_sums = 0.0, 0, dict.fromkeys(metric_fns, 0.0)
         for batch_index, batch in enumerate(train_loader):
             x, y = _split(batch)
-            optimizer.zero_grad()
-            out = model(x)
-            loss = loss_fn(out, y)
-            loss.backward()
-            optimizer.step()
+            if compiled is not None:  # fastnn.compile_step: the same step in one compiled call
+                loss = compiled(x, y)
+                out = compiled.last_output
+            else:
+                optimizer.zero_grad()
+                out = model(x)
+                loss = loss_fn(out, y)
+                loss.backward()
+                optimizer.step()
             if scheduler is not None and scheduler_interval == "batch":
                 scheduler.step()
             size = len(_array(y))

@@ -339,7 +339,9 @@ def _slot(ws, n, col, width):
 
 @jit
 def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info):
-    """One training step of the op table on a batch of n samples; returns (status, loss).
+    """One training step of the op table on a batch of n samples; returns (status, loss, output)
+    where output is the last op's output (the model's output; the logits before the LogSoftmax
+    of an NLLLoss plan).
 
     xf (n, in) float features (or an empty array when the first op is an embedding, whose ids
     (flat) and bag offsets come in ids/offsets); yi int64 labels or yf float targets (the other
@@ -360,7 +362,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             table = P[ops[k, K_POFF]:ops[k, K_POFF] + rows * dim].reshape((rows, dim))
             status = check_indices(ids, rows, info)
             if status != OK:
-                return status, 0.0
+                return status, 0.0, ws[:0].reshape((0, 0))
             if kind == EMBEDDING:
                 _embedding_forward(table, ids, out.reshape((-1, dim)))
             else:
@@ -392,11 +394,11 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         g = np.empty_like(logits)
         status, loss = cross_entropy(logits, yi, cfg[C_IGNORE], cff[F_SMOOTHING], mean, g, info)
         if status != OK:
-            return status, 0.0
+            return status, 0.0, logits
     elif loss_kind == LOSS_NLL:
         status, loss, g = nll_log_softmax(logits, yi, cfg[C_IGNORE], mean, info)
         if status != OK:
-            return status, 0.0
+            return status, 0.0, logits
     else:
         g = np.empty_like(logits)
         loss = pointwise_loss(loss_kind - LOSS_MSE, logits, yf, mean, g)
@@ -459,7 +461,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         which = 2 if which == 1 else 1
     status = finite_status(loss, G, bounds, info)
     if status != OK:
-        return status, loss
+        return status, loss, logits
     if cfg[C_CLIP] == CLIP_NORM:
         total = grad_norm(G, cff[F_NORM_TYPE])
         cff[F_TOTAL_NORM] = total
@@ -485,4 +487,4 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             update_rmsprop(p, d, s0, s1, s2, H[i], steps[i])
         else:
             update_adadelta(p, d, s0, s1, s2, H[i], steps[i])
-    return OK, loss
+    return OK, loss, logits

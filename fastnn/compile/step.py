@@ -34,6 +34,7 @@ from fastnn import random as fastnn_random
 from fastnn.compile import kernels
 from fastnn.compile.lowering import Lowered
 from fastnn.compile.planner import Plan, Unsupported, make_plan
+from fastnn.nn.functional import log_softmax
 from fastnn.nn.module import structure_version
 from fastnn.nn.utils import clip_grad_norm_, clip_grad_value_
 from fastnn.tensor import Tensor, from_numpy
@@ -81,6 +82,7 @@ class CompiledStep:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.max_grad_norm, self.norm_type, self.clip_value = max_grad_norm, norm_type, clip_value
         self.last_grad_norm: float | None = None
+        self._output: np.ndarray | Tensor | None = None
         self.fallback_reason: str | None = None
         self.compile_seconds = 0.0
         self.plan: Plan | None = None
@@ -311,8 +313,8 @@ class CompiledStep:
         function = kernels.run_step
         compiled = len(function.overloads)
         start = time.perf_counter()
-        status, loss = function(n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G,
-                                S0, S1, S2, self._H, self._steps, seeds, self._bounds, self._info)
+        status, loss, output = function(n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P,
+                                        self._G, S0, S1, S2, self._H, self._steps, seeds, self._bounds, self._info)
         if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
             self.compile_seconds += time.perf_counter() - start
         if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD):  # backward ran
@@ -327,7 +329,18 @@ class CompiledStep:
             d[key] = view
         if self.max_grad_norm is not None:
             self.last_grad_norm = float(low.cff[kernels.F_TOTAL_NORM])
+        self._output = output
         return from_numpy(np.asarray(loss, dtype=self.plan.dtype))
+
+    @property
+    def last_output(self) -> Tensor | None:
+        """The model's output in the last step (no graph), e.g. for training metrics."""
+        out = self._output
+        if out is None or isinstance(out, Tensor):
+            return out
+        if self.plan is not None and self.plan.loss[0] == "nll":  # the plan stops before the LogSoftmax
+            return log_softmax(from_numpy(out), 1)
+        return from_numpy(out)
 
     def _raise(self, status: int, loss: float) -> None:
         if status in (kernels.BAD_LABEL, kernels.BAD_INDEX):
@@ -346,9 +359,10 @@ class CompiledStep:
     def eager(self, x: Any, y: Any) -> Tensor:
         """The same step on the eager path (used for what is not compiled)."""
         self.optimizer.zero_grad()
-        loss = self.loss_fn(self.model(x if isinstance(x, Tensor) else from_numpy(np.asarray(x))),
-                            y if isinstance(y, Tensor) else from_numpy(np.asarray(y)))
+        output = self.model(x if isinstance(x, Tensor) else from_numpy(np.asarray(x)))
+        loss = self.loss_fn(output, y if isinstance(y, Tensor) else from_numpy(np.asarray(y)))
         loss.backward()
+        self._output = output.detach()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         if self.max_grad_norm is not None:
             self.last_grad_norm = float(clip_grad_norm_(params, self.max_grad_norm, self.norm_type).item())
