@@ -87,7 +87,7 @@ class CompiledStep:
         self.compile_seconds = 0.0
         self.plan: Plan | None = None
         self._warned = False
-        self._replan()
+        self._replan(stacklevel=5)  # the warning points at the caller of fastnn.compile_step
 
     def __repr__(self) -> str:
         how = f"eager fallback: {self.fallback_reason}" if self.plan is None else "compiled"
@@ -95,7 +95,7 @@ class CompiledStep:
                f"{type(self.optimizer).__name__}; {how})"
 
     # ------------------------------------------------------------------ planning
-    def _replan(self) -> None:
+    def _replan(self, stacklevel: int = 4) -> None:
         """Plan (or re-plan) and lay the state out in flat buffers; on Unsupported, fall back."""
         self.plan = None
         self._version = structure_version()
@@ -105,7 +105,7 @@ class CompiledStep:
         except Unsupported as exc:
             self.fallback_reason = str(exc)
             if not self._warned:
-                warnings.warn(f"compile_step: running the eager step ({exc})", stacklevel=3)
+                warnings.warn(f"compile_step: running the eager step ({exc})", stacklevel=stacklevel)
                 self._warned = True
             return
         self.fallback_reason = None
