@@ -161,6 +161,7 @@ class CompiledStep:
                 view = self._S[buf][lo:hi].reshape(param.array.shape)
                 self._slots.append((i, key, view, _initial(kind, key, group)))
         self._counts_steps = kind != "sgd"
+        self._first_steps: list[int] = []
 
     # ------------------------------------------------------------------ checks
     def _current(self) -> bool:
@@ -198,8 +199,9 @@ class CompiledStep:
             self._sync_optimizer(plan)
         attach = []
         dicts = self._dicts
-        if kind == "sgd":
-            self._H[:, SGD_FIRST_STEP] = 0.0
+        for i in self._first_steps:  # momentum buffers created by the previous call
+            self._H[i, SGD_FIRST_STEP] = 0.0
+        self._first_steps = []
         for i, key, view, initial in self._slots:
             current = dicts[i].get(key)
             if current is view:
@@ -207,6 +209,7 @@ class CompiledStep:
             if current is None:
                 if kind == "sgd":
                     self._H[i, SGD_FIRST_STEP] = 1.0
+                    self._first_steps.append(i)
                 else:
                     view.fill(initial)
                 attach.append((dicts[i], key, view))
