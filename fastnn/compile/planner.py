@@ -126,6 +126,9 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
         watched += [(flatten, "start_dim", 1), (flatten, "end_dim", -1)]
         flatten_input = True
     layers = _layers(modules, offset, watched, first=True)
+    used = [o for layer in _flat(layers) for o in _param_offsets(layer)]
+    if len(used) != len(set(used)):
+        raise Unsupported("a parameter is shared by two layers")
     if not any(layer.kind in ("linear", "embedding", "bag") for layer in layers):
         raise Unsupported("the model has no Linear or Embedding layer")
     loss, layers = _loss(loss_fn, layers, watched)
@@ -154,6 +157,8 @@ def _layers(modules: list, offset: dict, watched: list, first: bool) -> list:
                 layers.append(Layer("act", module, code=act[0], slope=act[1]))
         elif kind is nn.Identity:
             continue
+        elif kind is nn.Sequential:
+            layers += _layers(list(module), offset, watched, first=first and index == 0 and not layers)
         elif kind is nn.Flatten:
             if (module.start_dim, module.end_dim) != (1, -1) or (first and index == 0):
                 raise Unsupported("a Flatten that is not a no-op on (N, features)")
@@ -188,6 +193,18 @@ def _layers(modules: list, offset: dict, watched: list, first: bool) -> list:
         else:
             raise Unsupported(f"layer {type(module).__name__} is not compiled")
     return layers
+
+
+def _flat(layers: list):
+    for layer in layers:
+        yield layer
+        yield from _flat(layer.body)
+
+
+def _param_offsets(layer: Layer) -> tuple:
+    if layer.kind == "linear":
+        return layer.offsets if layer.has_bias else layer.offsets[:1]
+    return layer.offsets if layer.kind in ("embedding", "bag") else ()
 
 
 def _loss(loss_fn, layers: list, watched: list) -> tuple[tuple, list]:

@@ -126,7 +126,7 @@ class CompiledStep:
             self._views.append(view)
             self._grads.append(from_numpy(self._G[lo:hi].reshape(view.shape)))
         self._bounds = np.asarray(plan.bounds, dtype=np.int64)
-        self._groups = [(group, len(group["params"])) for group in self.optimizer.param_groups]
+        self._groups = [(group, group["params"], len(group["params"])) for group in self.optimizer.param_groups]
         self._group_of = [g for g, group in enumerate(self.optimizer.param_groups) for _ in group["params"]]
         self._watched = plan.watched
         self._S = [np.empty(0, dtype)] * 3
@@ -144,8 +144,8 @@ class CompiledStep:
     def _sync_optimizer(self, plan: Plan) -> None:
         """Hyper-parameter rows from the groups, and the state slots (adopting existing arrays)."""
         kind, opt = plan.optimizer, self.optimizer
-        self._rows_sig = [ROWS[kind](group) for group, _ in self._groups]
-        keys_of = [STATE_KEYS[kind](group) for group, _ in self._groups]
+        self._rows_sig = [ROWS[kind](group) for group, _, _ in self._groups]
+        keys_of = [STATE_KEYS[kind](group) for group, _, _ in self._groups]
         used = {buf for keys in keys_of for _, buf in keys}
         for buf in used:
             if self._S[buf].size != self._P.size:
@@ -174,8 +174,8 @@ class CompiledStep:
         groups = self.optimizer.param_groups
         if len(groups) != len(self._groups):
             return False
-        for group, (cached, count) in zip(groups, self._groups):
-            if group is not cached or len(group["params"]) != count:
+        for group, (cached, params, count) in zip(groups, self._groups):
+            if group is not cached or group["params"] is not params or len(params) != count:
                 return False
         return True
 
@@ -194,7 +194,7 @@ class CompiledStep:
         """Fill H, steps and new state; returns the (dict, key, view) state entries to attach on success."""
         plan, opt = self.plan, self.optimizer
         kind = plan.optimizer
-        rows = [ROWS[kind](group) for group, _ in self._groups]
+        rows = [ROWS[kind](group) for group, _, _ in self._groups]
         if rows != self._rows_sig or opt.state is not self._state_obj:
             self._sync_optimizer(plan)
         attach = []

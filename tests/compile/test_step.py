@@ -298,3 +298,26 @@ def test_compiled_trajectory_matches_torch(which):
         assert loss.item() == pytest.approx(expected.item(), rel=1e-9)
     for key, value in ref.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[key].numpy(), value.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_shared_layer_falls_back_and_nested_sequential_compiles():
+    fn.manual_seed(0)
+    shared = nn.Linear(5, 5)
+    model = nn.Sequential(nn.Linear(6, 5), shared, nn.ReLU(), shared, nn.Linear(5, 3))
+    with pytest.warns(UserWarning, match="shared"):
+        step = fn.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    assert "shared" in step.fallback_reason
+    results = []
+    for compiled in (False, True):
+        fn.manual_seed(0)
+        model = nn.Sequential(nn.Sequential(nn.Linear(6, 5), nn.Tanh()), nn.Linear(5, 3))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.CrossEntropyLoss()
+        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        for i in range(5):
+            x, y = data("labels", np.float32, seed=i)
+            step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
+        if compiled:
+            assert step.fallback_reason is None
+        results.append(snapshot(model, opt))
+    assert_same(results[0], results[1], np.float32)
