@@ -9,7 +9,8 @@ cache in a subprocess).
 
 Workloads: (s) the 20-64-2 MLP, SGD, batches 1 / 32 / 512, compiled vs eager vs PyTorch, in us
 per step; (e) the 784-256-128-10 MLP, Adam, batch 128, one epoch, compiled vs eager vs PyTorch,
-with the matrix products alone beside them; (c) compile time, cold and from the disk cache.
+with the matrix products alone beside them; (x) the digits demo's and the DAN example's
+training steps, compiled vs eager; (c) compile time, cold and from the disk cache.
 """
 
 from __future__ import annotations
@@ -95,6 +96,69 @@ def mlp_epoch(n: int, repeats: int, torch: bool = True) -> list[tuple[str, float
     return rows
 
 
+def _digits_problem(batch: int = 32):
+    """The digits demo's network (64-128-64-10, Adam lr 1e-3, batch 32) on random 8x8 images."""
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 64), dtype=np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int64)
+    return model, optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss(), x, y
+
+
+def _dan_problem(batch: int = 256, vocab: int = 20000, dim: int = 50, hidden: int = 300, length: int = 20):
+    """examples/sentiment_dan.py's dense DAN (EmbeddingBag mean with padding, 2 ReLU layers of 300,
+    dropout 0.2, Adam with the table in a group of its own) on random sentences of 1..2*length words."""
+    fastnn.manual_seed(0)
+    bag = nn.EmbeddingBag(vocab, dim, mode="mean", padding_idx=0)
+    classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(0.2),
+                               nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, 2))
+    model = nn.Sequential(bag, *classifier)
+    opt = optim.Adam([{"params": list(classifier.parameters())}, {"params": [bag.weight]}], lr=3e-3)
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 2 * length, batch)
+    padded = np.zeros((batch, lengths.max()), dtype=np.int64)
+    for row, n in enumerate(lengths):
+        padded[row, :n] = rng.integers(1, vocab, n)
+    ids = padded[padded != 0]
+    offsets = np.cumsum(lengths) - lengths
+    y = rng.integers(0, 2, batch).astype(np.int64)
+    return model, opt, nn.CrossEntropyLoss(), (padded, (ids, offsets)), y
+
+
+def example_steps(repeats: int, steps: int) -> list[tuple[str, float]]:
+    """(name, seconds per step) of the digits demo's and the DAN example's training steps."""
+    impls = {}
+    for name, problem in (("digits demo", _digits_problem), ("DAN sentiment (dense)", _dan_problem)):
+        for compiled in (True, False):
+            model, opt, loss_fn, x, y = problem()
+            if compiled:
+                step = fastnn.compile_step(model, loss_fn, opt)
+                xc = x[0] if isinstance(x, tuple) else x
+                impls[f"{name}, compiled"] = (lambda s, a, b: lambda: s(a, b))(step, xc, y)
+            else:
+                impls[f"{name}, eager"] = _eager_step(model, opt, loss_fn, x, y)
+    for run in impls.values():
+        run()
+    return list(bench.interleaved(impls, repeats, number=steps).items())
+
+
+def _eager_step(model, opt, loss_fn, x, y) -> Callable[[], None]:
+    yt = fastnn.from_numpy(y)
+    if isinstance(x, tuple):  # the DAN: bags as (ids, offsets)
+        ids, offsets = (fastnn.from_numpy(a) for a in x[1])
+        forward = lambda: model[1:](model[0](ids, offsets))  # noqa: E731
+    else:
+        xt = fastnn.from_numpy(x)
+        forward = lambda: model(xt)  # noqa: E731
+
+    def step() -> None:
+        opt.zero_grad()
+        loss_fn(forward(), yt).backward()
+        opt.step()
+    return step
+
+
 _COMPILE_PROBE = """
 import time, numpy as np, fastnn
 from fastnn import nn, optim
@@ -124,8 +188,8 @@ def _rows(title: str, rows: list[tuple[str, float]], scale: float, unit: str) ->
     return lines
 
 
-def run(which: str = "sec", quick: bool = False, torch: bool = True) -> str:
-    """The report of the selected workloads (s, e, c) as text."""
+def run(which: str = "sexc", quick: bool = False, torch: bool = True) -> str:
+    """The report of the selected workloads (s, e, x, c) as text."""
     lines = [bench.machine_summary(), "(medians of interleaved samples; PyTorch in its own process)"]
     if "s" in which:
         rows = small_steps(repeats=5 if quick else 15, steps=50 if quick else 300, torch=torch)
@@ -134,6 +198,9 @@ def run(which: str = "sec", quick: bool = False, torch: bool = True) -> str:
         rows = mlp_epoch(6000 if quick else 60000, repeats=3 if quick else 5, torch=torch)
         lines += _rows(f"784-256-128-10 MLP, Adam, batch 128, {'6,000' if quick else '60,000'} samples",
                        rows, 1.0, "s/epoch")
+    if "x" in which:
+        rows = example_steps(repeats=5 if quick else 11, steps=20 if quick else 100)
+        lines += _rows("example training steps", rows, 1e6, "us/step")
     if "c" in which:
         lines.append("compile time of the first compiled step")
         lines += [f"  {name:44s} {seconds:10.2f} s" for name, seconds in compile_times().items()]
@@ -144,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m fastnn.compile.benchmark [--quick] [--only sec] [--no-torch] [--threads N]``."""
     parser = argparse.ArgumentParser(prog="fastnn.compile.benchmark", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples and a 6,000-sample epoch")
-    parser.add_argument("--only", default="sec", help="workloads: s (small steps), e (epoch), c (compile time)")
+    parser.add_argument("--only", default="sexc",
+                        help="workloads: s (small steps), e (epoch), x (example steps), c (compile time)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--threads", type=int, default=None, help="fastnn.set_num_threads before timing")
     args = parser.parse_args(argv)

@@ -257,6 +257,8 @@ class CompiledStep:
             if first.kind == "bag":
                 offsets = self._offsets.get(xa.shape)
                 if offsets is None:
+                    if len(self._offsets) > 64:  # bag lengths vary from batch to batch: keep few
+                        self._offsets.clear()
                     offsets = self._offsets[xa.shape] = np.arange(n, dtype=np.int64) * xa.shape[1]
             ids, xa = xa.reshape(-1), self._no_floats
         else:
