@@ -20,12 +20,23 @@ def compile_step(model, loss_fn, optimizer, *, max_grad_norm: float | None = Non
                         clip_value=clip_value)
 
 
+def compile(model, **options):
+    """torch.compile's name: ``model`` with its inference forward compiled (see CompiledModule)."""
+    from fastnn.compile.module import compile as compile_module
+
+    return compile_module(model, **options)
+
+
 def __getattr__(name: str):
     if name == "CompiledStep":
         from fastnn.compile.step import CompiledStep
 
         return CompiledStep
+    if name == "CompiledModule":
+        from fastnn.compile.module import CompiledModule
+
+        return CompiledModule
     raise AttributeError(f"module 'fastnn.compile' has no attribute {name!r}")
 
 
-__all__ = ["CompiledStep", "compile_step"]
+__all__ = ["CompiledModule", "CompiledStep", "compile", "compile_step"]

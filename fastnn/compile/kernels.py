@@ -325,8 +325,8 @@ OP_COLUMNS = 12
 # columns, widest layer, embedding rows; and the float config: label smoothing.
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
 OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
-C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP = range(9)
-CONFIG_SIZE = 9
+C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY = range(10)
+CONFIG_SIZE = 10
 CLIP_NONE, CLIP_NORM, CLIP_VALUE = range(3)
 # The float config: label smoothing, clip threshold, clip norm type, and (written) the total norm.
 F_SMOOTHING, F_CLIP, F_NORM_TYPE, F_TOTAL_NORM = range(4)
@@ -389,6 +389,8 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
                     out[i, j] = skip[i, j] + h[i, j]
     last = nops - 1
     logits = _slot(ws, n, ops[last, K_COL], ops[last, K_OUT])
+    if cfg[C_FORWARD_ONLY] != 0:  # inference: the model's output, nothing else read or written
+        return OK, 0.0, logits
     loss_kind, mean = cfg[C_LOSS], cfg[C_MEAN] != 0
     if loss_kind == LOSS_CE:
         g = np.empty_like(logits)

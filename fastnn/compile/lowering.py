@@ -41,9 +41,12 @@ class Lowered:
         self.fl = np.asarray(self.floats, dtype=np.float64).reshape(-1, 2)
         cfg = np.zeros(K.CONFIG_SIZE, dtype=np.int64)
         loss = plan.loss
-        cfg[K.C_LOSS] = LOSSES[loss[0]]
-        cfg[K.C_IGNORE] = loss[1] if loss[0] in ("ce", "nll") else -100
-        cfg[K.C_MEAN] = loss[-1]
+        if loss[0] == "none":  # a forward-only plan (fastnn.compile's inference)
+            cfg[K.C_FORWARD_ONLY] = 1
+        else:
+            cfg[K.C_LOSS] = LOSSES[loss[0]]
+            cfg[K.C_IGNORE] = loss[1] if loss[0] in ("ce", "nll") else -100
+            cfg[K.C_MEAN] = loss[-1]
         cfg[K.C_OPT] = OPTIMIZERS[plan.optimizer]
         cfg[K.C_COLS], cfg[K.C_MCOLS], cfg[K.C_MAXW], cfg[K.C_ROWS] = self.cols, self.mcols, self.maxw, self.table_rows
         self.cfg = cfg

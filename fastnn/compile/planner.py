@@ -92,13 +92,15 @@ def activation_of(module) -> tuple[int, float] | None:
 
 
 def make_plan(model, loss_fn, optimizer) -> Plan:
-    """Describe the step, or raise Unsupported naming the first thing that is not compilable."""
-    kind = OPTIMIZERS.get(type(optimizer))
+    """Describe the step, or raise Unsupported naming the first thing that is not compilable.
+    With loss_fn and optimizer None: the forward pass alone (parameters in the model's order)."""
+    kind = OPTIMIZERS.get(type(optimizer)) if optimizer is not None else "sgd"
     if kind is None:
         raise Unsupported(f"optimizer {type(optimizer).__name__} is not compiled")
     params, bounds = [], [0]
     seen: set[int] = set()
-    for group in optimizer.param_groups:
+    groups = optimizer.param_groups if optimizer is not None else [{"params": list(model.parameters())}]
+    for group in groups:
         for param in group["params"]:
             if id(param) in seen:
                 raise Unsupported("a parameter appears twice in the optimizer")
@@ -111,7 +113,7 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
     dtypes = {p.array.dtype for p in params}
     if len(dtypes) != 1 or next(iter(dtypes)) not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise Unsupported(f"parameters must share one float dtype, got {sorted(map(str, dtypes))}")
-    if not all(p.requires_grad for p in params):
+    if optimizer is not None and not all(p.requires_grad for p in params):
         raise Unsupported("a parameter has requires_grad=False")
     offset = {id(p): bounds[i] for i, p in enumerate(params)}
     watched: list = []
@@ -131,7 +133,12 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
         raise Unsupported("a parameter is shared by two layers")
     if not any(layer.kind in ("linear", "embedding", "bag") for layer in layers):
         raise Unsupported("the model has no Linear or Embedding layer")
-    loss, layers = _loss(loss_fn, layers, watched)
+    if loss_fn is None:
+        if any(layer.kind == "log_softmax" for layer in layers):
+            raise Unsupported("LogSoftmax without NLLLoss is not compiled")
+        loss = ("none",)
+    else:
+        loss, layers = _loss(loss_fn, layers, watched)
     width = _check_widths(layers)
     return Plan(layers, loss, kind, next(iter(dtypes)), params, bounds, input_kind, flatten_input, width[0],
                 width[1], watched)

@@ -133,11 +133,10 @@ class CompiledStep:
         self._H = np.zeros((len(plan.params), 8), np.float64)
         self._steps = np.zeros(len(plan.params), np.int64)
         self._info = np.zeros(2, np.int64)
-        self._seeds = np.zeros(sum(1 for _ in _dropouts(plan.layers)), np.uint64)
+        self._seeds = np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64)
         self._offsets: dict[tuple, np.ndarray] = {}
         self._lowered: dict[int, Lowered] = {}
-        self._no_ids = np.zeros(0, np.int64)
-        self._no_floats = np.zeros((0, 0), dtype)
+        self._no_ids, self._no_floats = NO_IDS, NO_FLOATS[plan.dtype]
         self._rows_sig = None
         self._sync_optimizer(plan)
 
@@ -159,7 +158,7 @@ class CompiledStep:
             lo, hi = plan.bounds[i], plan.bounds[i + 1]
             for key, buf in keys_of[self._group_of[i]]:
                 view = self._S[buf][lo:hi].reshape(param.array.shape)
-                self._slots.append((i, key, view, _initial(kind, key, group)))
+                self._slots.append((i, key, view, initial_value(kind, key, group)))
         self._counts_steps = kind != "sgd"
         self._first_steps: list[int] = []
 
@@ -231,46 +230,11 @@ class CompiledStep:
         """(n, xf, ids, offsets, yi, yf, lowered table) as run_step takes them, or None to run this
         call eagerly."""
         plan = self.plan
-        xa, ya = _array(x), _array(y)
-        if xa.ndim == 0 or xa.shape[0] == 0:
+        model_in = model_inputs(plan, x, self._offsets, "compiled step")
+        if model_in is None:
             return None
-        n = xa.shape[0]
-        offsets, ids, window = self._no_ids, self._no_ids, 1
-        if plan.input_kind == "ids":
-            first = plan.layers[0]
-            if xa.dtype.kind not in "iu":
-                raise TypeError(f"compiled step: {type(first.module).__name__} input must be integer ids, got "
-                                f"{xa.dtype}")
-            xa = np.ascontiguousarray(xa, dtype=np.int64)
-            flattened = len(plan.layers) > 1 and plan.layers[1].kind == "flatten"
-            expected = 2 if first.kind == "bag" or flattened else 1
-            if xa.ndim != expected:
-                raise ValueError(f"compiled step: {type(first.module).__name__} input must be {expected}-D, got "
-                                 f"shape {xa.shape}")
-            if flattened:
-                window = xa.shape[1]
-                following = next((layer for layer in plan.layers[2:] if layer.kind == "linear"), None)
-                width = xa.shape[1] * first.sizes[1]
-                if following is not None and following.sizes[0] != width:
-                    raise ValueError(f"compiled step: input {xa.shape} gives {width} features after Flatten, "
-                                     f"but Linear expects {following.sizes[0]}")
-            if first.kind == "bag":
-                offsets = self._offsets.get(xa.shape)
-                if offsets is None:
-                    if len(self._offsets) > 64:  # bag lengths vary from batch to batch: keep few
-                        self._offsets.clear()
-                    offsets = self._offsets[xa.shape] = np.arange(n, dtype=np.int64) * xa.shape[1]
-            ids, xa = xa.reshape(-1), self._no_floats
-        else:
-            if plan.flatten_input and xa.ndim > 2:
-                xa = xa.reshape(n, -1)
-            if xa.ndim != 2 or xa.shape[1] != plan.in_features:
-                raise ValueError(f"compiled step: input must be (N, {plan.in_features}), got shape {xa.shape}")
-            if xa.dtype != plan.dtype:
-                raise TypeError(f"compiled step: input dtype {xa.dtype} differs from the parameters' "
-                                f"{plan.dtype}")
-            if not xa.flags.c_contiguous:
-                xa = np.ascontiguousarray(xa)
+        n, xa, ids, offsets, window = model_in
+        ya = _array(y)
         if plan.loss[0] in ("ce", "nll"):
             if ya.dtype.kind not in "iu":
                 if ya.dtype.kind == "f":
@@ -377,14 +341,60 @@ class CompiledStep:
         return loss.detach()
 
 
-def _dropouts(layers: list):
+NO_IDS = np.zeros(0, np.int64)
+NO_FLOATS = {np.dtype(np.float32): np.zeros((0, 0), np.float32), np.dtype(np.float64): np.zeros((0, 0), np.float64)}
+
+
+def model_inputs(plan: Plan, x: Any, offsets_cache: dict, who: str) -> tuple | None:
+    """The model input as run_step takes it: (n, xf, ids, offsets, window), checked against the
+    plan (TypeError / ValueError naming `who`), or None for an empty batch (run eagerly)."""
+    xa = _array(x)
+    if xa.ndim == 0 or xa.shape[0] == 0:
+        return None
+    n = xa.shape[0]
+    offsets, ids, window = NO_IDS, NO_IDS, 1
+    if plan.input_kind == "ids":
+        first = plan.layers[0]
+        if xa.dtype.kind not in "iu":
+            raise TypeError(f"{who}: {type(first.module).__name__} input must be integer ids, got {xa.dtype}")
+        xa = np.ascontiguousarray(xa, dtype=np.int64)
+        flattened = len(plan.layers) > 1 and plan.layers[1].kind == "flatten"
+        expected = 2 if first.kind == "bag" or flattened else 1
+        if xa.ndim != expected:
+            raise ValueError(f"{who}: {type(first.module).__name__} input must be {expected}-D, got shape {xa.shape}")
+        if flattened:
+            window = xa.shape[1]
+            following = next((layer for layer in plan.layers[2:] if layer.kind == "linear"), None)
+            width = xa.shape[1] * first.sizes[1]
+            if following is not None and following.sizes[0] != width:
+                raise ValueError(f"{who}: input {xa.shape} gives {width} features after Flatten, but Linear "
+                                 f"expects {following.sizes[0]}")
+        if first.kind == "bag":
+            offsets = offsets_cache.get(xa.shape)
+            if offsets is None:
+                if len(offsets_cache) > 64:  # bag lengths vary from batch to batch: keep few
+                    offsets_cache.clear()
+                offsets = offsets_cache[xa.shape] = np.arange(n, dtype=np.int64) * xa.shape[1]
+        return n, NO_FLOATS[plan.dtype], xa.reshape(-1), offsets, window
+    if plan.flatten_input and xa.ndim > 2:
+        xa = xa.reshape(n, -1)
+    if xa.ndim != 2 or xa.shape[1] != plan.in_features:
+        raise ValueError(f"{who}: input must be (N, {plan.in_features}), got shape {xa.shape}")
+    if xa.dtype != plan.dtype:
+        raise TypeError(f"{who}: input dtype {xa.dtype} differs from the parameters' {plan.dtype}")
+    if not xa.flags.c_contiguous:
+        xa = np.ascontiguousarray(xa)
+    return n, xa, ids, offsets, window
+
+
+def dropouts(layers: list):
     for layer in layers:
         if layer.kind == "dropout":
             yield layer
-        yield from _dropouts(layer.body)
+        yield from dropouts(layer.body)
 
 
-def _initial(kind: str, key: str, group: dict) -> float:
+def initial_value(kind: str, key: str, group: dict) -> float:
     return float(group["initial_accumulator_value"]) if kind == "adagrad" and key == "sum" else 0.0
 
 

@@ -159,6 +159,10 @@ class Optimizer:
                     self._check_state_matches(name, where[-1], param)
             check_gradients(f"{name}.step", [p.array for p in params], grads, where)
             work.append((group, params, grads))
+        if any(group.get("fused") for group in self.param_groups):  # torch's flag: one call for all
+            from fastnn.compile.fused import fused_step
+            if fused_step(self, work):
+                return loss
         for group, params, grads in work:
             if params:
                 self._update_group(group, params, grads)
