@@ -230,6 +230,8 @@ class CompiledStep:
         """(n, xf, ids, offsets, yi, yf, lowered table) as run_step takes them, or None to run this
         call eagerly."""
         plan = self.plan
+        if isinstance(x, Tensor) and x.requires_grad:
+            return None  # the caller wants x.grad: the eager path computes it
         model_in = model_inputs(plan, x, self._offsets, "compiled step")
         if model_in is None:
             return None
@@ -264,7 +266,7 @@ class CompiledStep:
     # ------------------------------------------------------------------ the step
     def __call__(self, x: Any, y: Any) -> Tensor:
         """One training step on the batch (x, y); returns the loss (0-d tensor, no graph)."""
-        if self.plan is not None and not self._current():
+        if self.plan is not None and not self._current() or self.plan is None and self._version != structure_version():
             self._replan()
         if self.plan is not None:
             self._check_params()

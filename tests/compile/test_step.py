@@ -321,3 +321,16 @@ def test_shared_layer_falls_back_and_nested_sequential_compiles():
             assert step.fallback_reason is None
         results.append(snapshot(model, opt))
     assert_same(results[0], results[1], np.float32)
+
+
+def test_an_input_that_requires_grad_gets_its_gradient_from_the_eager_path():
+    (m1, l1, o1, target), (m2, l2, o2, _) = _pair(layers="relu")
+    step = fn.compile_step(m2, l2, o2)
+    x, y = data(target, np.float32)
+    x1, x2 = fn.tensor(x, requires_grad=True), fn.tensor(x, requires_grad=True)
+    o1.zero_grad()
+    l1(m1(x1), fn.from_numpy(y)).backward()
+    o1.step()
+    step(x2, y)
+    np.testing.assert_array_equal(x1.grad.numpy(), x2.grad.numpy())
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32, rtol=0)
