@@ -184,7 +184,7 @@ def compile_times() -> dict[str, float]:
 def _rows(title: str, rows: list[tuple[str, float]], scale: float, unit: str) -> list[str]:
     lines = [title, f"  {'':44s} {unit:>10s}"]
     for name, seconds in rows:
-        lines.append(f"  {name:44s} {seconds * scale:10.1f}")
+        lines.append(f"  {name:44s} {seconds * scale:10.{1 if scale > 1 else 3}f}")
     return lines
 
 
