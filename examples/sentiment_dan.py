@@ -177,6 +177,16 @@ def make_optimizers(classifier: list, embedding: list, args: argparse.Namespace,
     return [adam([{"params": classifier}, {"params": embedding, "lr": embedding_lr}], lr=args.lr)]
 
 
+def padded_bags(ids: np.ndarray, offsets: np.ndarray, pad: int) -> np.ndarray:
+    """The bags of ``(ids, offsets)`` as rows of a (bags, longest) array filled up with ``pad``
+    (``EmbeddingBag`` skips ``padding_idx``, so both give the same means)."""
+    lengths = np.diff(np.append(offsets, ids.size))
+    rows = np.full((offsets.size, max(int(lengths.max(initial=0)), 1)), pad, dtype=np.int64)
+    columns = np.arange(ids.size) - np.repeat(offsets, lengths)
+    rows[np.repeat(np.arange(offsets.size), lengths), columns] = ids
+    return rows
+
+
 def train_fastnn(corpus: Corpus, args: argparse.Namespace, seed: int,
                  epochs_data: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
                  sparse: bool) -> tuple[DAN, float, float]:
@@ -193,11 +203,19 @@ def train_fastnn(corpus: Corpus, args: argparse.Namespace, seed: int,
         forward = DistributedDataParallel(model)  # rank 0's weights everywhere; gradients averaged
         fastnn.manual_seed(seed + 1_000_003 * distributed.get_rank())  # each rank its own dropout masks
     loss_fn = nn.CrossEntropyLoss()
+    # One optimizer (dense updates): the whole step runs compiled, on padded bags; SparseAdam's
+    # lazy row updates run on the eager path.
+    step = None
+    if getattr(args, "compile", True) and len(optimizers) == 1:
+        step = fastnn.compile_step(nn.Sequential(model.embedding, *model.classifier), loss_fn, optimizers[0])
     watch = Stopwatch()
     best_dev, best_state = -1.0, None
     for batches in epochs_data:
         with watch.running():
             for ids, offsets, labels in batches:
+                if step is not None:
+                    step(padded_bags(ids, offsets, corpus.vocab.pad_index), labels)
+                    continue
                 for optimizer in optimizers:
                     optimizer.zero_grad()
                 loss = loss_fn(forward(fastnn.tensor(ids), fastnn.tensor(offsets)), fastnn.tensor(labels))
@@ -275,6 +293,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--freeze", action="store_true", help="keep the GloVe embeddings fixed")
     parser.add_argument("--sparse", action=argparse.BooleanOptionalAction, default=True,
                         help="row-sparse embedding gradient and SparseAdam for the table (--no-sparse: dense Adam)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
+                        help="run each dense-update training step as fastnn.compile_step (default on)")
     parser.add_argument("--compare-sparse", action="store_true",
                         help="also train with the other embedding update (sparse/dense) on the same batches")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],

@@ -122,12 +122,10 @@ def main(argv: list[str] | None = None) -> None:
     loss_fn = nn.BCEWithLogitsLoss()
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     inputs, targets = fastnn.tensor(x_train), fastnn.tensor(y_train[:, None])
+    step = fastnn.compile_step(model, loss_fn, optimizer)  # zero_grad, forward, loss, backward, step: one call
     start = time.perf_counter()
     for _ in range(args.steps):
-        optimizer.zero_grad()
-        loss = loss_fn(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
+        loss = step(inputs, targets)
     seconds = time.perf_counter() - start
 
     print(f"SST-2 sentence level, {len(FEATURE_NAMES)} hand-built features, logistic regression "

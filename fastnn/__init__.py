@@ -181,12 +181,13 @@ half, float, double, short, int, long, bool = float16, float32, float64, int16, 
 
 # The training utilities build on the tensor layer, so they are imported after everything above.
 from fastnn import data, distributed, optim, utils  # noqa: E402  (utils: torch.utils.data's name for fastnn.data)
+from fastnn.compile import compile, compile_step  # noqa: E402
 from fastnn.io import load, save  # noqa: E402
 
 __all__ = [
     "__version__", "available_backends", "get_backend", "get_num_threads", "set_backend", "set_num_threads",
-    "threads", "use_backend", "accelerator", "autograd", "cuda", "data", "distributed", "functions", "load", "nn",
-    "optim", "random",
+    "threads", "use_backend", "accelerator", "autograd", "compile", "compile_step", "cuda", "data", "distributed",
+    "functions", "load", "nn", "optim", "random",
     "save", "get_rng_state", "manual_seed", "set_rng_state",
     "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
     "device", "get_default_device", "set_default_device", "dtype", "Size", "SparseTensor", "Tensor",

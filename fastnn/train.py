@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastnn import random
+from fastnn.compile import compile_step
 from fastnn.distributed.training import Replicas
 from fastnn.io import save
 from fastnn.tensor import Tensor, no_grad
@@ -276,6 +277,7 @@ class _Fit:
         self.verbose = verbose and replicas.is_main
         self.history = History()
         self.start_epoch, self.best_value, self.best_state, self.stale = 0, None, None, 0
+        self.compiled = None  # fit(compile=True) sets the compiled step
 
     def resume(self) -> None:
         """Load the checkpoint (model, optimizer, scheduler, loader, random state, history, best weights)."""
@@ -352,11 +354,15 @@ class _Fit:
 
     def train_step(self, x, y) -> tuple[Tensor, float]:
         """zero_grad, forward, loss, backward (gradients averaged across ranks), step; the output and loss."""
-        self.optimizer.zero_grad()
-        out = self.model(x)
-        loss = self.loss_fn(out, y)
-        loss.backward()
-        self.optimizer.step()
+        if self.compiled is not None:  # fastnn.compile_step: the same step in one compiled call
+            loss = self.compiled(x, y)
+            out = self.compiled.last_output
+        else:
+            self.optimizer.zero_grad()
+            out = self.model(x)
+            loss = self.loss_fn(out, y)
+            loss.backward()
+            self.optimizer.step()
         if self.scheduler is not None and self.options.scheduler_interval == "batch":
             self.scheduler.step()
         return out, float(loss.item())
@@ -413,7 +419,8 @@ class _Fit:
 def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable | None = None, epochs: int = 10,
         scheduler=None, metrics=("accuracy",), early_stopping: EarlyStopping | int | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True,
-        scheduler_interval: str | None = None, verbose: bool = False, distributed: bool | None = None) -> History:
+        scheduler_interval: str | None = None, verbose: bool = False, distributed: bool | None = None,
+        compile: bool = False) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
     Each epoch: train on every batch (forward, ``loss_fn``, backward, ``optimizer.step()``),
@@ -431,12 +438,16 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
     and validation figures are averaged over all ranks' samples and rank 0's record is every rank's
     (so early stopping and ReduceLROnPlateau decide alike); rank 0 alone shows progress, prints and
     writes checkpoints, which every rank resumes from; an exception on any rank ends the whole job.
+
+    ``compile=True`` runs each training step as ``fastnn.compile_step(model, loss_fn, optimizer)``
+    (one compiled call; the eager step, with the reason, where the model is not compilable).
     """
     options = _Options.check(epochs, metrics, early_stopping, scheduler, scheduler_interval, val_loader is not None)
     replicas = Replicas(model, distributed)
     with replicas.guard():
         run = _Fit(replicas, loss_fn, optimizer, train_loader, val_loader, scheduler, options, checkpoint,
                    progress and sys.stderr.isatty(), verbose)
+        run.compiled = compile_step(replicas.model, loss_fn, optimizer) if compile else None
         if checkpoint is not None and resume and replicas.agree(os.path.exists(checkpoint)):
             run.resume()
         return run.run()

@@ -1,6 +1,6 @@
 """fastnn.nn: layers, losses, containers, functional API and initialisers, as torch.nn."""
 
-from fastnn.nn import functional, init, parallel
+from fastnn.nn import functional, init, parallel, utils
 from fastnn.nn.activation import (
     ELU,
     GELU,
@@ -40,7 +40,7 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "EmbeddingBag", "Flatten", "GELU",
     "Hardtanh", "Identity", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList",
     "NLLLoss", "Parameter",
-    "ReLU", "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "parallel",
+    "ReLU", "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "parallel", "utils",
 ]
 __all__ += [  # issue 10: normalisation, smooth activations, distances, more losses
     "BatchNorm1d", "CosineSimilarity", "ELU", "HuberLoss", "KLDivLoss", "Mish", "MultiLabelSoftMarginLoss",

@@ -52,6 +52,11 @@ _structure_version = 0
 cached parameter lists (see Module._unique_members) are valid while it stays the same."""
 
 
+def structure_version() -> int:
+    """A counter that changes whenever any module's parameters, buffers or children may have changed."""
+    return _structure_version
+
+
 def _structure_changed() -> None:
     global _structure_version
     _structure_version += 1
@@ -381,4 +386,4 @@ class Module:
         return f"{type(self).__name__}(\n  " + "\n  ".join(body) + "\n)"
 
 
-__all__ = ["Module", "Parameter"]
+__all__ = ["Module", "Parameter", "structure_version"]

@@ -169,6 +169,11 @@ def as_array(value) -> np.ndarray:
     return data if isinstance(data, np.ndarray) else np.asarray(value)
 
 
+FUSED_STEPS: list[Callable[[Any, list], bool]] = []
+"""``fused=True``'s implementation, registered by fastnn.compile (a layer above): called with the
+optimizer and its checked (group, params, grads) work list; False when it cannot run fused."""
+
+
 class Optimizer:
     """Base class: subclasses set ``defaults``, :meth:`check_options`, :meth:`_state_keys` and
     :meth:`_update_group`."""
@@ -271,6 +276,9 @@ class Optimizer:
                     self._check_state_matches(name, where[-1], param)
             check_gradients(f"{name}.step", [p.array for p in params], grads, where)
             work.append((group, params, grads))
+        if any(group.get("fused") for group in self.param_groups) and FUSED_STEPS:  # torch's flag
+            if FUSED_STEPS[0](self, work):  # one compiled call for all parameters (fastnn.compile)
+                return loss
         for group, params, grads in work:
             if params:
                 self._update_group(group, params, grads)

@@ -1,0 +1,225 @@
+"""Benchmarks of the compiled step (``python -m fastnn.compile.benchmark``; the lead wires main()
+into ``fastnn bench``).
+
+Figures are medians of interleaved samples taken in one run, so the ratios hold even on a
+loaded machine. PyTorch runs in a process of its own (``fastnn.bench.TorchWorker``); compilation
+is never timed: every timed function has run once before sampling starts, and the compile cost
+is reported on its own (cold: a fresh Numba cache directory in a subprocess; warm: the on-disk
+cache in a subprocess).
+
+Workloads: (s) the 20-64-2 MLP, SGD, batches 1 / 32 / 512, compiled vs eager vs PyTorch, in us
+per step; (e) the 784-256-128-10 MLP, Adam, batch 128, one epoch, compiled vs eager vs PyTorch,
+with the matrix products alone beside them; (x) the digits demo's and the DAN example's
+training steps, compiled vs eager; (c) compile time, cold and from the disk cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+
+import numpy as np
+
+import fastnn
+from fastnn import bench, nn, optim
+
+SMALL_BATCHES = (1, 32, 512)
+
+
+def compiled_small_step(batch: int) -> Callable[[], None]:
+    """One compiled step of the 20-64-2 MLP (SGD lr 0.01) on a fixed batch, as bench.fastnn_small_step."""
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+    step = fastnn.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01))
+    rng = np.random.default_rng(0)
+    xb = rng.standard_normal((batch, 20), dtype=np.float32)
+    yb = rng.integers(0, 2, batch).astype(np.int64)
+    return lambda: step(xb, yb)
+
+
+def compiled_mlp_epoch(x: np.ndarray, y: np.ndarray, batch: int = 128) -> Callable[[], None]:
+    """One shuffled epoch of compiled Adam steps on the 784-256-128-10 MLP (the last batch partial)."""
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    step = fastnn.compile_step(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3))
+    rng = np.random.default_rng(0)
+
+    def epoch() -> None:
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), batch):
+            index = order[start:start + batch]
+            step(x[index], y[index])
+    return epoch
+
+
+def _worker() -> bench.TorchWorker | None:
+    """A PyTorch process, or None when torch is not installed."""
+    return bench.TorchWorker() if importlib.util.find_spec("torch") is not None else None
+
+
+def small_steps(repeats: int, steps: int, torch: bool = True) -> list[tuple[str, float]]:
+    """(name, seconds per step) of workload (s)."""
+    rows = []
+    worker = _worker() if torch else None
+    for batch in SMALL_BATCHES:
+        impls = {f"fastnn compiled, batch {batch}": compiled_small_step(batch),
+                 f"fastnn eager ({fastnn.get_backend().name}), batch {batch}": bench.fastnn_small_step(batch)}
+        for run in impls.values():
+            run()
+        if worker is not None:
+            impls[f"pytorch eager, batch {batch}"] = worker.load("step", batch)
+        rows += list(bench.interleaved(impls, repeats, number=steps).items())
+    if worker is not None:
+        worker.close()
+    return rows
+
+
+def mlp_epoch(n: int, repeats: int, torch: bool = True) -> list[tuple[str, float]]:
+    """(name, seconds per epoch) of workload (e)."""
+    x, y = bench.mlp_epoch_data(n)
+    impls = {"fastnn compiled": compiled_mlp_epoch(x, y),
+             f"fastnn eager ({fastnn.get_backend().name})": bench.fastnn_mlp_epoch(x, y),
+             "matrix products alone": bench.matmuls_only(x)}
+    for run in impls.values():
+        run()
+    worker = _worker() if torch else None
+    if worker is not None:
+        impls["pytorch eager"] = worker.load("epoch", n)
+    rows = list(bench.interleaved(impls, repeats).items())
+    if worker is not None:
+        worker.close()
+    return rows
+
+
+def _digits_problem(batch: int = 32):
+    """The digits demo's network (64-128-64-10, Adam lr 1e-3, batch 32) on random 8x8 images."""
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 64), dtype=np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int64)
+    return model, optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss(), x, y
+
+
+def _dan_problem(batch: int = 256, vocab: int = 20000, dim: int = 50, hidden: int = 300, length: int = 20):
+    """examples/sentiment_dan.py's dense DAN (EmbeddingBag mean with padding, 2 ReLU layers of 300,
+    dropout 0.2, Adam with the table in a group of its own) on random sentences of 1..2*length words."""
+    fastnn.manual_seed(0)
+    bag = nn.EmbeddingBag(vocab, dim, mode="mean", padding_idx=0)
+    classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(0.2),
+                               nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, 2))
+    model = nn.Sequential(bag, *classifier)
+    opt = optim.Adam([{"params": list(classifier.parameters())}, {"params": [bag.weight]}], lr=3e-3)
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 2 * length, batch)
+    padded = np.zeros((batch, lengths.max()), dtype=np.int64)
+    for row, n in enumerate(lengths):
+        padded[row, :n] = rng.integers(1, vocab, n)
+    ids = padded[padded != 0]
+    offsets = np.cumsum(lengths) - lengths
+    y = rng.integers(0, 2, batch).astype(np.int64)
+    return model, opt, nn.CrossEntropyLoss(), (padded, (ids, offsets)), y
+
+
+def example_steps(repeats: int, steps: int) -> list[tuple[str, float]]:
+    """(name, seconds per step) of the digits demo's and the DAN example's training steps."""
+    impls = {}
+    for name, problem in (("digits demo", _digits_problem), ("DAN sentiment (dense)", _dan_problem)):
+        for compiled in (True, False):
+            model, opt, loss_fn, x, y = problem()
+            if compiled:
+                step = fastnn.compile_step(model, loss_fn, opt)
+                xc = x[0] if isinstance(x, tuple) else x
+                impls[f"{name}, compiled"] = (lambda s, a, b: lambda: s(a, b))(step, xc, y)
+            else:
+                impls[f"{name}, eager"] = _eager_step(model, opt, loss_fn, x, y)
+    for run in impls.values():
+        run()
+    return list(bench.interleaved(impls, repeats, number=steps).items())
+
+
+def _eager_step(model, opt, loss_fn, x, y) -> Callable[[], None]:
+    yt = fastnn.from_numpy(y)
+    if isinstance(x, tuple):  # the DAN: bags as (ids, offsets)
+        ids, offsets = (fastnn.from_numpy(a) for a in x[1])
+        forward = lambda: model[1:](model[0](ids, offsets))  # noqa: E731
+    else:
+        xt = fastnn.from_numpy(x)
+        forward = lambda: model(xt)  # noqa: E731
+
+    def step() -> None:
+        opt.zero_grad()
+        loss_fn(forward(), yt).backward()
+        opt.step()
+    return step
+
+
+_COMPILE_PROBE = """
+import time, numpy as np, fastnn
+from fastnn import nn, optim
+model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+step = fastnn.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01))
+step(np.zeros((4, 20), np.float32), np.zeros(4, np.int64))
+print(step.compile_seconds)
+"""
+
+
+def compile_times() -> dict[str, float]:
+    """Seconds the first step spends compiling: cold (empty Numba cache) and from the disk cache."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
+    times = {}
+    with tempfile.TemporaryDirectory() as cold:
+        for name, extra in (("cold (empty cache)", {"NUMBA_CACHE_DIR": cold}), ("from the disk cache", {})):
+            out = subprocess.run([sys.executable, "-c", _COMPILE_PROBE], env={**env, **extra}, capture_output=True,
+                                 text=True, check=True)
+            times[name] = float(out.stdout.strip().splitlines()[-1])
+    return times
+
+
+def _rows(title: str, rows: list[tuple[str, float]], scale: float, unit: str) -> list[str]:
+    lines = [title, f"  {'':44s} {unit:>10s}"]
+    for name, seconds in rows:
+        lines.append(f"  {name:44s} {seconds * scale:10.{1 if scale > 1 else 3}f}")
+    return lines
+
+
+def run(which: str = "sexc", quick: bool = False, torch: bool = True) -> str:
+    """The report of the selected workloads (s, e, x, c) as text."""
+    lines = [bench.machine_summary(), "(medians of interleaved samples; PyTorch in its own process)"]
+    if "s" in which:
+        rows = small_steps(repeats=5 if quick else 15, steps=50 if quick else 300, torch=torch)
+        lines += _rows("20-64-2 MLP, SGD, one training step", rows, 1e6, "us/step")
+    if "e" in which:
+        rows = mlp_epoch(6000 if quick else 60000, repeats=3 if quick else 5, torch=torch)
+        lines += _rows(f"784-256-128-10 MLP, Adam, batch 128, {'6,000' if quick else '60,000'} samples",
+                       rows, 1.0, "s/epoch")
+    if "x" in which:
+        rows = example_steps(repeats=5 if quick else 11, steps=20 if quick else 100)
+        lines += _rows("example training steps", rows, 1e6, "us/step")
+    if "c" in which:
+        lines.append("compile time of the first compiled step")
+        lines += [f"  {name:44s} {seconds:10.2f} s" for name, seconds in compile_times().items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m fastnn.compile.benchmark [--quick] [--only sec] [--no-torch] [--threads N]``."""
+    parser = argparse.ArgumentParser(prog="fastnn.compile.benchmark", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples and a 6,000-sample epoch")
+    parser.add_argument("--only", default="sexc",
+                        help="workloads: s (small steps), e (epoch), x (example steps), c (compile time)")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--threads", type=int, default=None, help="fastnn.set_num_threads before timing")
+    args = parser.parse_args(argv)
+    if args.threads:
+        fastnn.set_num_threads(args.threads)
+    print(run(args.only, quick=args.quick, torch=not args.no_torch))
+
+
+if __name__ == "__main__":
+    main()

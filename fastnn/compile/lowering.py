@@ -1,0 +1,105 @@
+"""Lowering: a plan's layers as the op table the compiled interpreter (``kernels.run_step``) runs.
+
+Each op is one row of ``kernels.OP_COLUMNS`` integers (kind, input and output width, offsets of
+its parameters in the flat buffer, activation code, its workspace columns, the op it reads,
+an extra index, its mask columns, whether its input needs a gradient) and two floats (the
+activation's negative slope or the dropout probability, and the dropout scale). Workspace
+columns are per sample: op k's output occupies columns ``col .. col+width`` of an (n, cols)
+workspace laid out column-block by column-block, so one table serves every batch size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnn.compile import kernels as K
+from fastnn.compile.planner import Plan
+
+LOSSES = {"ce": K.LOSS_CE, "nll": K.LOSS_NLL, "mse": K.LOSS_MSE, "bce": K.LOSS_BCE}
+OPTIMIZERS = {"sgd": K.OPT_SGD, "adam": K.OPT_ADAM, "adagrad": K.OPT_ADAGRAD, "rmsprop": K.OPT_RMSPROP,
+              "adadelta": K.OPT_ADADELTA}
+
+
+class Lowered:
+    """The op table (ops, fl) and config (cfg, cff) of a plan for one input width."""
+
+    def __init__(self, plan: Plan, window: int = 1) -> None:
+        self.rows: list[list[int]] = []
+        self.floats: list[tuple[float, float]] = []
+        self.cols = 0
+        self.mcols = 0
+        self.maxw = 1
+        self.dropouts = 0
+        self.table_rows = 0
+        self.dtype = plan.dtype
+        width = plan.in_features
+        src, needs = -1, False
+        for layer in plan.layers:
+            src, width, needs = self._lower(layer, src, width, needs, window)
+        self.out_width = width
+        self.ops = np.asarray(self.rows, dtype=np.int64).reshape(-1, K.OP_COLUMNS)
+        self.fl = np.asarray(self.floats, dtype=np.float64).reshape(-1, 2)
+        cfg = np.zeros(K.CONFIG_SIZE, dtype=np.int64)
+        loss = plan.loss
+        if loss[0] == "none":  # a forward-only plan (fastnn.compile's inference)
+            cfg[K.C_FORWARD_ONLY] = 1
+        else:
+            cfg[K.C_LOSS] = LOSSES[loss[0]]
+            cfg[K.C_IGNORE] = loss[1] if loss[0] in ("ce", "nll") else -100
+            cfg[K.C_MEAN] = loss[-1]
+        cfg[K.C_OPT] = OPTIMIZERS[plan.optimizer]
+        cfg[K.C_COLS], cfg[K.C_MCOLS], cfg[K.C_MAXW], cfg[K.C_ROWS] = self.cols, self.mcols, self.maxw, self.table_rows
+        self.cfg = cfg
+        self.cff = np.zeros(4, dtype=np.float64)
+        self.cff[K.F_SMOOTHING] = loss[2] if loss[0] == "ce" else 0.0
+
+    def _op(self, kind: int, win: int, wout: int, src: int, needs: bool, *, poff: int = 0, boff: int = -1,
+            code: int = 0, zcol: int = -1, extra: int = 0, mcol: int = 0, f0: float = 0.0, f1: float = 0.0) -> int:
+        col = self.cols
+        self.cols += wout
+        self.maxw = max(self.maxw, win, wout)
+        self.rows.append([kind, win, wout, poff, boff, code, col, zcol, src, extra, mcol, int(needs)])
+        self.floats.append((f0, f1))
+        return len(self.rows) - 1
+
+    def _lower(self, layer, src: int, width: int, needs: bool, window: int) -> tuple[int, int, bool]:
+        kind = layer.kind
+        if kind == "linear":
+            inn, out = layer.sizes
+            zcol = -1
+            if layer.code in K.SAVES_INPUT:
+                zcol = self.cols
+                self.cols += out
+            k = self._op(K.LINEAR, inn, out, src, needs, poff=layer.offsets[0],
+                         boff=layer.offsets[1] if layer.has_bias else -1, code=layer.code, zcol=zcol, f0=layer.slope)
+            return k, out, True
+        if kind == "act":
+            return self._op(K.ACT, width, width, src, needs, code=layer.code, f0=layer.slope), width, needs
+        if kind == "dropout":
+            scale = float(self.dtype.type(0.0 if layer.p >= 1.0 else 1.0 / (1.0 - layer.p)))
+            mcol = self.mcols
+            self.mcols += width
+            k = self._op(K.DROPOUT, width, width, src, needs, extra=self.dropouts, mcol=mcol, f0=layer.p, f1=scale)
+            self.dropouts += 1
+            return k, width, needs
+        if kind == "residual":
+            begin = self._op(K.RES_BEGIN, width, width, src, needs)
+            inner, inner_width, inner_needs = begin, width, needs
+            for sub in layer.body:
+                inner, inner_width, inner_needs = self._lower(sub, inner, inner_width, inner_needs, window)
+            end = self._op(K.RES_END, width, width, inner, inner_needs, extra=begin)
+            self.rows[begin][K.K_EXTRA] = end
+            return end, width, inner_needs
+        if kind in ("embedding", "bag"):
+            rows, dim = layer.sizes
+            self.table_rows = rows
+            out = dim * (window if kind == "embedding" else 1)
+            k = self._op(K.EMBEDDING if kind == "embedding" else K.BAG, dim, out, -1, False, poff=layer.offsets[0],
+                         code=int(layer.mean), extra=layer.padding)
+            return k, out, True
+        if kind == "flatten":
+            return src, width, needs
+        raise AssertionError(kind)
+
+
+__all__ = ["Lowered"]

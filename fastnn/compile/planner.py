@@ -1,0 +1,274 @@
+"""The planner: reads a model, a loss and an optimizer and describes the step as plain data.
+
+A :class:`Plan` lists the layers (:class:`Layer` records: kind, shapes, offsets of their
+parameters in the flat buffer, options), the loss and the optimizer kind. Its ``key`` is a
+string that names everything the generated code depends on (never a parameter value or a
+batch size), so one generated function serves every model of the same architecture.
+
+Anything the planner does not know raises :class:`Unsupported` with the reason; the compiled
+step then runs the eager path instead. Only exact classes are planned (a subclass may override
+``forward``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastnn import nn, optim
+from fastnn.compile.kernels import ACTIVATION_CODES
+
+FUSED_ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.LeakyReLU: "leaky_relu",
+                     nn.GELU: None}
+
+OPTIMIZERS = {optim.SGD: "sgd", optim.Adam: "adam", optim.AdamW: "adam", optim.Adagrad: "adagrad",
+              optim.RMSprop: "rmsprop", optim.Adadelta: "adadelta"}
+
+
+class Unsupported(Exception):
+    """The step cannot be compiled; the message is the reason (``step.fallback_reason``)."""
+
+
+@dataclass
+class Layer:
+    """One planned layer. kind: linear, act, dropout, residual, embedding, bag, flatten."""
+
+    kind: str
+    module: object = None
+    sizes: tuple = ()              # linear: (in, out); embedding/bag: (rows, dim)
+    offsets: tuple = ()            # offsets in the flat buffer (weight, bias) / (table,)
+    code: int = 0                  # activation code
+    slope: float = 0.01
+    has_bias: bool = False
+    p: float = 0.0                 # dropout probability
+    padding: int = -1              # embedding padding_idx (-1: none)
+    mean: bool = False             # embedding bag mode
+    body: list = field(default_factory=list)  # residual: the wrapped layers
+
+    def key(self) -> str:
+        if self.kind == "linear":
+            return f"L{self.sizes}{self.has_bias}a{self.code}s{self.slope!r}"
+        if self.kind == "act":
+            return f"A{self.code}s{self.slope!r}"
+        if self.kind == "dropout":
+            return f"D{self.p!r}"
+        if self.kind == "residual":
+            return "R[" + ",".join(layer.key() for layer in self.body) + "]"
+        if self.kind in ("embedding", "bag"):
+            return f"E{self.kind}{self.sizes}p{self.padding}m{self.mean}"
+        return self.kind
+
+
+@dataclass
+class Plan:
+    """The step as data: layers, loss, optimizer kind, dtype and the flat-buffer layout."""
+
+    layers: list
+    loss: tuple                    # ("ce", ignore_index, smoothing, mean) / ("nll", ignore, mean) / ("mse"|"bce", mean)
+    optimizer: str
+    dtype: np.dtype
+    params: list                   # the parameters in flat-buffer order (the optimizer's order)
+    bounds: list                   # bounds[i]:bounds[i+1] is params[i]'s slice of the flat buffer
+    input_kind: str                # "dense" (float features) or "ids" (embedding input)
+    flatten_input: bool            # a leading Flatten: reshape the input to (N, -1)
+    in_features: int
+    out_features: int
+    watched: list                  # (object, attribute, value) read at planning time
+
+    @property
+    def key(self) -> str:
+        return "|".join([",".join(layer.key() for layer in self.layers), repr(self.loss), self.optimizer,
+                         self.dtype.name, self.input_kind])
+
+
+def activation_of(module) -> tuple[int, float] | None:
+    """(code, negative_slope) of an exact activation class, else None."""
+    kind = type(module)
+    if kind not in FUSED_ACTIVATIONS:
+        return None
+    name = FUSED_ACTIVATIONS[kind] or module.kernel_activation
+    return ACTIVATION_CODES[name], float(getattr(module, "negative_slope", 0.01))
+
+
+def make_plan(model, loss_fn, optimizer) -> Plan:
+    """Describe the step, or raise Unsupported naming the first thing that is not compilable.
+    With loss_fn and optimizer None: the forward pass alone (parameters in the model's order)."""
+    kind = OPTIMIZERS.get(type(optimizer)) if optimizer is not None else "sgd"
+    if kind is None:
+        raise Unsupported(f"optimizer {type(optimizer).__name__} is not compiled")
+    params, bounds = [], [0]
+    seen: set[int] = set()
+    groups = optimizer.param_groups if optimizer is not None else [{"params": list(model.parameters())}]
+    for group in groups:
+        for param in group["params"]:
+            if id(param) in seen:
+                raise Unsupported("a parameter appears twice in the optimizer")
+            seen.add(id(param))
+            params.append(param)
+            bounds.append(bounds[-1] + param.array.size)
+    model_params = list(model.parameters())
+    if {id(p) for p in model_params} != seen or len(model_params) != len(params):
+        raise Unsupported("the optimizer's parameters are not exactly the model's parameters")
+    dtypes = {p.array.dtype for p in params}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise Unsupported(f"parameters must share one float dtype, got {sorted(map(str, dtypes))}")
+    if optimizer is not None and not all(p.requires_grad for p in params):
+        raise Unsupported("a parameter has requires_grad=False")
+    offset = {id(p): bounds[i] for i, p in enumerate(params)}
+    watched: list = []
+    modules = list(model) if type(model) is nn.Sequential else [model]
+    input_kind, flatten_input = "dense", False
+    if modules and type(modules[0]) in (nn.Embedding, nn.EmbeddingBag):
+        input_kind = "ids"
+    elif modules and type(modules[0]) is nn.Flatten:
+        flatten = modules.pop(0)
+        if (flatten.start_dim, flatten.end_dim) != (1, -1):
+            raise Unsupported("Flatten with other than start_dim=1, end_dim=-1")
+        watched += [(flatten, "start_dim", 1), (flatten, "end_dim", -1)]
+        flatten_input = True
+    layers = _layers(modules, offset, watched, first=True)
+    used = [o for layer in _flat(layers) for o in _param_offsets(layer)]
+    if len(used) != len(set(used)):
+        raise Unsupported("a parameter is shared by two layers")
+    if not any(layer.kind in ("linear", "embedding", "bag") for layer in layers):
+        raise Unsupported("the model has no Linear or Embedding layer")
+    if loss_fn is None:
+        if any(layer.kind == "log_softmax" for layer in layers):
+            raise Unsupported("LogSoftmax without NLLLoss is not compiled")
+        loss = ("none",)
+    else:
+        loss, layers = _loss(loss_fn, layers, watched)
+    width = _check_widths(layers)
+    return Plan(layers, loss, kind, next(iter(dtypes)), params, bounds, input_kind, flatten_input, width[0],
+                width[1], watched)
+
+
+def _layers(modules: list, offset: dict, watched: list, first: bool) -> list:
+    layers: list[Layer] = []
+    for index, module in enumerate(modules):
+        kind = type(module)
+        act = activation_of(module)
+        if kind is nn.Linear:
+            has_bias = module.bias is not None
+            offsets = (offset[id(module.weight)], offset[id(module.bias)] if has_bias else 0)
+            layers.append(Layer("linear", module, (module.in_features, module.out_features), offsets,
+                                has_bias=has_bias))
+        elif act is not None:
+            watched += [(module, attr, getattr(module, attr)) for attr in ("negative_slope", "approximate")
+                        if attr in vars(module)]
+            last = layers[-1] if layers else None
+            if last is not None and last.kind == "linear" and last.code == 0 and type(modules[index - 1]) is nn.Linear:
+                last.code, last.slope = act  # fused as Sequential fuses it
+            else:
+                layers.append(Layer("act", module, code=act[0], slope=act[1]))
+        elif kind is nn.Identity:
+            continue
+        elif kind is nn.Sequential:
+            layers += _layers(list(module), offset, watched, first=first and index == 0 and not layers)
+        elif kind is nn.Flatten:
+            if (module.start_dim, module.end_dim) != (1, -1) or (first and index == 0):
+                raise Unsupported("a Flatten that is not a no-op on (N, features)")
+            watched += [(module, "start_dim", 1), (module, "end_dim", -1)]
+            if layers and layers[-1].kind == "embedding":
+                layers.append(Layer("flatten", module))
+        elif kind is nn.Dropout:
+            watched += [(module, "training", module.training), (module, "p", module.p)]
+            if module.training and module.p > 0:
+                layers.append(Layer("dropout", module, p=float(module.p)))
+        elif kind is nn.Residual:
+            inner = list(module.module) if type(module.module) is nn.Sequential else [module.module]
+            layers.append(Layer("residual", module, body=_layers(inner, offset, watched, first=False)))
+        elif kind in (nn.Embedding, nn.EmbeddingBag) and first and index == 0:
+            if module.sparse:
+                raise Unsupported("sparse embedding gradients are not compiled")
+            watched += [(module, "padding_idx", module.padding_idx), (module, "sparse", module.sparse)]
+            bag = kind is nn.EmbeddingBag
+            if bag:
+                watched.append((module, "mode", module.mode))
+                if module.mode not in ("mean", "sum"):
+                    raise Unsupported(f"EmbeddingBag mode {module.mode!r}")
+            if getattr(module, "max_norm", None) is not None:
+                raise Unsupported("Embedding with max_norm")
+            rows, dim = module.weight.array.shape
+            pad = -1 if module.padding_idx is None else int(module.padding_idx) % rows
+            layers.append(Layer("bag" if bag else "embedding", module, (rows, dim), (offset[id(module.weight)],),
+                                padding=pad, mean=bag and module.mode == "mean"))
+        elif type(module) is nn.LogSoftmax:
+            watched.append((module, "dim", module.dim))
+            layers.append(Layer("log_softmax", module))
+        else:
+            raise Unsupported(f"layer {type(module).__name__} is not compiled")
+    return layers
+
+
+def _flat(layers: list):
+    for layer in layers:
+        yield layer
+        yield from _flat(layer.body)
+
+
+def _param_offsets(layer: Layer) -> tuple:
+    if layer.kind == "linear":
+        return layer.offsets if layer.has_bias else layer.offsets[:1]
+    return layer.offsets if layer.kind in ("embedding", "bag") else ()
+
+
+def _loss(loss_fn, layers: list, watched: list) -> tuple[tuple, list]:
+    kind = type(loss_fn)
+    reduction = getattr(loss_fn, "reduction", None)
+    watched.append((loss_fn, "reduction", reduction))
+    if reduction not in ("mean", "sum"):
+        raise Unsupported(f"loss reduction {reduction!r} is not compiled")
+    mean = reduction == "mean"
+    if any(layer.kind == "log_softmax" for layer in layers[:-1]):
+        raise Unsupported("LogSoftmax before the last layer")
+    ends_log_softmax = bool(layers) and layers[-1].kind == "log_softmax"
+    if kind is nn.CrossEntropyLoss and not ends_log_softmax:
+        for attr in ("weight", "ignore_index", "label_smoothing"):
+            watched.append((loss_fn, attr, getattr(loss_fn, attr)))
+        if loss_fn.weight is not None:
+            raise Unsupported("CrossEntropyLoss with class weights is not compiled")
+        return ("ce", int(loss_fn.ignore_index), float(loss_fn.label_smoothing), mean), layers
+    if kind is nn.NLLLoss and ends_log_softmax:
+        for attr in ("weight", "ignore_index"):
+            watched.append((loss_fn, attr, getattr(loss_fn, attr)))
+        if loss_fn.weight is not None:
+            raise Unsupported("NLLLoss with class weights is not compiled")
+        if layers[-1].module.dim not in (1, -1):
+            raise Unsupported("LogSoftmax over other than the class dimension")
+        return ("nll", int(loss_fn.ignore_index), mean), layers[:-1]
+    if kind is nn.MSELoss and not ends_log_softmax:
+        return ("mse", mean), layers
+    if kind is nn.BCEWithLogitsLoss and not ends_log_softmax:
+        watched += [(loss_fn, "weight", loss_fn.weight), (loss_fn, "pos_weight", loss_fn.pos_weight)]
+        if loss_fn.weight is not None or loss_fn.pos_weight is not None:
+            raise Unsupported("BCEWithLogitsLoss with weight or pos_weight is not compiled")
+        return ("bce", mean), layers
+    raise Unsupported(f"loss {kind.__name__} after {'LogSoftmax' if ends_log_softmax else 'this model'} "
+                      "is not compiled")
+
+
+def _check_widths(layers: list) -> tuple[int, int]:
+    """(input width or 0 for ids, output width); raises Unsupported if consecutive widths disagree."""
+    first, width = None, None
+    for layer in layers:
+        if layer.kind == "linear":
+            if width is not None and width != layer.sizes[0]:
+                raise Unsupported(f"a Linear expects {layer.sizes[0]} features after a layer giving {width}")
+            first = layer.sizes[0] if first is None else first
+            width = layer.sizes[1]
+        elif layer.kind in ("embedding", "bag"):
+            first, width = 0, layer.sizes[1]
+        elif layer.kind == "flatten":
+            width = None  # the window length is known only from the input
+        elif layer.kind == "residual":
+            inner = _check_widths(layer.body)
+            if inner[0] and width is not None and inner[0] != width or inner[1] != inner[0] and inner[0]:
+                raise Unsupported("a Residual whose body changes the width")
+    if width is None:
+        raise Unsupported("cannot infer the output width")
+    return (first if first is not None else 0), width
+
+
+__all__ = ["Layer", "Plan", "Unsupported", "activation_of", "make_plan"]

@@ -1,0 +1,336 @@
+"""The compiled step's behaviour: state shared with eager code, schedulers and group edits,
+train/eval, batch sizes, clipping, fallbacks, bad input (all-or-nothing), torch parity."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import fastnn as fn
+from fastnn import nn, optim
+from fastnn.optim.lr_scheduler import StepLR
+from tests.compile.helpers import assert_same, build, data, eager_step, snapshot
+
+
+def _pair(layers="tanh+dropout", loss="ce", dtype=np.float32, make_opt=lambda p: optim.Adam(p, lr=0.01)):
+    """Two identical (model, loss, optimizer) triples: one for the eager path, one compiled."""
+    out = []
+    for _ in range(2):
+        model, loss_fn, target = build(layers, loss, dtype)
+        out.append((model, loss_fn, make_opt(model.parameters()), target))
+    return out
+
+
+def test_parameters_and_state_are_views_of_flat_buffers_and_state_dict_sees_them():
+    (model, loss_fn, opt, target), _ = _pair()
+    step = fn.compile_step(model, loss_fn, opt)
+    x, y = data(target, np.float32)
+    loss = step(x, y)
+    assert loss.shape == () and loss.dtype == np.float32
+    flat = step._P
+    for p in model.parameters():
+        assert np.shares_memory(p.numpy(), flat)
+        assert np.shares_memory(p.grad.numpy(), step._G)
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert np.shares_memory(opt.state[p][key], step._S[0] if key == "exp_avg" else step._S[1])
+        assert opt.state[p]["step"] == 1
+    saved = model.state_dict()
+    before = {k: v.numpy().copy() for k, v in saved.items()}
+    step(x, y)
+    assert any(not np.array_equal(before[k], v.numpy()) for k, v in saved.items())  # views, not copies
+
+
+@pytest.mark.parametrize("order", ["ecec", "ccee", "ceec"])
+def test_mixing_eager_and_compiled_steps_equals_eager_alone(order):
+    (m1, l1, o1, target), (m2, l2, o2, _) = _pair(make_opt=lambda p: optim.SGD(p, lr=0.1, momentum=0.9))
+    step = fn.compile_step(m2, l2, o2)
+    for i, kind in enumerate(order * 3):
+        x, y = data(target, np.float32, seed=i)
+        fn.manual_seed(i)
+        eager_step(m1, l1, o1, x, y)
+        fn.manual_seed(i)
+        if kind == "c":
+            step(x, y)
+        else:
+            eager_step(m2, l2, o2, x, y)
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32)
+
+
+def test_checkpoint_after_compiled_steps_resumes_identically(tmp_path):
+    (m1, l1, o1, target), (m2, l2, o2, _) = _pair()
+    step = fn.compile_step(m1, l1, o1)
+    for i in range(5):
+        step(*data(target, np.float32, seed=i))
+    fn.save({"model": m1.state_dict(), "optim": o1.state_dict()}, tmp_path / "ck.npz")
+    state = fn.load(tmp_path / "ck.npz")
+    m2.load_state_dict(state["model"])
+    o2.load_state_dict(state["optim"])
+    resumed = fn.compile_step(m2, l2, o2)
+    for i in range(5, 10):
+        fn.manual_seed(i)
+        step(*data(target, np.float32, seed=i))
+        fn.manual_seed(i)
+        resumed(*data(target, np.float32, seed=i))
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32, rtol=0)
+
+
+def test_load_state_dict_into_a_compiled_model_and_optimizer_is_adopted():
+    (m1, l1, o1, target), (m2, l2, o2, _) = _pair()
+    s1, s2 = fn.compile_step(m1, l1, o1), fn.compile_step(m2, l2, o2)
+    for i in range(3):
+        s1(*data(target, np.float32, seed=i))
+    m2.load_state_dict(m1.state_dict())
+    o2.load_state_dict(o1.state_dict())  # new state arrays: the next call copies them into its buffers
+    for i in range(3, 6):
+        fn.manual_seed(i)
+        s1(*data(target, np.float32, seed=i))
+        fn.manual_seed(i)
+        s2(*data(target, np.float32, seed=i))
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32, rtol=0)
+    p = next(iter(m2.parameters()))
+    assert np.shares_memory(o2.state[p]["exp_avg"], s2._S[0])
+
+
+def test_scheduler_and_param_group_edits_apply_at_every_call():
+    def run(compiled):
+        fn.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+        params = list(model.parameters())
+        opt = optim.SGD([{"params": params[:2]}, {"params": params[2:], "lr": 0.01}], lr=0.1, momentum=0.5)
+        sched = StepLR(opt, step_size=2, gamma=0.5)
+        loss_fn = nn.CrossEntropyLoss()
+        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        for i in range(8):
+            x, y = data("labels", np.float32, seed=i)
+            step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
+            sched.step()
+            if i == 4:
+                opt.param_groups[1]["momentum"] = 0.0  # changes the state an SGD group keeps
+                opt.param_groups[0]["weight_decay"] = 0.1
+        return snapshot(model, opt)
+    assert_same(run(False), run(True), np.float32)
+
+
+def test_eval_mode_turns_dropout_off_and_batch_size_may_change():
+    (m1, l1, o1, target), (m2, l2, o2, _) = _pair()
+    step = fn.compile_step(m2, l2, o2)
+    for i, n in enumerate([8, 3, 1, 8]):
+        for model in (m1, m2):
+            model.train(i % 2 == 0)
+        x, y = data(target, np.float32, n=n, seed=i)
+        fn.manual_seed(i)
+        eager_step(m1, l1, o1, x, y)
+        fn.manual_seed(i)
+        step(x, y)
+        assert step.fallback_reason is None
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32)
+
+
+@pytest.mark.parametrize("clip", [{"max_grad_norm": 0.05}, {"max_grad_norm": 0.05, "norm_type": float("inf")},
+                                  {"clip_value": 0.01}])
+def test_gradient_clipping_matches_the_eager_loop(clip):
+    (m1, l1, o1, target), (m2, l2, o2, _) = _pair(make_opt=lambda p: optim.SGD(p, lr=0.5))
+    step = fn.compile_step(m2, l2, o2, **clip)
+    params = list(m1.parameters())
+    for i in range(6):
+        x, y = data(target, np.float32, seed=i)
+        fn.manual_seed(i)
+        o1.zero_grad()
+        l1(m1(fn.from_numpy(x)), fn.from_numpy(y)).backward()
+        if "clip_value" in clip:
+            fn.nn.utils.clip_grad_value_(params, clip["clip_value"])
+        else:
+            norm = fn.nn.utils.clip_grad_norm_(params, clip["max_grad_norm"], clip.get("norm_type", 2.0))
+        o1.step()
+        fn.manual_seed(i)
+        step(x, y)
+        if "clip_value" not in clip:
+            assert step.last_grad_norm == pytest.approx(norm.item(), rel=1e-5)
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32)
+
+
+class Custom(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.fc(x) * 2
+
+
+@pytest.mark.parametrize("case", ["custom_forward", "class_weights", "frozen"])
+def test_fallbacks_give_the_eager_answer_and_name_their_reason(case):
+    results = []
+    for compiled in (False, True):
+        fn.manual_seed(0)
+        loss_fn = nn.CrossEntropyLoss()
+        model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+        if case == "custom_forward":
+            model = Custom()
+        elif case == "class_weights":
+            loss_fn = nn.CrossEntropyLoss(weight=fn.tensor(np.array([1.0, 2.0, 0.5], np.float32)))
+        elif case == "frozen":
+            model[0].weight.requires_grad_(False)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        if compiled:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                step = fn.compile_step(model, loss_fn, opt)
+            assert step.fallback_reason and step.plan is None
+            assert len([w for w in caught if "eager" in str(w.message)]) == 1
+            assert {"custom_forward": "Custom", "class_weights": "weights",
+                    "frozen": "requires_grad"}[case] in step.fallback_reason
+        for i in range(4):
+            x, y = data("labels", np.float32, seed=i)
+            step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
+        results.append(snapshot(model, opt))
+    assert_same(results[0], results[1], np.float32, rtol=0)
+
+
+def test_sparse_adam_falls_back():
+    model = nn.Sequential(nn.Embedding(10, 4, sparse=True), nn.Linear(4, 3))
+    opt = optim.SparseAdam(list(model[0].parameters()))
+    with pytest.warns(UserWarning, match="eager"):
+        step = fn.compile_step(model, nn.CrossEntropyLoss(), opt)
+    assert "SparseAdam" in step.fallback_reason or "optimizer" in step.fallback_reason
+
+
+def test_probability_targets_run_eagerly_per_call():
+    (m1, l1, o1, _), (m2, l2, o2, _) = _pair(layers="relu")
+    step = fn.compile_step(m2, l2, o2)
+    x, _ = data("labels", np.float32)
+    probs = np.full((8, 3), 1 / 3, np.float32)
+    eager_step(m1, l1, o1, x, probs)
+    step(x, probs)
+    assert step.fallback_reason is None
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32, rtol=0)
+
+
+def _bad_call_leaves_everything_unchanged(step, model, opt, x, y, error, match):
+    before = snapshot(model, opt)
+    with pytest.raises(error, match=match):
+        step(x, y)
+    assert_same(before, snapshot(model, opt), np.float32, rtol=0)
+
+
+def test_bad_inputs_raise_naming_the_step_and_change_nothing():
+    (model, loss_fn, opt, target), _ = _pair(layers="relu")
+    step = fn.compile_step(model, loss_fn, opt)
+    x, y = data(target, np.float32)
+    step(x, y)
+    _bad_call_leaves_everything_unchanged(step, model, opt, x[:, :5], y, ValueError, r"compiled step: input must be")
+    _bad_call_leaves_everything_unchanged(step, model, opt, x.astype(np.float64), y, TypeError, "dtype")
+    _bad_call_leaves_everything_unchanged(step, model, opt, x, y[:5], ValueError, "targets must have shape")
+    bad = y.copy()
+    bad[3] = 7
+    _bad_call_leaves_everything_unchanged(step, model, opt, x, bad, IndexError, "target 7 out of range for 3")
+    bad[3] = -2
+    _bad_call_leaves_everything_unchanged(step, model, opt, x, bad, IndexError, "target -2")
+    nan_x = x.copy()
+    nan_x[0, 0] = np.nan
+    _bad_call_leaves_everything_unchanged(step, model, opt, nan_x, y, ValueError, "not finite|non-finite")
+    _bad_call_leaves_everything_unchanged(step, model, opt, x, y.astype(np.complex64), TypeError, "integers")
+    step(x, y)  # and it still works
+
+
+def test_bad_embedding_index_changes_nothing():
+    fn.manual_seed(0)
+    model = nn.Sequential(nn.EmbeddingBag(10, 4), nn.Linear(4, 3))
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    step = fn.compile_step(model, nn.CrossEntropyLoss(), opt)
+    ids = np.array([[1, 2], [3, 4]])
+    step(ids, np.array([0, 1]))
+    _bad_call_leaves_everything_unchanged(step, model, opt, np.array([[1, 2], [3, 10]]), np.array([0, 1]),
+                                          IndexError, "embedding index 10 out of range for 10 rows")
+
+
+def test_nonfinite_gradient_raises_before_any_update():
+    (model, loss_fn, opt, target), _ = _pair(layers="relu", loss="mse")
+    step = fn.compile_step(model, loss_fn, opt)
+    x, y = data(target, np.float32)
+    step(x, y)
+    huge = np.full_like(x, 3e38)
+    _bad_call_leaves_everything_unchanged(step, model, opt, huge, y, ValueError, "compiled step")
+
+
+def test_replacing_a_layer_replans():
+    (m1, l1, o1, target), (m2, l2, o2, _) = _pair(layers="relu", make_opt=lambda p: optim.SGD(p, lr=0.1))
+    step = fn.compile_step(m2, l2, o2)
+    x, y = data(target, np.float32)
+    step(x, y)
+    eager_step(m1, l1, o1, x, y)
+    m1[1] = nn.Tanh()
+    m2[1] = nn.Tanh()
+    for _i in range(3):
+        eager_step(m1, l1, o1, x, y)
+        step(x, y)
+    assert step.fallback_reason is None
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32)
+
+
+torch = pytest.importorskip("torch", reason="torch is needed for the parity tests")
+
+
+@pytest.mark.parametrize("which", ["sgd", "adam"])
+def test_compiled_trajectory_matches_torch(which):
+    fn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3)).double()
+    ref = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.ReLU(),
+                              torch.nn.Linear(16, 3)).double()
+    ref.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+    if which == "sgd":
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
+        topt = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    else:
+        opt = optim.Adam(model.parameters(), lr=0.01, amsgrad=True)
+        topt = torch.optim.Adam(ref.parameters(), lr=0.01, amsgrad=True)
+    step = fn.compile_step(model, nn.CrossEntropyLoss(label_smoothing=0.05), opt)
+    tloss = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+    for i in range(25):
+        x, y = data("labels", np.float64, seed=i)
+        loss = step(x, y)
+        topt.zero_grad()
+        expected = tloss(ref(torch.from_numpy(x)), torch.from_numpy(y))
+        expected.backward()
+        topt.step()
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-9)
+    for key, value in ref.state_dict().items():
+        np.testing.assert_allclose(model.state_dict()[key].numpy(), value.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_shared_layer_falls_back_and_nested_sequential_compiles():
+    fn.manual_seed(0)
+    shared = nn.Linear(5, 5)
+    model = nn.Sequential(nn.Linear(6, 5), shared, nn.ReLU(), shared, nn.Linear(5, 3))
+    with pytest.warns(UserWarning, match="shared"):
+        step = fn.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    assert "shared" in step.fallback_reason
+    results = []
+    for compiled in (False, True):
+        fn.manual_seed(0)
+        model = nn.Sequential(nn.Sequential(nn.Linear(6, 5), nn.Tanh()), nn.Linear(5, 3))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.CrossEntropyLoss()
+        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        for i in range(5):
+            x, y = data("labels", np.float32, seed=i)
+            step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
+        if compiled:
+            assert step.fallback_reason is None
+        results.append(snapshot(model, opt))
+    assert_same(results[0], results[1], np.float32)
+
+
+def test_an_input_that_requires_grad_gets_its_gradient_from_the_eager_path():
+    (m1, l1, o1, target), (m2, l2, o2, _) = _pair(layers="relu")
+    step = fn.compile_step(m2, l2, o2)
+    x, y = data(target, np.float32)
+    x1, x2 = fn.tensor(x, requires_grad=True), fn.tensor(x, requires_grad=True)
+    o1.zero_grad()
+    l1(m1(x1), fn.from_numpy(y)).backward()
+    o1.step()
+    step(x2, y)
+    np.testing.assert_array_equal(x1.grad.numpy(), x2.grad.numpy())
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32, rtol=0)
