@@ -165,3 +165,23 @@ def test_many_threads_switching_backends_never_see_another_threads_choice(restor
         w.join(TIMEOUT)
     assert not errors, errors[:5]
     assert fastnn.get_backend().name == "numpy"
+
+
+# ------------------------------------------------------------------ the test helpers fail, never skip
+def test_the_autograd_test_helper_fails_when_a_compiled_backend_cannot_load(monkeypatch):
+    """A renamed or missing compiled module must fail the autograd/nn tests, not skip them silently
+    (the helper used to skip when ``fastnn.backends.<name>_backend`` was not found)."""
+    from pathlib import Path
+
+    from fastnn.backends import registry
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "autograd"))
+    import autograd_testing
+
+    def broken(name):
+        raise RuntimeError(f"fastnn: backend {name!r} is unavailable: ImportError: no module named it")
+
+    monkeypatch.setattr(registry, "load_backend", broken)
+    monkeypatch.setattr(fastnn.backends, "load_backend", broken)
+    with pytest.raises(pytest.fail.Exception, match="backend 'numba' failed to load"):
+        next(autograd_testing.activate_backend("numba"))

@@ -25,15 +25,16 @@ from fastnn import threads
 from fastnn.backends import contract
 
 
-def _source_key() -> str:
+def source_key(directory: Path) -> str:
+    """A digest of every module in `directory` and of the kernel contract."""
     digest = hashlib.sha256(contract.fingerprint().encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(directory.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
-SOURCE_KEY = _source_key()
+SOURCE_KEY = source_key(Path(__file__).parent)
 
 # Work unit of the flat elementwise kernels: big enough to amortise a loop, small enough to
 # stay in L1/L2 and to spread over the threads.
