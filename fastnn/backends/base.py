@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from fastnn.backends import checks
-from fastnn.backends.contract import ACTIVATION_NAMES, EMBEDDING_BAG_MODES, FLOAT_DTYPES, KERNEL_NAMES, REDUCTIONS
+from fastnn.backends.contract import ACTIVATION_NAMES, EMBEDDING_BAG_MODES, KERNEL_NAMES, REDUCTIONS
 
 
 class Backend:
@@ -180,7 +180,7 @@ class Backend:
         """The optimizer kernels' arrays, checked: param and state C-contiguous, writeable, of one shape
         and float dtype, sharing no memory with each other or with grad; grad of the same shape and
         dtype (made contiguous if it is not)."""
-        if not _ready_for_update(param, grad, state.values()):  # the common case is ready, checked in ~1 us
+        if not checks.ready_for_update(param, grad, state.values()):  # the common case is ready, checked in ~1 us
             param = checks.inplace(kernel, "param", param, np.asarray(param))
             checks.float_array(kernel, "param", param)
             grad = checks.float_array(kernel, "grad", grad, param.dtype)
@@ -278,7 +278,7 @@ class Backend:
         num_embeddings = checks.integer(k, "num_embeddings", num_embeddings, 0)
         indices = checks.index_array(k, "indices", indices, num_embeddings)
         checks.shape(k, "indices", indices, (grad_out.shape[0],), f" for grad_out {grad_out.shape}")
-        padding_idx = _padding(k, padding_idx, num_embeddings)
+        padding_idx = checks.padding_index(k, padding_idx, num_embeddings)
         return self.table.embedding_backward(grad_out, indices, num_embeddings, padding_idx)
 
     def _bag_inputs(self, k, indices, offsets, num_embeddings, mode):
@@ -296,7 +296,7 @@ class Backend:
         weight = checks.float_array(k, "weight", weight)
         checks.shape(k, "weight", weight, (None, None))
         indices, offsets = self._bag_inputs(k, indices, offsets, weight.shape[0], mode)
-        padding_idx = _padding(k, padding_idx, weight.shape[0])
+        padding_idx = checks.padding_index(k, padding_idx, weight.shape[0])
         return self.table.embedding_bag_forward(weight, indices, offsets, mode, padding_idx)
 
     def embedding_bag_backward(self, grad_out, indices, offsets, num_embeddings: int, mode: str = "mean",
@@ -310,7 +310,7 @@ class Backend:
         indices, offsets = self._bag_inputs(k, indices, offsets, num_embeddings, mode)
         checks.shape(k, "grad_out", grad_out, (offsets.shape[0], None), f" for {offsets.shape[0]} bags")
         return self.table.embedding_bag_backward(grad_out, indices, offsets, num_embeddings, mode,
-                                                 _padding(k, padding_idx, num_embeddings))
+                                                 checks.padding_index(k, padding_idx, num_embeddings))
 
     # ---------------------------------------------------------------- dropout
     def dropout_forward(self, x, p: float, seed: int):
@@ -395,26 +395,6 @@ def _reals(kernel: str, names: tuple, values: tuple) -> tuple:
     if all(type(v) is float for v in values):  # the common case, first
         return values
     return tuple(checks.real(kernel, name, v) for name, v in zip(names, values))
-
-
-def _ready_for_update(param, grad, states) -> bool:
-    """True when the arrays already meet the optimizer kernels' contract (so no conversion is needed)."""
-    if type(param) is not np.ndarray or type(grad) is not np.ndarray or param.dtype not in FLOAT_DTYPES:
-        return False
-    if grad.dtype != param.dtype or grad.shape != param.shape or not grad.flags.c_contiguous:
-        return False
-    return all(a is None or (type(a) is np.ndarray and a.shape == param.shape and a.dtype == param.dtype
-                             and a.flags.c_contiguous and a.flags.writeable) for a in (param, *states))
-
-
-def _padding(kernel: str, padding_idx, num_embeddings: int) -> int:
-    """padding_idx as the kernels take it: -1 for none, else a row in [0, num_embeddings)."""
-    if padding_idx is None:
-        return -1
-    padding_idx = checks.integer(kernel, "padding_idx", padding_idx)
-    if not 0 <= padding_idx < num_embeddings:
-        raise ValueError(f"{kernel}: padding_idx {padding_idx} out of range for {num_embeddings} rows")
-    return padding_idx
 
 
 KERNELS = KERNEL_NAMES

@@ -171,3 +171,23 @@ def disjoint(kernel: str, written: dict, others: dict) -> None:
             if np.may_share_memory(a, b) and np.shares_memory(a, b):
                 raise ValueError(f"{kernel}: {name} and {other} share memory; an array updated in place "
                                  f"must not overlap another argument (pass a copy)")
+
+
+def ready_for_update(param, grad, states) -> bool:
+    """True when the arrays already meet the optimizer kernels' contract (so no conversion is needed)."""
+    if type(param) is not np.ndarray or type(grad) is not np.ndarray or param.dtype not in FLOAT_DTYPES:
+        return False
+    if grad.dtype != param.dtype or grad.shape != param.shape or not grad.flags.c_contiguous:
+        return False
+    return all(a is None or (type(a) is np.ndarray and a.shape == param.shape and a.dtype == param.dtype
+                             and a.flags.c_contiguous and a.flags.writeable) for a in (param, *states))
+
+
+def padding_index(kernel: str, padding_idx, num_embeddings: int) -> int:
+    """padding_idx as the kernels take it: -1 for none, else a row in [0, num_embeddings)."""
+    if padding_idx is None:
+        return -1
+    padding_idx = integer(kernel, "padding_idx", padding_idx)
+    if not 0 <= padding_idx < num_embeddings:
+        raise ValueError(f"{kernel}: padding_idx {padding_idx} out of range for {num_embeddings} rows")
+    return padding_idx
