@@ -180,14 +180,14 @@ class Backend:
         """The optimizer kernels' arrays, checked: param and state C-contiguous, writeable, of one shape
         and float dtype, sharing no memory with each other or with grad; grad of the same shape and
         dtype (made contiguous if it is not)."""
-        if not checks.ready_for_update(param, grad, state.values()):  # the common case is ready, checked in ~1 us
-            param = checks.inplace(kernel, "param", param, np.asarray(param))
-            checks.float_array(kernel, "param", param)
-            grad = checks.float_array(kernel, "grad", grad, param.dtype)
-            checks.shape(kernel, "grad", grad, param.shape, " (the parameter's shape)")
-            state = {k: (None if v is None else checks.inplace(kernel, k, v, param)) for k, v in state.items()}
-        if not checks.distinct_owners(param, grad, *state.values()):
-            checks.disjoint(kernel, {"param": param, **state}, {"grad": grad})
+        if checks.ready_for_update(param, grad, state.values()):  # the common case, decided in ~1 us
+            return param, grad, state
+        param = checks.inplace(kernel, "param", param, np.asarray(param))
+        checks.float_array(kernel, "param", param)
+        grad = checks.float_array(kernel, "grad", grad, param.dtype)
+        checks.shape(kernel, "grad", grad, param.shape, " (the parameter's shape)")
+        state = {k: (None if v is None else checks.inplace(kernel, k, v, param)) for k, v in state.items()}
+        checks.disjoint(kernel, {"param": param, **state}, {"grad": grad})
         return param, grad, state
 
     def sgd_update(self, param, grad, momentum_buffer=None, *, lr: float, momentum: float = 0.0,

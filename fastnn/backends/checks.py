@@ -143,19 +143,6 @@ def _owner(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def distinct_owners(*arrays) -> bool:
-    """True when the arrays (None skipped) are distinct and each owns its memory, so no two of them
-    can overlap: the common case, decided in a few hundred ns before :func:`disjoint`'s exact test."""
-    seen = set()
-    for a in arrays:
-        if a is None:
-            continue
-        if a.base is not None or id(a) in seen:
-            return False
-        seen.add(id(a))
-    return True
-
-
 def disjoint(kernel: str, written: dict, others: dict) -> None:
     """Raise unless every array a kernel writes in place (`written`, by argument name) shares no
     memory with any other argument (`written` and `others`): an aliased buffer would make the
@@ -174,13 +161,23 @@ def disjoint(kernel: str, written: dict, others: dict) -> None:
 
 
 def ready_for_update(param, grad, states) -> bool:
-    """True when the arrays already meet the optimizer kernels' contract (so no conversion is needed)."""
+    """True when the optimizer kernels' arrays need no conversion and cannot overlap: ndarrays of one
+    float dtype and shape, C-contiguous, param and states writeable, each owning its memory and each
+    a distinct object. (Anything else takes the full checks, :func:`disjoint` included.)"""
     if type(param) is not np.ndarray or type(grad) is not np.ndarray or param.dtype not in FLOAT_DTYPES:
         return False
-    if grad.dtype != param.dtype or grad.shape != param.shape or not grad.flags.c_contiguous:
+    shape, dtype = param.shape, param.dtype
+    if grad.dtype != dtype or grad.shape != shape or grad.base is not None or not grad.flags.c_contiguous:
         return False
-    return all(a is None or (type(a) is np.ndarray and a.shape == param.shape and a.dtype == param.dtype
-                             and a.flags.c_contiguous and a.flags.writeable) for a in (param, *states))
+    seen = {id(grad)}
+    for a in (param, *states):
+        if a is None:
+            continue
+        if (type(a) is not np.ndarray or a.base is not None or a.shape != shape or a.dtype != dtype
+                or id(a) in seen or not a.flags.c_contiguous or not a.flags.writeable):
+            return False
+        seen.add(id(a))
+    return True
 
 
 def padding_index(kernel: str, padding_idx, num_embeddings: int) -> int:
