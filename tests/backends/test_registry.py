@@ -63,22 +63,26 @@ def test_a_use_backend_block_leaves_other_threads_on_the_process_default(restore
     with fastnn.no_grad():
         expected = model(x).numpy()
     training_started, predictions_done = threading.Event(), threading.Event()
-    trainer_saw = []
+    trainer_saw, trainer_errors = [], []
 
     def train() -> None:
-        with fastnn.use_backend("numpy"):
+        try:
+            with fastnn.use_backend("numpy"):
+                training_started.set()
+                opt = fastnn.optim.SGD(model.parameters(), lr=0.0)  # lr 0: predictions stay comparable
+                while not predictions_done.is_set():
+                    trainer_saw.append(fastnn.get_backend().name)
+                    loss = model(x).sum()
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            trainer_errors.append(exc)
             training_started.set()
-            opt = fastnn.optim.SGD(model.parameters(), lr=0.0)  # lr 0: predictions stay comparable
-            while not predictions_done.is_set():
-                trainer_saw.append(fastnn.get_backend().name)
-                loss = model(x).sum()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
 
     def predict(_: int) -> tuple[str, np.ndarray]:
-        with fastnn.no_grad():
-            return fastnn.get_backend().name, model(x).numpy()
+        # no `with no_grad()` here: grad mode's own thread safety is the autograd layer's test
+        return fastnn.get_backend().name, model(x).detach().numpy()
 
     trainer = threading.Thread(target=train)
     trainer.start()
@@ -89,6 +93,7 @@ def test_a_use_backend_block_leaves_other_threads_on_the_process_default(restore
     finally:
         predictions_done.set()
         trainer.join(TIMEOUT)
+    assert not trainer_errors, trainer_errors
     assert {name for name, _ in results} == {"cython"}
     for _, out in results:
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)

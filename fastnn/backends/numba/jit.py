@@ -66,8 +66,11 @@ def serial_and_parallel(func) -> tuple:
 
 
 def pick(kernels: tuple, elements: int, cost: int):
-    """The serial kernel when the thread policy gives one thread for this much work, else the parallel one."""
-    return kernels[0] if threads.team_size(elements * cost) == 1 else kernels[1]
+    """The serial kernel when the thread policy (``threads.team_size``) gives one thread for this
+    much work, else the parallel one (written out: it runs before every kernel call)."""
+    if elements * cost < threads.PARALLEL_MIN_WORK or threads.get_num_threads() < 2:
+        return kernels[0]
+    return kernels[1]
 
 
 def blocks(n: int) -> int:
