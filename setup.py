@@ -25,7 +25,7 @@ CONTRACT = runpy.run_path(str(HERE / "fastnn" / "backends" / "contract.py"))
 # -fassociative-math would reorder sums away from the NumPy reference. No -march=native.
 BASE_FLAGS = ["-O3", "-g0", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
 # Families whose loops are bound by vector width: libmvec calls (exp, tanh, erf, log1p), sqrt and
-# division (optimizers: rmsprop 4.0 -> 2.0 ms on 4M floats with AVX2). Dropout gained nothing (its
+# division (optimizers, layer_norm); figures in docs/performance.md. Dropout gained nothing (its
 # uint64 -> double conversion stays scalar), embeddings are copies. No FMA
 # contraction of our own expressions (-ffp-contract=off), so every build rounds as the baseline.
 WIDE_FAMILIES = CONTRACT["WIDE_FAMILIES"]
@@ -43,10 +43,14 @@ class ParallelBuildExt(build_ext):
             self.parallel = os.cpu_count() or 1
 
 
-def extension(pyx: Path, name: str, flags: tuple = ()) -> Extension:
+def extension(pyx: Path, name: str, family: str, flags: tuple = ()) -> Extension:
     return Extension(
         f"fastnn._cython.{name}",
         [os.path.relpath(pyx, HERE)],
+        # a contract change must recompile every module (its digest is compiled in), and so must a
+        # change to the family's source or to the shared inline code it cimports
+        depends=["fastnn/backends/contract.py", "kernels/elementwise.pxd", "kernels/vecmath.h",
+                 f"kernels/{family}.pyx"],
         include_dirs=[np.get_include(), "kernels"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                        ("FASTNN_CONTRACT", f'"{CONTRACT["fingerprint"]()}"')],
@@ -63,12 +67,12 @@ def isa_variant(family: str, isa: str) -> Extension:
     text = f'include "{family}.pyx"\n'
     if not wrapper.exists() or wrapper.read_text() != text:
         wrapper.write_text(text)
-    return extension(wrapper, f"{family}_{isa}", ISA_FLAGS[isa])
+    return extension(wrapper, f"{family}_{isa}", family, ISA_FLAGS[isa])
 
 
 def extensions() -> list:
     sources = sorted((HERE / "kernels").glob("*.pyx"))
-    exts = [extension(pyx, pyx.stem) for pyx in sources]
+    exts = [extension(pyx, pyx.stem, pyx.stem) for pyx in sources]
     exts += [isa_variant(pyx.stem, isa) for pyx in sources if pyx.stem in WIDE_FAMILIES for isa in ISA_FLAGS]
     return exts
 

@@ -16,8 +16,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # When a kernel starts a thread team. Work is counted as elements x the kernel's cost class
 # (fastnn.backends.contract.COST_*, quarter-nanoseconds of one thread per element); each extra
-# thread needs PARALLEL_MIN_WORK of it (~500 us of serial work) to pay for waking a sleeping
-# team on a loaded machine (figures in docs/performance.md). Both compiled backends follow this
+# thread needs PARALLEL_MIN_WORK of it to pay for waking a sleeping team on a loaded machine
+# (the measurements: docs/performance.md). Both compiled backends follow this
 # rule: Numba through :func:`team_size`, Cython through the same formula in kernels/elementwise.pxd.
 PARALLEL_MIN_WORK = 2_000_000
 

@@ -38,18 +38,13 @@ cdef enum:
     GELU = 5
     GELU_TANH = 6
 
-# When to start an OpenMP team. Measured on this project's 2-core machine (quiet, float32,
-# OMP_WAIT_POLICY=PASSIVE): entering a 2-thread parallel region costs ~50-60 us (the sleeping
-# thread must wake), so 2 threads beat 1 only past ~130-260k elements of a ~1.5 ns/element
-# kernel (tanh 1.12x at 262k, 1.38x at 1M; dropout 1.50x at 262k) and never below 1M elements
-# of a ~0.1 ns/element pass (relu 0.72x at 1M). Work is therefore counted in quarter-nanoseconds
-# of one thread's time, from per-element costs measured the same way, and each extra thread
-# needs PARALLEL_MIN_WORK (~500 us of serial work) to pay for itself. On a loaded machine a
-# team can wait a scheduler tick (~20 ms) for its second core: thresholds err on the high side.
+# When to start an OpenMP team: fastnn.threads' rule, the same for the Numba kernels. Work is
+# elements x COST_* (quarter-nanoseconds of one thread per element); each extra thread needs
+# PARALLEL_MIN_WORK of it. The measurements behind the numbers: docs/performance.md.
 cdef enum:
-    COST_PASS = 1       # ~0.25 ns/element: copy, relu, scaling, embedding rows, sgd, mse
-    COST_UPDATE = 3     # ~0.75 ns/element: adam, adagrad, rmsprop, adadelta (sqrt, division)
-    COST_MATH = 6       # ~1.5 ns/element: exp, tanh, erf, log1p (libmvec), splitmix64
+    COST_PASS = 1       # copy, relu, scaling, embedding rows, sgd, mse
+    COST_UPDATE = 3     # adam, adagrad, rmsprop, adadelta, layer_norm (sqrt, division)
+    COST_MATH = 6       # exp, tanh, erf, log1p (libmvec), splitmix64
     PARALLEL_MIN_WORK = 2000000
 
 

@@ -66,12 +66,15 @@ cdef inline void _rmsprop_loop(floating* p, const floating* grad, floating* squa
     cdef Py_ssize_t i
     cdef floating g, v, a, avg, b, wd = <floating>h.weight_decay, lr = <floating>h.lr, eps = <floating>h.eps
     cdef floating alpha = <floating>h.alpha, rest = <floating>(1 - h.alpha), mom = <floating>h.momentum
+    cdef floating keep = 1 - rest
+    cdef bint lerp_near = rest < 0.5 and rest > -0.5  # torch.lerp's two forms, chosen by the weight
     for i in range(n):
         g = grad[i] + wd * p[i] if h.weight_decay != 0 else grad[i]
         v = square_avg[i] * alpha + rest * g * g
         square_avg[i] = v
         if centered:
-            a = grad_avg[i] * alpha + rest * g
+            # PyTorch's order: grad_avg.lerp_(g, 1 - alpha), then sqrt(square_avg - grad_avg^2)
+            a = grad_avg[i] + rest * (g - grad_avg[i]) if lerp_near else g - (g - grad_avg[i]) * keep
             grad_avg[i] = a
             avg = f_sqrt(v - a * a) + eps
         else:
@@ -87,7 +90,7 @@ cdef inline void _rmsprop_loop(floating* p, const floating* grad, floating* squa
 cdef void _rmsprop(floating* p, const floating* grad, floating* square_avg, floating* buf, floating* grad_avg,
                    Hyper h, Py_ssize_t n) noexcept nogil:
     # the options are constants of each inlined copy, so every copy is a branch-free loop that vectorises
-    # (one loop testing them per element ran 3-5x slower)
+    # (one loop testing them per element ran several times slower: docs/performance.md)
     if h.centered:
         if h.momentum > 0:
             _rmsprop_loop(p, grad, square_avg, buf, grad_avg, h, n, True, True)

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from fastnn.backends import checks
-from fastnn.backends.contract import ACTIVATION_NAMES, EMBEDDING_BAG_MODES, FLOAT_DTYPES, KERNEL_NAMES, REDUCTIONS
+from fastnn.backends.contract import ACTIVATION_NAMES, EMBEDDING_BAG_MODES, KERNEL_NAMES, REDUCTIONS
 
 
 class Backend:
@@ -57,7 +57,7 @@ class Backend:
             bias = checks.float_array(k, "bias", bias, weight.dtype)
             checks.shape(k, "bias", bias, (weight.shape[0],))
         checks.choice(k, "activation", activation, ACTIVATION_NAMES)
-        return self.table.linear_forward(x, weight, bias, activation, float(negative_slope))
+        return self.table.linear_forward(x, weight, bias, activation, checks.real(k, "negative_slope", negative_slope))
 
     def linear_backward(self, grad_out, x, weight, saved, activation: str = "identity",
                         negative_slope: float = 0.01, need_input_grad: bool = True, need_bias_grad: bool = True):
@@ -76,8 +76,10 @@ class Backend:
         saved = checks.float_array(k, "saved", saved, weight.dtype)
         checks.shape(k, "saved", saved, grad_out.shape)
         checks.choice(k, "activation", activation, ACTIVATION_NAMES)
-        return self.table.linear_backward(grad_out, x, weight, saved, activation, float(negative_slope),
-                                     bool(need_input_grad), bool(need_bias_grad))
+        return self.table.linear_backward(grad_out, x, weight, saved, activation,
+                                          checks.real(k, "negative_slope", negative_slope),
+                                          checks.flag(k, "need_input_grad", need_input_grad),
+                                          checks.flag(k, "need_bias_grad", need_bias_grad))
 
     # ------------------------------------------------------------ activations
     def activation_forward(self, x, activation: str, negative_slope: float = 0.01):
@@ -86,7 +88,7 @@ class Backend:
         k = "activation_forward"
         x = checks.float_array(k, "x", x)
         checks.choice(k, "activation", activation, ACTIVATION_NAMES)
-        return _arrays(self.table.activation_forward(x, activation, float(negative_slope)))
+        return _arrays(self.table.activation_forward(x, activation, checks.real(k, "negative_slope", negative_slope)))
 
     def activation_backward(self, grad_out, saved, activation: str, negative_slope: float = 0.01):
         """grad_in = grad_out * act'(.); ``saved`` is the output, or the input where
@@ -97,7 +99,8 @@ class Backend:
         grad_out = checks.float_array(k, "grad_out", grad_out, saved.dtype)
         checks.shape(k, "grad_out", grad_out, saved.shape)
         checks.choice(k, "activation", activation, ACTIVATION_NAMES)
-        return _arrays(self.table.activation_backward(grad_out, saved, activation, float(negative_slope)))
+        slope = checks.real(k, "negative_slope", negative_slope)
+        return _arrays(self.table.activation_backward(grad_out, saved, activation, slope))
 
     def softmax_forward(self, x):
         """Row softmax of a 2-D array: y_ij = exp(x_ij - max_i) / sum_k exp(x_ik - max_i)."""
@@ -144,11 +147,12 @@ class Backend:
         checks.shape(k, "logits", logits, (None, None))
         if logits.shape[1] == 0:
             raise ValueError(f"{k}: logits must have at least one class, got shape {logits.shape}")
-        target = checks.index_array(k, "target", target, logits.shape[1], allow=int(ignore_index))
+        ignore_index = checks.integer(k, "ignore_index", ignore_index)
+        target = checks.index_array(k, "target", target, logits.shape[1], allow=ignore_index)
         checks.shape(k, "target", target, (logits.shape[0],), f" for logits {logits.shape}")
         checks.choice(k, "reduction", reduction, REDUCTIONS)
         eps = checks.probability(k, "label_smoothing", label_smoothing)
-        return self.table.softmax_cross_entropy(logits, target, reduction, int(ignore_index), eps)
+        return self.table.softmax_cross_entropy(logits, target, reduction, ignore_index, eps)
 
     def mse_loss(self, input, target, reduction: str = "mean"):
         """loss_i = (x_i - t_i)^2, dloss/dx_i = 2 (x_i - t_i); 'mean' divides by the element count.
@@ -174,14 +178,17 @@ class Backend:
     # ------------------------------------------------------------- optimizers
     def _update_arrays(self, kernel, param, grad, **state):
         """The optimizer kernels' arrays, checked: param and state C-contiguous, writeable, of one shape
-        and float dtype; grad of the same (made contiguous if it is not)."""
-        if _ready_for_update(param, grad, state.values()):  # the common case, checked in ~1 us
+        and float dtype, sharing no memory with each other or with grad; grad of the same shape and
+        dtype (made contiguous if it is not)."""
+        if checks.ready_for_update(param, grad, state.values()):  # the common case, decided in ~1 us
             return param, grad, state
         param = checks.inplace(kernel, "param", param, np.asarray(param))
         checks.float_array(kernel, "param", param)
         grad = checks.float_array(kernel, "grad", grad, param.dtype)
         checks.shape(kernel, "grad", grad, param.shape, " (the parameter's shape)")
-        return param, grad, {k: (None if v is None else checks.inplace(kernel, k, v, param)) for k, v in state.items()}
+        state = {k: (None if v is None else checks.inplace(kernel, k, v, param)) for k, v in state.items()}
+        checks.disjoint(kernel, {"param": param, **state}, {"grad": grad})
+        return param, grad, state
 
     def sgd_update(self, param, grad, momentum_buffer=None, *, lr: float, momentum: float = 0.0,
                    dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
@@ -189,33 +196,40 @@ class Backend:
         """In place, as torch.optim.SGD: g = grad + wd*p; with momentum, buf = g on the first
         step else momentum*buf + (1-dampening)*g, and g = g + momentum*buf (nesterov) or buf;
         p -= lr*g. ``momentum_buffer`` is required when momentum != 0."""
-        param, grad, s = self._update_arrays("sgd_update", param, grad, momentum_buffer=momentum_buffer)
+        k = "sgd_update"
+        lr, momentum, dampening, weight_decay = _reals(k, _SGD_REALS, (lr, momentum, dampening, weight_decay))
+        nesterov, first_step = checks.flag(k, "nesterov", nesterov), checks.flag(k, "first_step", first_step)
+        param, grad, s = self._update_arrays(k, param, grad, momentum_buffer=momentum_buffer)
         if momentum != 0 and s["momentum_buffer"] is None:
             raise ValueError("sgd_update: momentum_buffer is required when momentum != 0")
-        self.table.sgd_update(param, grad, s["momentum_buffer"], float(lr), float(momentum), float(dampening),
-                         float(weight_decay), bool(nesterov), bool(first_step))
+        self.table.sgd_update(param, grad, s["momentum_buffer"], lr, momentum, dampening, weight_decay, nesterov,
+                              first_step)
 
     def adagrad_update(self, param, grad, state_sum, *, clr: float, weight_decay: float = 0.0,
                        eps: float = 1e-10) -> None:
         """In place, as torch.optim.Adagrad with clr = lr / (1 + (step-1)*lr_decay):
         g = grad + wd*p; sum += g^2; p -= clr * g / (sqrt(sum) + eps)."""
         param, grad, s = self._update_arrays("adagrad_update", param, grad, state_sum=state_sum)
-        self.table.adagrad_update(param, grad, s["state_sum"], float(clr), float(weight_decay), float(eps))
+        self.table.adagrad_update(param, grad, s["state_sum"],
+                                  *_reals("adagrad_update", _ADAGRAD_REALS, (clr, weight_decay, eps)))
 
     def rmsprop_update(self, param, grad, square_avg, momentum_buffer=None, grad_avg=None, *, lr: float,
                        alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                        centered: bool = False) -> None:
         """In place, as torch.optim.RMSprop: g = grad + wd*p; v = alpha*v + (1-alpha)*g^2;
-        centered: m = alpha*m + (1-alpha)*g, avg = sqrt(v - m^2) + eps, else avg = sqrt(v) + eps;
+        centered: m = lerp(m, g, 1-alpha) (PyTorch's order), avg = sqrt(v - m^2) + eps, else avg = sqrt(v) + eps;
         momentum > 0: buf = momentum*buf + g/avg, p -= lr*buf; else p -= lr*g/avg."""
-        param, grad, s = self._update_arrays("rmsprop_update", param, grad, square_avg=square_avg,
+        k = "rmsprop_update"
+        lr, alpha, eps, weight_decay, momentum = _reals(k, _RMSPROP_REALS, (lr, alpha, eps, weight_decay, momentum))
+        centered = checks.flag(k, "centered", centered)
+        param, grad, s = self._update_arrays(k, param, grad, square_avg=square_avg,
                                              momentum_buffer=momentum_buffer, grad_avg=grad_avg)
         if momentum > 0 and s["momentum_buffer"] is None:
             raise ValueError("rmsprop_update: momentum_buffer is required when momentum > 0")
         if centered and s["grad_avg"] is None:
             raise ValueError("rmsprop_update: grad_avg is required when centered")
-        self.table.rmsprop_update(param, grad, s["square_avg"], s["momentum_buffer"], s["grad_avg"], float(lr),
-                             float(alpha), float(eps), float(weight_decay), float(momentum), bool(centered))
+        self.table.rmsprop_update(param, grad, s["square_avg"], s["momentum_buffer"], s["grad_avg"], lr, alpha, eps,
+                                  weight_decay, momentum, centered)
 
     def adadelta_update(self, param, grad, square_avg, acc_delta, *, lr: float = 1.0, rho: float = 0.9,
                         eps: float = 1e-6, weight_decay: float = 0.0) -> None:
@@ -223,8 +237,8 @@ class Backend:
         delta = sqrt(u + eps) / sqrt(v + eps) * g; u = rho*u + (1-rho)*delta^2; p -= lr*delta."""
         param, grad, s = self._update_arrays("adadelta_update", param, grad, square_avg=square_avg,
                                              acc_delta=acc_delta)
-        self.table.adadelta_update(param, grad, s["square_avg"], s["acc_delta"], float(lr), float(rho), float(eps),
-                              float(weight_decay))
+        self.table.adadelta_update(param, grad, s["square_avg"], s["acc_delta"],
+                                   *_reals("adadelta_update", _ADADELTA_REALS, (lr, rho, eps, weight_decay)))
 
     def adam_update(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step: int, lr: float = 1e-3,
                     beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
@@ -233,15 +247,17 @@ class Backend:
         after increment: Adam g = grad + wd*p, AdamW p *= 1 - lr*wd; m = b1*m + (1-b1)*g;
         v = b2*v + (1-b2)*g^2; amsgrad vmax = max(vmax, v) replaces v below;
         p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps)."""
-        param, grad, s = self._update_arrays("adam_update", param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq,
+        k = "adam_update"
+        step = checks.integer(k, "step", step, 1)
+        lr, beta1, beta2, eps, weight_decay = _reals(k, _ADAM_REALS, (lr, beta1, beta2, eps, weight_decay))
+        amsgrad = checks.flag(k, "amsgrad", amsgrad)
+        decoupled_weight_decay = checks.flag(k, "decoupled_weight_decay", decoupled_weight_decay)
+        param, grad, s = self._update_arrays(k, param, grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq,
                                              max_exp_avg_sq=max_exp_avg_sq)
         if amsgrad and s["max_exp_avg_sq"] is None:
             raise ValueError("adam_update: max_exp_avg_sq is required when amsgrad")
-        if int(step) < 1:
-            raise ValueError(f"adam_update: step must be >= 1, got {step}")
-        self.table.adam_update(param, grad, s["exp_avg"], s["exp_avg_sq"], s["max_exp_avg_sq"], int(step), float(lr),
-                          float(beta1), float(beta2), float(eps), float(weight_decay), bool(amsgrad),
-                          bool(decoupled_weight_decay))
+        self.table.adam_update(param, grad, s["exp_avg"], s["exp_avg_sq"], s["max_exp_avg_sq"], step, lr, beta1, beta2,
+                               eps, weight_decay, amsgrad, decoupled_weight_decay)
 
     # ------------------------------------------------------------- embeddings
     def embedding_forward(self, weight, indices):
@@ -259,10 +275,10 @@ class Backend:
         k = "embedding_backward"
         grad_out = checks.float_array(k, "grad_out", grad_out)
         checks.shape(k, "grad_out", grad_out, (None, None))
-        indices = checks.index_array(k, "indices", indices, int(num_embeddings))
+        num_embeddings = checks.integer(k, "num_embeddings", num_embeddings, 0)
+        indices = checks.index_array(k, "indices", indices, num_embeddings)
         checks.shape(k, "indices", indices, (grad_out.shape[0],), f" for grad_out {grad_out.shape}")
-        num_embeddings = int(num_embeddings)
-        padding_idx = _padding(k, padding_idx, num_embeddings)
+        padding_idx = checks.padding_index(k, padding_idx, num_embeddings)
         return self.table.embedding_backward(grad_out, indices, num_embeddings, padding_idx)
 
     def _bag_inputs(self, k, indices, offsets, num_embeddings, mode):
@@ -280,7 +296,7 @@ class Backend:
         weight = checks.float_array(k, "weight", weight)
         checks.shape(k, "weight", weight, (None, None))
         indices, offsets = self._bag_inputs(k, indices, offsets, weight.shape[0], mode)
-        padding_idx = _padding(k, padding_idx, weight.shape[0])
+        padding_idx = checks.padding_index(k, padding_idx, weight.shape[0])
         return self.table.embedding_bag_forward(weight, indices, offsets, mode, padding_idx)
 
     def embedding_bag_backward(self, grad_out, indices, offsets, num_embeddings: int, mode: str = "mean",
@@ -290,10 +306,11 @@ class Backend:
         k = "embedding_bag_backward"
         grad_out = checks.float_array(k, "grad_out", grad_out)
         checks.shape(k, "grad_out", grad_out, (None, None))
-        indices, offsets = self._bag_inputs(k, indices, offsets, int(num_embeddings), mode)
+        num_embeddings = checks.integer(k, "num_embeddings", num_embeddings, 0)
+        indices, offsets = self._bag_inputs(k, indices, offsets, num_embeddings, mode)
         checks.shape(k, "grad_out", grad_out, (offsets.shape[0], None), f" for {offsets.shape[0]} bags")
-        return self.table.embedding_bag_backward(grad_out, indices, offsets, int(num_embeddings), mode,
-                                                 _padding(k, padding_idx, int(num_embeddings)))
+        return self.table.embedding_bag_backward(grad_out, indices, offsets, num_embeddings, mode,
+                                                 checks.padding_index(k, padding_idx, num_embeddings))
 
     # ---------------------------------------------------------------- dropout
     def dropout_forward(self, x, p: float, seed: int):
@@ -302,9 +319,7 @@ class Backend:
         k = "dropout_forward"
         x = checks.float_array(k, "x", x)
         p = checks.probability(k, "p", p)
-        seed = int(seed)
-        if not 0 <= seed < 2**64:
-            raise ValueError(f"{k}: seed must be in [0, 2**64), got {seed}")
+        seed = checks.integer(k, "seed", seed, 0, 2**64 - 1)
         return _arrays(self.table.dropout_forward(x, p, seed))
 
     def dropout_backward(self, grad_out, mask, p: float):
@@ -318,6 +333,48 @@ class Backend:
         return _arrays(self.table.dropout_backward(grad_out, mask, checks.probability(k, "p", p)))
 
 
+    # ------------------------------------------------------------- layer norm
+    def _layer_norm_params(self, k, x, weight, bias):
+        x = checks.float_array(k, "x", x)
+        checks.shape(k, "x", x, (None, None))
+        if x.shape[1] == 0:
+            raise ValueError(f"{k}: x must have at least one element per row to normalise, got shape {x.shape}")
+        if weight is not None:
+            weight = checks.float_array(k, "weight", weight, x.dtype)
+            checks.shape(k, "weight", weight, (x.shape[1],), f" for x {x.shape}")
+        if bias is not None:
+            bias = checks.float_array(k, "bias", bias, x.dtype)
+            checks.shape(k, "bias", bias, (x.shape[1],), f" for x {x.shape}")
+        return x, weight, bias
+
+    def layer_norm_forward(self, x, weight=None, bias=None, eps: float = 1e-5):
+        """Over the last dim of x (N, D): mean = x.mean(1), var = ((x - mean)^2).mean(1) (biased),
+        rstd = 1/sqrt(var + eps), out = (x - mean) * rstd * weight + bias (weight, bias (D,) or None).
+        Returns (out (N, D), mean (N,), rstd (N,))."""
+        k = "layer_norm_forward"
+        x, weight, bias = self._layer_norm_params(k, x, weight, bias)
+        eps = checks.real(k, "eps", eps)
+        if not eps >= 0:
+            raise ValueError(f"{k}: eps must be >= 0, got {eps}")
+        return self.table.layer_norm_forward(x, weight, bias, eps)
+
+    def layer_norm_backward(self, grad_out, x, weight, mean, rstd, need_bias_grad: bool = True):
+        """With xhat = (x - mean) * rstd and g' = grad_out * weight (grad_out without a weight):
+        dx = rstd * (g' - mean_D(g') - xhat * mean_D(g' * xhat)), dweight = sum_N(grad_out * xhat)
+        (None without a weight), dbias = sum_N(grad_out) (None unless need_bias_grad).
+        Returns (dx, dweight, dbias)."""
+        k = "layer_norm_backward"
+        x, weight, _ = self._layer_norm_params(k, x, weight, None)
+        grad_out = checks.float_array(k, "grad_out", grad_out, x.dtype)
+        checks.shape(k, "grad_out", grad_out, x.shape, " (x's shape)")
+        mean = checks.float_array(k, "mean", mean, x.dtype)
+        checks.shape(k, "mean", mean, (x.shape[0],))
+        rstd = checks.float_array(k, "rstd", rstd, x.dtype)
+        checks.shape(k, "rstd", rstd, (x.shape[0],))
+        return self.table.layer_norm_backward(grad_out, x, weight, mean, rstd,
+                                              checks.flag(k, "need_bias_grad", need_bias_grad))
+
+
 def _arrays(result):
     """Outputs as ndarrays: NumPy's ufuncs turn a 0-d input into a scalar, a kernel returns 0-d arrays."""
     if isinstance(result, tuple):
@@ -325,23 +382,19 @@ def _arrays(result):
     return np.asarray(result)
 
 
-def _ready_for_update(param, grad, states) -> bool:
-    """True when the arrays already meet the optimizer kernels' contract (so no conversion is needed)."""
-    if type(param) is not np.ndarray or type(grad) is not np.ndarray or param.dtype not in FLOAT_DTYPES:
-        return False
-    if grad.dtype != param.dtype or grad.shape != param.shape or not grad.flags.c_contiguous:
-        return False
-    return all(a is None or (type(a) is np.ndarray and a.shape == param.shape and a.dtype == param.dtype
-                             and a.flags.c_contiguous and a.flags.writeable) for a in (param, *states))
+_SGD_REALS = ("lr", "momentum", "dampening", "weight_decay")
+_ADAGRAD_REALS = ("clr", "weight_decay", "eps")
+_RMSPROP_REALS = ("lr", "alpha", "eps", "weight_decay", "momentum")
+_ADADELTA_REALS = ("lr", "rho", "eps", "weight_decay")
+_ADAM_REALS = ("lr", "beta1", "beta2", "eps", "weight_decay")
+"""The real-valued hyperparameters of each optimizer kernel, in the table's argument order."""
 
 
-def _padding(kernel: str, padding_idx, num_embeddings: int) -> int:
-    """padding_idx as the kernels take it: -1 for none, else a row in [0, num_embeddings)."""
-    if padding_idx is None:
-        return -1
-    if not 0 <= int(padding_idx) < num_embeddings:
-        raise ValueError(f"{kernel}: padding_idx {padding_idx} out of range for {num_embeddings} rows")
-    return int(padding_idx)
+def _reals(kernel: str, names: tuple, values: tuple) -> tuple:
+    """The hyperparameters as floats, in the order given; a non-number is a TypeError naming it."""
+    if all(type(v) is float for v in values):  # the common case, first
+        return values
+    return tuple(checks.real(kernel, name, v) for name, v in zip(names, values))
 
 
 KERNELS = KERNEL_NAMES

@@ -7,6 +7,8 @@ shapes and index ranges it was written for. Each error names the kernel and what
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from fastnn.backends.contract import FLOAT_DTYPES
@@ -71,7 +73,7 @@ def choice(kernel: str, name: str, value: str, allowed: tuple) -> str:
 
 
 def probability(kernel: str, name: str, p: float, closed_right: bool = True) -> float:
-    p = float(p)
+    p = real(kernel, name, p)
     if not (0.0 <= p <= 1.0) or (not closed_right and p == 1.0):
         raise ValueError(f"{kernel}: {name} must be in [0, 1{']' if closed_right else ')'}, got {p}")
     return p
@@ -93,3 +95,96 @@ def offsets_array(kernel: str, offsets, n_indices: int) -> np.ndarray:
         if off[-1] > n_indices:
             raise ValueError(f"{kernel}: offset {int(off[-1])} is past the end of {n_indices} indices")
     return off
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def real(kernel: str, name: str, value) -> float:
+    """A Python or NumPy real number (bools included, as float() takes them) as a float; anything
+    else (a string, None, an array) is a TypeError naming the kernel and the argument."""
+    if type(value) is float:  # the common case, first
+        return value
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf":
+        value = value.item()
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{kernel}: {name} must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def integer(kernel: str, name: str, value, low: int = INT64_MIN, high: int = INT64_MAX) -> int:
+    """A Python or NumPy integer (not a bool, not a float) in [low, high] as an int."""
+    if type(value) is int and low <= value <= high:  # the common case, first
+        return value
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{kernel}: {name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if not low <= value <= high:
+        bounds = f">= {low}" if high == INT64_MAX and low != INT64_MIN else f"in [{low}, {high}]"
+        raise ValueError(f"{kernel}: {name} must be {bounds}, got {value}")
+    return value
+
+
+def flag(kernel: str, name: str, value) -> bool:
+    """A bool (Python or NumPy, or the integers 0 and 1) as a bool."""
+    if type(value) is bool:
+        return value
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and int(value) in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{kernel}: {name} must be a bool, got {type(value).__name__} {value!r}")
+
+
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array at the root of `a`'s chain of views."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def disjoint(kernel: str, written: dict, others: dict) -> None:
+    """Raise unless every array a kernel writes in place (`written`, by argument name) shares no
+    memory with any other argument (`written` and `others`): an aliased buffer would make the
+    result depend on the order in which a backend reads and writes."""
+    arrays = [(k, v) for k, v in (*written.items(), *others.items()) if isinstance(v, np.ndarray)]
+    owners = [_owner(a) for _, a in arrays]
+    if all(o.base is None for o in owners) and len({id(o) for o in owners}) == len(owners):
+        return  # views of distinct arrays that own their memory cannot overlap
+    n_written = sum(1 for v in written.values() if isinstance(v, np.ndarray))
+    for i in range(n_written):
+        name, a = arrays[i]
+        for other, b in arrays[i + 1:]:
+            if np.may_share_memory(a, b) and np.shares_memory(a, b):
+                raise ValueError(f"{kernel}: {name} and {other} share memory; an array updated in place "
+                                 f"must not overlap another argument (pass a copy)")
+
+
+def ready_for_update(param, grad, states) -> bool:
+    """True when the optimizer kernels' arrays need no conversion and cannot overlap: ndarrays of one
+    float dtype and shape, C-contiguous, param and states writeable, each owning its memory and each
+    a distinct object. (Anything else takes the full checks, :func:`disjoint` included.)"""
+    if type(param) is not np.ndarray or type(grad) is not np.ndarray or param.dtype not in FLOAT_DTYPES:
+        return False
+    shape, dtype = param.shape, param.dtype
+    if grad.dtype != dtype or grad.shape != shape or grad.base is not None or not grad.flags.c_contiguous:
+        return False
+    seen = {id(grad)}
+    for a in (param, *states):
+        if a is None:
+            continue
+        if (type(a) is not np.ndarray or a.base is not None or a.shape != shape or a.dtype != dtype
+                or id(a) in seen or not a.flags.c_contiguous or not a.flags.writeable):
+            return False
+        seen.add(id(a))
+    return True
+
+
+def padding_index(kernel: str, padding_idx, num_embeddings: int) -> int:
+    """padding_idx as the kernels take it: -1 for none, else a row in [0, num_embeddings)."""
+    if padding_idx is None:
+        return -1
+    padding_idx = integer(kernel, "padding_idx", padding_idx)
+    if not 0 <= padding_idx < num_embeddings:
+        raise ValueError(f"{kernel}: padding_idx {padding_idx} out of range for {num_embeddings} rows")
+    return padding_idx

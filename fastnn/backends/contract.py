@@ -160,6 +160,8 @@ KERNELS: dict[str, Kernel] = {
                                                    "padding_idx")),
     "dropout_forward": Kernel("dropout", ("x", "p", "seed")),
     "dropout_backward": Kernel("dropout", ("grad_out", "mask", "p")),
+    "layer_norm_forward": Kernel("layer_norm", ("x", "weight", "bias", "eps")),
+    "layer_norm_backward": Kernel("layer_norm", ("grad_out", "x", "weight", "mean", "rstd", "need_bias_grad")),
 }
 KERNEL_NAMES = tuple(KERNELS)
 FAMILIES = tuple(dict.fromkeys(k.family for k in KERNELS.values()))
@@ -173,7 +175,7 @@ def family_kernels(family: str) -> tuple[str, ...]:
 
 # ------------------------------------------------------------------ Cython builds
 ISA_ORDER = ("avx512", "avx2", "baseline")  # best first
-WIDE_FAMILIES = ("activations", "dense", "losses", "optim")
+WIDE_FAMILIES = ("activations", "dense", "losses", "optim", "layer_norm")
 """Families bound by vector width, built once per instruction set (setup.py) and loaded best first."""
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from hypothesis import strategies as st
+
+from fastnn.backends.contract import saves_input
 
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 LAYOUTS = ("contiguous", "transposed", "strided")
@@ -22,10 +25,11 @@ def rtol_for(dtype) -> float:
 
 
 def assert_close(actual, expected, dtype, rtol: float | None = None, scale: float | None = None,
-                 what: str = "") -> None:
+                 what: str = "", scale_floor: float = 0.0) -> None:
     """|actual - expected| <= rtol*|expected| + rtol*scale elementwise, where scale defaults to
-    the largest finite |expected| (so values near zero are judged against the array's magnitude).
-    Shapes and dtypes must match and NaNs must sit in the same places."""
+    the largest finite |expected| (so values near zero are judged against the array's magnitude),
+    and is at least `scale_floor` (the output's natural magnitude, when every value may cancel to
+    ~0). Shapes and dtypes must match and NaNs must sit in the same places."""
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != reference {expected.shape}"
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != reference {expected.dtype}"
@@ -33,6 +37,7 @@ def assert_close(actual, expected, dtype, rtol: float | None = None, scale: floa
     if scale is None:
         finite = np.abs(expected[np.isfinite(expected)]) if expected.size else np.zeros(0)
         scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    scale = max(scale, scale_floor)
     with np.errstate(invalid="ignore", over="ignore"):
         close = np.abs(actual.astype(np.float64) - expected) <= rtol * (np.abs(expected) + scale)
     close |= (actual == expected) | (np.isnan(actual) & np.isnan(expected))  # equal infinities, NaN for NaN
@@ -44,12 +49,13 @@ def assert_close(actual, expected, dtype, rtol: float | None = None, scale: floa
             f"worst at flat index {worst}: {actual.reshape(-1)[worst]!r} vs reference {expected.reshape(-1)[worst]!r}")
 
 
-def assert_outputs_close(actual, expected, dtype, what: str, rtol: float | None = None) -> None:
+def assert_outputs_close(actual, expected, dtype, what: str, rtol: float | None = None,
+                         scale_floor: float = 0.0) -> None:
     """Compare a kernel's return value (an array, None, or a tuple of them) with the reference's."""
     if isinstance(expected, tuple):
         assert isinstance(actual, tuple) and len(actual) == len(expected), f"{what}: returned {type(actual)}"
         for i, (a, e) in enumerate(zip(actual, expected)):
-            assert_outputs_close(a, e, dtype, f"{what}[{i}]", rtol)
+            assert_outputs_close(a, e, dtype, f"{what}[{i}]", rtol, scale_floor)
     elif expected is None:
         assert actual is None, f"{what}: expected None, got {type(actual)}"
     elif np.asarray(expected).dtype.kind in "iub":
@@ -57,7 +63,7 @@ def assert_outputs_close(actual, expected, dtype, what: str, rtol: float | None 
         assert np.asarray(actual).dtype == np.asarray(expected).dtype, what
     else:
         assert isinstance(actual, np.ndarray), f"{what}: returned a {type(actual).__name__}, not an ndarray"
-        assert_close(actual, expected, dtype, rtol=rtol, what=what)
+        assert_close(actual, expected, dtype, rtol=rtol, what=what, scale_floor=scale_floor)
 
 
 def with_layout(a, layout: str):
@@ -87,7 +93,7 @@ def assert_unchanged(before, after, what: str) -> None:
 
 
 def compare_kernel(backend, reference, kernel: str, args: tuple, kwargs: dict, dtype, layout: str = "contiguous",
-                   rtol: float | None = None):
+                   rtol: float | None = None, scale_floor: float = 0.0):
     """Run `kernel` on the reference (C-contiguous inputs) and on `backend` (inputs in `layout`),
     check the backend left its inputs alone, and compare the outputs. Returns both outputs."""
     reference_args = snapshot(args)
@@ -96,7 +102,7 @@ def compare_kernel(backend, reference, kernel: str, args: tuple, kwargs: dict, d
     before = snapshot(test_args)
     actual = getattr(backend, kernel)(*test_args, **kwargs)
     assert_unchanged(before, test_args, f"{backend.name}.{kernel}")
-    assert_outputs_close(actual, expected, dtype, f"{backend.name}.{kernel}({layout})", rtol)
+    assert_outputs_close(actual, expected, dtype, f"{backend.name}.{kernel}({layout})", rtol, scale_floor)
     return actual, expected
 
 
@@ -127,3 +133,36 @@ def compare_update(backend, reference, dtype, kernel, shape, seed, layout, state
     for name in expected:
         assert_close(actual[name], expected[name], dtype, what=f"{backend.name}.{kernel} {name} {options}")
     assert not np.array_equal(actual["param"], param) or options.get("lr") == 0
+
+
+# ------------------------------------------------------------------ shared by the kernel-family tests
+LARGE_ROWS, LARGE_COLS = 3000, 700
+
+
+dims = st.integers(1, 37)
+
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+layouts = st.sampled_from(LAYOUTS)
+
+
+scales = st.sampled_from([0.1, 1.0, 8.0])
+
+
+def activation_input(seed: int, shape, dtype, scale: float) -> np.ndarray:
+    """Normal values with some exact zeros (the kink of relu / leaky_relu)."""
+    x = randn(seed, shape, dtype, scale)
+    x.reshape(-1)[:: 7] = 0
+    return x
+
+
+def saved_for(reference, z: np.ndarray, activation: str, slope: float) -> np.ndarray:
+    return z if saves_input(activation) else reference.activation_forward(z, activation, slope)
+
+
+shapes = st.lists(dims, min_size=1, max_size=2)
+
+
+LARGE = (LARGE_ROWS, LARGE_COLS)  # above the compiled backends' thread thresholds

@@ -232,3 +232,122 @@ def test_optimizer_accepts_a_non_contiguous_gradient(backend):
     grad = arr(6, 4, seed=1).T  # a transposed view
     backend.sgd_update(param, grad, lr=0.1)
     np.testing.assert_allclose(param, expected - 0.1 * grad, rtol=1e-14)
+
+
+# ------------------------------------------------------------- Python values where numbers belong
+V, I2 = arr(2, 3), np.array([0, 1])
+PYTHON_VALUE_CASES = [
+    ("softmax_cross_entropy", lambda b: b.softmax_cross_entropy(LOGITS[:2], I2, ignore_index=2**70), ValueError,
+     r"ignore_index must be in \[-9223372036854775808, 9223372036854775807\], got 1180591620717411303424"),
+    ("softmax_cross_entropy", lambda b: b.softmax_cross_entropy(LOGITS[:2], I2, ignore_index="a"), TypeError,
+     r"ignore_index must be an integer, got str"),
+    ("softmax_cross_entropy", lambda b: b.softmax_cross_entropy(LOGITS[:2], I2, ignore_index=None), TypeError,
+     r"ignore_index must be an integer, got NoneType"),
+    ("softmax_cross_entropy", lambda b: b.softmax_cross_entropy(LOGITS[:2], I2, ignore_index=1.0), TypeError,
+     r"ignore_index must be an integer, got float"),
+    ("softmax_cross_entropy", lambda b: b.softmax_cross_entropy(LOGITS[:2], I2, label_smoothing="a"), TypeError,
+     r"label_smoothing must be a real number"),
+    ("activation_forward", lambda b: b.activation_forward(V, "leaky_relu", "a"), TypeError,
+     r"negative_slope must be a real number, got str 'a'"),
+    ("activation_backward", lambda b: b.activation_backward(V, V, "leaky_relu", None), TypeError,
+     r"negative_slope must be a real number, got NoneType"),
+    ("linear_forward", lambda b: b.linear_forward(X, W, None, "leaky_relu", None), TypeError,
+     r"negative_slope must be a real number"),
+    ("linear_backward", lambda b: b.linear_backward(arr(4, 3), X, W, arr(4, 3), "relu", 0.01, "no"), TypeError,
+     r"need_input_grad must be a bool, got str"),
+    ("dropout_forward", lambda b: b.dropout_forward(V, None, 1), TypeError, r"p must be a real number"),
+    ("dropout_forward", lambda b: b.dropout_forward(V, 0.5, "x"), TypeError, r"seed must be an integer, got str"),
+    ("dropout_forward", lambda b: b.dropout_forward(V, 0.5, 1.5), TypeError, r"seed must be an integer, got float"),
+    ("dropout_forward", lambda b: b.dropout_forward(V, 0.5, 2**64), ValueError, r"seed must be in \[0, "),
+    ("dropout_backward", lambda b: b.dropout_backward(V, np.ones((2, 3), np.uint8), "p"), TypeError,
+     r"p must be a real number"),
+    ("sgd_update", lambda b: b.sgd_update(arr(3), arr(3), lr="x"), TypeError, r"lr must be a real number, got str"),
+    ("sgd_update", lambda b: b.sgd_update(arr(3), arr(3), arr(3), lr=0.1, momentum=None), TypeError,
+     r"momentum must be a real number"),
+    ("sgd_update", lambda b: b.sgd_update(arr(3), arr(3), lr=0.1, nesterov="yes"), TypeError,
+     r"nesterov must be a bool"),
+    ("adagrad_update", lambda b: b.adagrad_update(arr(3), arr(3), arr(3), clr=None), TypeError,
+     r"clr must be a real number"),
+    ("rmsprop_update", lambda b: b.rmsprop_update(arr(3), arr(3), arr(3), lr=0.1, momentum="0.9"), TypeError,
+     r"momentum must be a real number"),
+    ("adadelta_update", lambda b: b.adadelta_update(arr(3), arr(3), arr(3), arr(3), rho=[0.9]), TypeError,
+     r"rho must be a real number, got list"),
+    ("adam_update", lambda b: b.adam_update(arr(3), arr(3), arr(3), arr(3), step=2**70), ValueError,
+     r"step must be >= 1, got 1180591620717411303424"),
+    ("adam_update", lambda b: b.adam_update(arr(3), arr(3), arr(3), arr(3), step="1"), TypeError,
+     r"step must be an integer, got str"),
+    ("adam_update", lambda b: b.adam_update(arr(3), arr(3), arr(3), arr(3), step=1, lr=None), TypeError,
+     r"lr must be a real number"),
+    ("embedding_backward", lambda b: b.embedding_backward(V, I2, None), TypeError,
+     r"num_embeddings must be an integer, got NoneType"),
+    ("embedding_backward", lambda b: b.embedding_backward(V, I2, 2**70), ValueError,
+     r"num_embeddings must be >= 0, got 1180591620717411303424"),
+    ("embedding_backward", lambda b: b.embedding_backward(V, I2, 3, "a"), TypeError,
+     r"padding_idx must be an integer, got str"),
+    ("embedding_bag_forward", lambda b: b.embedding_bag_forward(EMB, I2, np.array([0]), "sum", 2.0), TypeError,
+     r"padding_idx must be an integer, got float"),
+    ("embedding_bag_backward", lambda b: b.embedding_bag_backward(arr(1, 3), I2, np.array([0]), "5"), TypeError,
+     r"num_embeddings must be an integer, got str"),
+]
+
+
+@pytest.mark.parametrize("kernel,call,error,message", PYTHON_VALUE_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(PYTHON_VALUE_CASES)])
+def test_python_values_get_a_named_error_identical_on_every_backend(backend, kernel, call, error, message):
+    with pytest.raises(error, match=rf"^{kernel}: {message}"):
+        call(backend)
+
+
+@pytest.mark.parametrize("value", [np.float32(0.5), np.float64(0.5), np.array(0.5), 1, True, np.int64(1)])
+def test_numpy_scalars_and_ints_are_accepted_as_reals(backend, value):
+    out = backend.activation_forward(np.array([-2.0, 2.0]), "leaky_relu", value)
+    np.testing.assert_allclose(out, [-2.0 * float(value), 2.0])
+
+
+# ------------------------------------------------------------- aliased in-place buffers
+def _aliases(p):
+    """(description, call) pairs whose arrays updated in place overlap another argument."""
+    g = arr(4, 6, seed=1)
+    return [
+        ("sgd buffer is grad", "momentum_buffer and grad",
+         lambda b: b.sgd_update(p, g, g, lr=0.1, momentum=0.9, nesterov=True)),
+        ("sgd param is grad", "param and grad", lambda b: b.sgd_update(p, p, lr=0.1)),
+        ("sgd grad overlaps param", "param and grad", lambda b: b.sgd_update(p.reshape(-1)[:12], p.reshape(-1)[6:18],
+                                                                             lr=0.1)),
+        ("rmsprop square_avg is grad_avg", "square_avg and grad_avg",
+         lambda b: (lambda s: b.rmsprop_update(p, g, s, None, s, lr=0.1, centered=True))(np.ones_like(p))),
+        ("rmsprop buffer is square_avg", "square_avg and momentum_buffer",
+         lambda b: (lambda s: b.rmsprop_update(p, g, s, s, lr=0.1, momentum=0.9))(np.ones_like(p))),
+        ("adam exp_avg is param", "param and exp_avg", lambda b: b.adam_update(p, g, p, np.ones_like(p), step=1)),
+        ("adam exp_avg_sq is max", "exp_avg_sq and max_exp_avg_sq",
+         lambda b: (lambda v: b.adam_update(p, g, np.zeros_like(p), v, v, step=1, amsgrad=True))(np.ones_like(p))),
+        ("adagrad sum views grad", "state_sum and grad",
+         lambda b: (lambda s: b.adagrad_update(p, s[0], s[0][None].reshape(4, 6), clr=0.1))(np.ones((1, 4, 6)))),
+        ("adadelta acc is a view of square_avg", "square_avg and acc_delta",
+         lambda b: (lambda s: b.adadelta_update(p, g, s, s[:, :].view(), lr=1.0))(np.ones_like(p))),
+    ]
+
+
+ALIAS_IDS = [c[0] for c in _aliases(X.copy())]
+
+
+@pytest.mark.parametrize("index", range(len(ALIAS_IDS)), ids=ALIAS_IDS)
+def test_aliased_in_place_buffers_are_refused_and_change_nothing(backend, index):
+    param = X.copy()
+    _, names, call = _aliases(param)[index]
+    with pytest.raises(ValueError, match=rf"^\w+_update: {names} share memory"):
+        call(backend)
+    np.testing.assert_array_equal(param, X)
+
+
+def test_disjoint_views_of_one_buffer_are_accepted(backend):
+    """Two halves of one buffer do not overlap: no false alarm (the exact test, not the owner)."""
+    buffer = arr(2, 24, seed=3)
+    param, grad, buf = buffer[0], buffer[1], np.zeros(24)
+    expected = param - 0.1 * grad
+    backend.sgd_update(param, grad, lr=0.1)
+    np.testing.assert_allclose(param, expected, rtol=1e-14)
+    flat = np.zeros(48)
+    backend.sgd_update(flat[:24], grad, flat[24:], lr=0.1, momentum=0.9, first_step=True)
+    np.testing.assert_allclose(flat[24:], grad, rtol=1e-14)
+    assert buf.sum() == 0

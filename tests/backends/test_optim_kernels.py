@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_testing import assert_close
+from backend_testing import LARGE, assert_close, compare_update, layouts, seeds, shapes
+from hypothesis import example, given
 
 SHAPE = (7, 5)
 STEPS = 20
@@ -194,3 +195,121 @@ def test_twenty_steps_match_torch_optim(backend, dtype, name, case):
     for key, value in state.items():
         expected = torch_state[TORCH_STATE_NAMES.get(key, key)].numpy()
         assert_close(value, expected, dtype, rtol=rtol, what=f"{backend.name} {name} {key}")
+
+
+# ----------------------------------------------------------------- float32 accuracy against PyTorch's own
+TRAJECTORY_SHAPE, TRAJECTORY_STEPS = (64, 64), 25
+
+
+def torch_trajectory(torch, name, case, param0, grads, dtype):
+    tensor = torch.from_numpy(param0.astype(dtype)).requires_grad_(True)
+    optimizer = torch_optimizer(torch, name, case, [tensor])
+    for grad in grads:
+        tensor.grad = torch.from_numpy(grad.astype(dtype))
+        optimizer.step()
+    return tensor.detach().numpy().astype(np.float64)
+
+
+@pytest.mark.parametrize("name,case", CASES, ids=CASE_IDS)
+def test_float32_trajectory_error_is_within_twice_pytorchs(backend, reference, name, case):
+    """25 float32 steps drift from the exact (float64) trajectory at most ~2x as far as PyTorch's own
+    float32 run drifts from PyTorch's float64 run (the gradients are the same float32 values in all
+    four runs). Catches an operation order that loses precision, e.g. a cancelling centered variance."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: no float32 error to compare with")
+    rng = np.random.default_rng(11)
+    param0 = rng.standard_normal(TRAJECTORY_SHAPE).astype(np.float32).astype(np.float64)
+    grads = [(rng.standard_normal(TRAJECTORY_SHAPE) * (1 + 0.1 * i)).astype(np.float32).astype(np.float64)
+             for i in range(TRAJECTORY_STEPS)]
+    exact, _ = kernel_trajectory(reference, name, case, param0, grads)
+    ours, _ = kernel_trajectory(backend, name, case, param0.astype(np.float32), [g.astype(np.float32) for g in grads])
+    torch_exact = torch_trajectory(torch, name, case, param0, grads, np.float64)
+    torch_ours = torch_trajectory(torch, name, case, param0, grads, np.float32)
+    np.testing.assert_allclose(exact, torch_exact, rtol=1e-9, atol=1e-12)  # both references agree
+    floor = 4 * np.finfo(np.float32).eps * np.abs(exact).max()  # a few roundings of the result itself
+    our_error = np.abs(ours.astype(np.float64) - exact).max()
+    torch_error = np.abs(torch_ours - torch_exact).max()
+    assert our_error <= 2 * torch_error + floor, \
+        f"{backend.name} {name}: float32 error {our_error:.3g}, PyTorch's {torch_error:.3g} (floor {floor:.3g})"
+
+
+# ----------------------------------------------------------------- every backend against the reference
+@pytest.mark.parametrize("options", [
+    {"lr": 0.1}, {"lr": 0.1, "weight_decay": 0.01},
+    {"lr": 0.05, "momentum": 0.9}, {"lr": 0.05, "momentum": 0.9, "first_step": True},
+    {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.02},
+    {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "first_step": True},
+    {"lr": 0.05, "momentum": 0.8, "nesterov": True}, {"lr": 0.05, "momentum": 0.8, "nesterov": True,
+                                                       "weight_decay": 0.1, "first_step": True},
+], ids=str)
+@given(shape=shapes, seed=seeds, layout=layouts)
+@example(shape=[1], seed=1, layout="strided")
+def test_sgd_update(backend, reference, dtype, options, shape, seed, layout):
+    kinds = {"momentum_buffer": "any"} if options.get("momentum") else {}
+    compare_update(backend, reference, dtype, "sgd_update", shape, seed, layout, kinds, options)
+
+
+@pytest.mark.parametrize("options", [
+    {"clr": 0.1}, {"clr": 0.05, "weight_decay": 0.1, "eps": 1e-6}, {"clr": 0.01, "eps": 0.0},
+], ids=str)
+@given(shape=shapes, seed=seeds, layout=layouts)
+@example(shape=[1], seed=1, layout="strided")
+def test_adagrad_update(backend, reference, dtype, options, shape, seed, layout):
+    compare_update(backend, reference, dtype, "adagrad_update", shape, seed, layout, {"state_sum": "positive"},
+                   options)
+
+
+@pytest.mark.parametrize("options", [
+    {"lr": 0.01}, {"lr": 0.01, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.1},
+    {"lr": 0.01, "momentum": 0.9}, {"lr": 0.01, "centered": True},
+    {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.05},
+], ids=str)
+@given(shape=shapes, seed=seeds, layout=layouts)
+@example(shape=[1], seed=1, layout="strided")
+def test_rmsprop_update(backend, reference, dtype, options, shape, seed, layout):
+    kinds = {"square_avg": "positive"}
+    if options.get("momentum"):
+        kinds["momentum_buffer"] = "any"
+    if options.get("centered"):
+        kinds["grad_avg"] = "any"
+    compare_update(backend, reference, dtype, "rmsprop_update", shape, seed, layout, kinds, options)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"lr": 0.5, "rho": 0.95, "eps": 1e-4, "weight_decay": 0.1},
+], ids=str)
+@given(shape=shapes, seed=seeds, layout=layouts)
+@example(shape=[1], seed=1, layout="strided")
+def test_adadelta_update(backend, reference, dtype, options, shape, seed, layout):
+    kinds = {"square_avg": "positive", "acc_delta": "positive"}
+    compare_update(backend, reference, dtype, "adadelta_update", shape, seed, layout, kinds, options)
+
+
+@pytest.mark.parametrize("options", [
+    {"step": 1}, {"step": 7, "lr": 0.01, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6},
+    {"step": 3, "weight_decay": 0.1}, {"step": 3, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    {"step": 1, "amsgrad": True}, {"step": 12, "amsgrad": True, "weight_decay": 0.05},
+    {"step": 5, "amsgrad": True, "weight_decay": 0.05, "decoupled_weight_decay": True, "lr": 0.1},
+], ids=str)
+@given(shape=shapes, seed=seeds, layout=layouts)
+@example(shape=[1], seed=1, layout="strided")
+def test_adam_update(backend, reference, dtype, options, shape, seed, layout):
+    kinds = {"exp_avg": "any", "exp_avg_sq": "positive"}
+    if options.get("amsgrad"):
+        kinds["max_exp_avg_sq"] = "positive"
+    compare_update(backend, reference, dtype, "adam_update", shape, seed, layout, kinds, options)
+
+
+@pytest.mark.parametrize("kernel,state_kinds,options", [
+    ("sgd_update", {"momentum_buffer": "any"}, {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
+    ("sgd_update", {"momentum_buffer": "any"}, {"lr": 0.05, "momentum": 0.9, "nesterov": True, "first_step": True}),
+    ("adagrad_update", {"state_sum": "positive"}, {"clr": 0.05, "weight_decay": 0.1}),
+    ("rmsprop_update", {"square_avg": "positive", "momentum_buffer": "any", "grad_avg": "any"},
+     {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.05}),
+    ("adadelta_update", {"square_avg": "positive", "acc_delta": "positive"}, {"weight_decay": 0.1}),
+    ("adam_update", {"exp_avg": "any", "exp_avg_sq": "positive", "max_exp_avg_sq": "positive"},
+     {"step": 5, "amsgrad": True, "weight_decay": 0.05}),
+    ("adam_update", {"exp_avg": "any", "exp_avg_sq": "positive"},
+     {"step": 3, "weight_decay": 0.05, "decoupled_weight_decay": True}),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_large_optimizer_updates(backend, reference, dtype, kernel, state_kinds, options):
+    compare_update(backend, reference, dtype, kernel, list(LARGE), 1, "transposed", state_kinds, options)

@@ -17,13 +17,13 @@ from numba.extending import overload
 
 from fastnn.backends.contract import (
     ACTIVATION_CODES,
+    ACTIVATIONS,
     COST_MATH,
     COST_PASS,
     COSTS,
     GELU_TANH_COEF,
     INV_SQRT_2PI,
     SQRT_2_OVER_PI,
-    activation,
 )
 from fastnn.backends.numba.jit import BLOCK, jit, pick, serial_and_parallel
 from fastnn.backends.numba.mathfun import exp_, norm_cdf, tanh_
@@ -255,12 +255,18 @@ LOG_SOFTMAX_FORWARD = serial_and_parallel(_log_softmax_forward)
 LOG_SOFTMAX_BACKWARD = serial_and_parallel(_log_softmax_backward)
 
 
+_FORWARD_COST = {a.name: COSTS[a.cost] for a in ACTIVATIONS}
+_BACKWARD_COST = {a.name: COSTS[a.backward_cost] for a in ACTIVATIONS}
+
+
 def forward_cost(name: str) -> int:
-    return COSTS[activation(name).cost]
+    """The contract's cost class of the activation's forward pass."""
+    return _FORWARD_COST[name]
 
 
 def backward_cost(name: str) -> int:
-    return COSTS[activation(name).backward_cost]
+    """The contract's cost class of the activation's backward pass."""
+    return _BACKWARD_COST[name]
 
 
 # ------------------------------------------------------------------ the kernel table's entries

@@ -25,15 +25,16 @@ from fastnn import threads
 from fastnn.backends import contract
 
 
-def _source_key() -> str:
+def source_key(directory: Path) -> str:
+    """A digest of every module in `directory` and of the kernel contract."""
     digest = hashlib.sha256(contract.fingerprint().encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(directory.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
-SOURCE_KEY = _source_key()
+SOURCE_KEY = source_key(Path(__file__).parent)
 
 # Work unit of the flat elementwise kernels: big enough to amortise a loop, small enough to
 # stay in L1/L2 and to spread over the threads.
@@ -65,8 +66,11 @@ def serial_and_parallel(func) -> tuple:
 
 
 def pick(kernels: tuple, elements: int, cost: int):
-    """The serial kernel when the thread policy gives one thread for this much work, else the parallel one."""
-    return kernels[0] if threads.team_size(elements * cost) == 1 else kernels[1]
+    """The serial kernel when the thread policy (``threads.team_size``) gives one thread for this
+    much work, else the parallel one (written out: it runs before every kernel call)."""
+    if elements * cost < threads.PARALLEL_MIN_WORK or threads.get_num_threads() < 2:
+        return kernels[0]
+    return kernels[1]
 
 
 def blocks(n: int) -> int:

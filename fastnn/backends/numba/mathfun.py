@@ -1,7 +1,7 @@
 """Scalar transcendentals for the Numba kernels: ``exp_``, ``tanh_``, ``log1p_unit``, ``norm_cdf``.
 
 PyPI's llvmlite has no SVML, so ``math.exp``/``math.tanh`` inside a loop run one element at a
-time through libm (float32 ~7x slower than NumPy's SIMD ufunc; float64 tanh ~9x). So exp and
+time through libm (several times slower than NumPy's SIMD ufunc, see docs/performance.md). So exp and
 tanh are written as plain arithmetic that LLVM vectorises: for float64, Cephes' double ``exp``
 and ``tanh`` (relative error ~2e-16: the reference's 1e-12 is kept by a wide margin); for
 float32 the cheaper approximations below. erf stays on libm for float64.
@@ -188,7 +188,7 @@ def norm_cdf(x):
 
 
 # inline="always" here and on the gelu overloads that call it: LLVM declines to inline a body
-# this long, and a call per element keeps the loop scalar (13x slower).
+# this long, and a call per element keeps the loop scalar (docs/performance.md).
 @overload(norm_cdf, inline="always")
 def _norm_cdf_overload(x):
     if x != types.float32:

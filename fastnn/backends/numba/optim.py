@@ -52,11 +52,13 @@ def _adagrad(param, grad, state_sum, clr, weight_decay, eps):
 
 def _rmsprop(param, grad, square_avg, buf, grad_avg, lr, alpha, eps, weight_decay, momentum, centered):
     """g = grad + wd p; v = alpha v + (1-alpha) g^2; avg = sqrt(v - m^2) + eps with
-    m = alpha m + (1-alpha) g (centered), else sqrt(v) + eps; buf = momentum buf + g/avg,
+    m = lerp(m, g, 1-alpha) (centered, PyTorch's order), else sqrt(v) + eps; buf = momentum buf + g/avg,
     p -= lr buf (momentum > 0), else p -= lr g / avg."""
     ty = param.dtype.type
     n = param.shape[0]
     wd, a, rest, e, mom, step = ty(weight_decay), ty(alpha), ty(1.0 - alpha), ty(eps), ty(momentum), ty(lr)
+    lerp_near = abs(rest) < ty(0.5)  # torch.lerp's two forms, chosen by the weight
+    keep = ty(1.0) - rest
     for b in range((n + BLOCK - 1) // BLOCK):
         lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
         p, dp, sq, mb, ga = param[lo:hi], grad[lo:hi], square_avg[lo:hi], buf[lo:hi], grad_avg[lo:hi]
@@ -65,7 +67,7 @@ def _rmsprop(param, grad, square_avg, buf, grad_avg, lr, alpha, eps, weight_deca
             v = sq[i] * a + rest * g * g
             sq[i] = v
             if centered:
-                m = ga[i] * a + rest * g
+                m = ga[i] + rest * (g - ga[i]) if lerp_near else g - (g - ga[i]) * keep
                 ga[i] = m
                 avg = math.sqrt(v - m * m) + e
             else:

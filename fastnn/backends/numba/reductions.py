@@ -2,10 +2,10 @@
 
 Without fast-math flags LLVM must add floats in source order, one at a time; ``total`` allows
 reassociation (``fastmath={"reassoc"}``, on this function only) so the sum runs in vector lanes:
-the same kind of reordering NumPy's own pairwise sum makes, ~15x faster than a sequential loop,
+the same kind of reordering NumPy's own pairwise sum makes, much faster than a sequential loop,
 with an error of the same order. No other fast-math assumption (no NaN, no inf) is made, so NaN
 and inf propagate. A float max reduction does not vectorise even then; ``maximum`` keeps eight
-independent running maxima, which removes the loop-carried dependency (~3.6x faster).
+independent running maxima, which removes the loop-carried dependency (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -36,9 +36,12 @@ def rmsprop_update(param, grad, square_avg, momentum_buffer, grad_avg, lr, alpha
     g = _decayed(param, grad, weight_decay)
     square_avg *= t(alpha)
     square_avg += t(1 - alpha) * g * g
-    if centered:
-        grad_avg *= t(alpha)
-        grad_avg += t(1 - alpha) * g
+    if centered:  # PyTorch's order: grad_avg.lerp_(g, 1 - alpha), then sqrt(square_avg - grad_avg^2)
+        w = t(1 - alpha)
+        if abs(w) < 0.5:
+            grad_avg += w * (g - grad_avg)
+        else:
+            grad_avg[...] = g - (g - grad_avg) * (t(1) - w)
         avg = np.sqrt(square_avg - grad_avg * grad_avg) + t(eps)
     else:
         avg = np.sqrt(square_avg) + t(eps)

@@ -1,0 +1,133 @@
+"""Timing for ``fastnn bench``: interleaved medians, and PyTorch in a worker process of its own."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import fastnn
+
+Timer = Callable[[], None]
+
+
+def median_time(fn: Timer, number: int = 1) -> float:
+    if isinstance(fn, TorchWorker):
+        return fn.time(number)
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def interleaved(impls: dict[str, Timer], repeats: int, number: int = 1) -> dict[str, float]:
+    """Median seconds per call of each implementation, sampled round-robin ``repeats`` times."""
+    samples: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(repeats):
+        for name, fn in impls.items():
+            samples[name].append(median_time(fn, number))
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+_TORCH_WORKER = """
+import sys, time, numpy as np, torch
+torch.set_num_threads(int(sys.argv[1]))
+torch.manual_seed(0)
+nn = torch.nn
+run = None
+
+def mlp_epoch(n, batch=128):  # workload (a): the data of fastnn.bench.mlp_epoch_data
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((n, 784), dtype=np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, n).astype(np.int64))
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt, loss_fn, gen = torch.optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss(), torch.Generator()
+    gen.manual_seed(0)
+    def epoch():
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, batch):
+            idx = order[i:i + batch]
+            opt.zero_grad(); loss_fn(model(x[idx]), y[idx]).backward(); opt.step()
+    return epoch
+
+def small_step(batch):  # workload (b)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+    opt, loss_fn = torch.optim.SGD(model.parameters(), lr=0.01), nn.CrossEntropyLoss()
+    xb, yb = torch.randn(batch, 20), torch.randint(0, 2, (batch,))
+    def step():
+        opt.zero_grad(); loss_fn(model(xb), yb).backward(); opt.step()
+    return step
+
+print(torch.__version__, torch.get_num_threads(), flush=True)
+for line in sys.stdin:
+    cmd, arg = line.split()
+    if cmd == "run":
+        start = time.perf_counter()
+        for _ in range(int(arg)):
+            run()
+        print((time.perf_counter() - start) / int(arg), flush=True)
+    else:
+        run = mlp_epoch(int(arg)) if cmd == "epoch" else small_step(int(arg))
+        run()
+        print("ready", flush=True)
+"""
+
+
+class TorchWorker:
+    """PyTorch in a process of its own, timed sample by sample over a pipe.
+
+    PyTorch and fastnn's compiled kernels would share one OpenMP runtime in a single process, so
+    whichever loaded first would impose its wait policy on the other (fastnn's PASSIVE made torch's
+    small steps ~3x slower). Apart, each runs as its users run it; samples still interleave.
+    """
+
+    def __init__(self) -> None:
+        env = fastnn.threads.environment_without_fastnn_defaults()
+        self.process = subprocess.Popen([sys.executable, "-c", _TORCH_WORKER, str(fastnn.get_num_threads())],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.version, self.threads = self._reply().split()
+
+    def _reply(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("fastnn bench: the PyTorch worker stopped")
+        return line.strip()
+
+    def _send(self, command: str) -> str:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._reply()
+
+    def load(self, workload: str, size: int) -> TorchWorker:
+        """Build workload "epoch" (with `size` samples) or "step" (with batch `size`) and run it once."""
+        self._send(f"{workload} {size}")
+        return self
+
+    def time(self, number: int) -> float:
+        return float(self._send(f"run {number}"))
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def torch_worker() -> TorchWorker | None:
+    """A PyTorch worker process, or None when PyTorch is not installed."""
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            return None
+    except ValueError:
+        return None
+    return TorchWorker()
+
+
+def backend_call(name: str, fn: Timer) -> Timer:
+    """`fn` run with backend `name` active."""
+    def run():
+        with fastnn.use_backend(name):
+            fn()
+    return run

@@ -1,0 +1,124 @@
+"""The losses kernel family (fused softmax cross-entropy, mse, bce with logits) of every backend
+against the NumPy reference.
+
+Shapes and values are drawn by hypothesis; the ``test_large_*`` tests use 3000 x 700 = 2.1M
+elements, above the compiled backends' thread thresholds, so the threaded paths run too. Inputs
+arrive C-contiguous, transposed or strided and must be left untouched. float64 agrees to ~1e-12
+relative, float32 to ~1e-5 (backend_testing.assert_close).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from backend_testing import (
+    LARGE,
+    LARGE_COLS,
+    LARGE_ROWS,
+    compare_kernel,
+    dims,
+    layouts,
+    randn,
+    scales,
+    seeds,
+)
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from fastnn.backends.contract import REDUCTIONS
+
+
+def labels(seed: int, n: int, c: int, ignore_index: int, ignored_fraction: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, c, n)
+    target[rng.random(n) < ignored_fraction] = ignore_index
+    return target
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(n=dims, c=dims, seed=seeds, layout=layouts, scale=scales,
+       smoothing=st.sampled_from([0.0, 0.1, 1.0]), ignore=st.sampled_from([(-100, 0.0), (-100, 0.3), (0, 0.0)]))
+@example(n=1, c=1, seed=1, layout="strided", scale=1.0, smoothing=0.0, ignore=(-100, 0.0))
+@example(n=1, c=7, seed=2, layout="transposed", scale=1.0, smoothing=0.1, ignore=(-100, 0.0))
+@example(n=6, c=4, seed=3, layout="strided", scale=1.0, smoothing=0.2, ignore=(-100, 0.5))
+@example(n=1, c=1, seed=0, layout="contiguous", scale=0.1, smoothing=0.1, ignore=(-100, 0.0))  # dlogits cancel to ~0
+def test_softmax_cross_entropy(backend, reference, dtype, reduction, n, c, seed, layout, scale, smoothing, ignore):
+    ignore_index, ignored_fraction = ignore
+    logits = randn(seed, (n, c), dtype, scale)
+    target = labels(seed + 1, n, c, ignore_index, ignored_fraction)
+    kwargs = {"reduction": reduction, "ignore_index": ignore_index, "label_smoothing": smoothing}
+    # dlogits = p - (1-eps) onehot - eps/C is bounded by 1: judged on that scale, not on its own
+    # (with one class it cancels to a rounding residue of either sign)
+    (loss, _), _ = compare_kernel(backend, reference, "softmax_cross_entropy", (logits, target), kwargs, dtype,
+                                  layout, scale_floor=1.0)
+    assert np.shape(loss) == ((n,) if reduction == "none" else ())
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_softmax_cross_entropy_ignores_ignored_rows(backend, reference, dtype, reduction):
+    logits = randn(0, (6, 5), dtype, 3.0)
+    target = np.array([1, -100, 4, -100, 0, 2])
+    (loss, grad), _ = compare_kernel(backend, reference, "softmax_cross_entropy", (logits, target),
+                                     {"reduction": reduction, "label_smoothing": 0.1}, dtype)
+    assert not grad[[1, 3]].any()
+    if reduction == "none":
+        assert not loss[[1, 3]].any()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_softmax_cross_entropy_with_every_row_ignored(backend, reference, dtype, reduction, smoothing):
+    """PyTorch's answer: a nan mean (0/0) but a zero gradient."""
+    (loss, grad), _ = compare_kernel(backend, reference, "softmax_cross_entropy", (randn(0, (4, 3), dtype),
+                                     np.full(4, -100)), {"reduction": reduction, "label_smoothing": smoothing}, dtype)
+    assert np.isnan(loss) if reduction == "mean" else not np.any(loss)
+    assert not grad.any()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_softmax_cross_entropy_extreme_logits(backend, reference, dtype, reduction, smoothing):
+    logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [-1e4, -1e4, -1e4], [5e3, -5e3, 1.0]], dtype=dtype)
+    target = np.array([1, 0, 2, 0])
+    (loss, grad), _ = compare_kernel(backend, reference, "softmax_cross_entropy", (logits, target),
+                                     {"reduction": reduction, "label_smoothing": smoothing}, dtype)
+    assert np.isfinite(loss).all() and np.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("kernel", ["mse_loss", "bce_with_logits"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(shape=st.lists(dims, min_size=1, max_size=3), seed=seeds, layout=layouts, scale=scales)
+@example(shape=[1], seed=1, layout="strided", scale=1.0)
+def test_elementwise_losses(backend, reference, dtype, kernel, reduction, shape, seed, layout, scale):
+    x = randn(seed, shape, dtype, scale)
+    if kernel == "mse_loss":
+        target = randn(seed + 1, shape, dtype, scale)
+    else:
+        target = np.random.default_rng(seed + 1).random(shape).astype(dtype)
+        target.reshape(-1)[::3] = np.round(target.reshape(-1)[::3])
+    compare_kernel(backend, reference, kernel, (x, target), {"reduction": reduction}, dtype, layout)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_extreme_logits(backend, reference, dtype, reduction):
+    x = np.array([-1e4, -500.0, -90.0, -20.0, 0.0, 20.0, 90.0, 500.0, 1e4], dtype=dtype)
+    target = np.array([0.0, 1.0, 0.5, 1.0, 0.3, 0.0, 1.0, 0.7, 1.0], dtype=dtype)
+    (loss, grad), _ = compare_kernel(backend, reference, "bce_with_logits", (x, target), {"reduction": reduction},
+                                     dtype)
+    assert np.isfinite(loss).all() and np.isfinite(grad).all()
+
+
+def test_large_softmax_and_losses(backend, reference, dtype):
+    x = randn(1, LARGE, dtype, 4.0)
+    for kernel in ("softmax", "log_softmax"):
+        out, _ = compare_kernel(backend, reference, f"{kernel}_forward", (x,), {}, dtype, "transposed")
+        compare_kernel(backend, reference, f"{kernel}_backward", (randn(2, LARGE, dtype), out), {}, dtype, "strided")
+    target = labels(3, LARGE_ROWS, LARGE_COLS, -100, 0.1)
+    for reduction in REDUCTIONS:
+        compare_kernel(backend, reference, "softmax_cross_entropy", (x, target),
+                       {"reduction": reduction, "label_smoothing": 0.1}, dtype, "transposed")
+        compare_kernel(backend, reference, "mse_loss", (x, randn(4, LARGE, dtype)), {"reduction": reduction}, dtype,
+                       "strided")
+        probabilities = np.random.default_rng(5).random(LARGE).astype(dtype)
+        compare_kernel(backend, reference, "bce_with_logits", (x, probabilities), {"reduction": reduction}, dtype,
+                       "transposed")
