@@ -20,6 +20,7 @@ from fastnn.nn.container import ModuleList, Residual, Sequential
 from fastnn.nn.distance import CosineSimilarity, PairwiseDistance
 from fastnn.nn.dropout import Dropout
 from fastnn.nn.embedding import Embedding, EmbeddingBag
+from fastnn.nn.layer_norm import LayerNorm
 from fastnn.nn.linear import Flatten, Identity, Linear
 from fastnn.nn.loss import (
     BCELoss,
@@ -43,6 +44,6 @@ __all__ = [
     "ReLU", "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "parallel", "utils",
 ]
 __all__ += [  # issue 10: normalisation, smooth activations, distances, more losses
-    "BatchNorm1d", "CosineSimilarity", "ELU", "HuberLoss", "KLDivLoss", "Mish", "MultiLabelSoftMarginLoss",
+    "BatchNorm1d", "CosineSimilarity", "LayerNorm", "ELU", "HuberLoss", "KLDivLoss", "Mish", "MultiLabelSoftMarginLoss",
     "PairwiseDistance", "SiLU", "SmoothL1Loss", "Softplus", "Softsign",
 ]

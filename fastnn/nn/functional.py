@@ -44,3 +44,4 @@ __all__ = [
     "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "softmax", "tanh",
 ]
 from fastnn.nn.functional_extra import *  # noqa: E402, F401, F403  (issue 10: more functional forms)
+from fastnn.nn.layer_norm import layer_norm  # noqa: E402, F401  (the fused kernel family layer_norm)
