@@ -82,11 +82,12 @@ bool = bool_
 # The training utilities build on the tensor layer, so they are imported after everything above.
 from fastnn import data, optim  # noqa: E402
 from fastnn.io import load, save  # noqa: E402
+from fastnn.safetensors import load_safetensors, save_safetensors  # noqa: E402  (the package loads on first call)
 
 __all__ = [
     "__version__", "available_backends", "get_backend", "get_num_threads", "set_backend",
     "set_num_threads", "threads", "use_backend",
-    "data", "load", "optim", "save",
+    "data", "load", "load_safetensors", "optim", "save", "save_safetensors",
     "allclose", "as_tensor", "equal", "eye", "full_like", "is_tensor", "linspace", "maximum", "minimum", "mm", "numel",
     "randint", "randperm", "set_grad_enabled",
     "SparseTensor", "Tensor", "arange", "bool", "bool_", "cat", "double", "empty", "enable_grad", "float", "float32",
