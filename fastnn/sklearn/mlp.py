@@ -45,8 +45,8 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 import fastnn
-from fastnn import nn, optim
-from fastnn.nn import functional as F
+from fastnn import nn
+from fastnn.sklearn.step import MLPStep
 
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "gelu")
 REGRESSION_LOSSES = ("squared_error", "absolute_error", "huber", "poisson")
@@ -226,17 +226,16 @@ class BaseMLP(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
-        self._optimizer = None
+        self._step = None
 
-    def _make_optimizer(self) -> optim.Optimizer:
-        weights = [m.weight for m in self._linears]
-        biases = [m.bias for m in self._linears]
-        groups = [{"params": weights}, {"params": biases, "weight_decay": 0.0}]
-        if self.solver == "sgd":
-            momentum = float(self.momentum)
-            return optim.SGD(groups, lr=self.learning_rate_init, momentum=momentum,
-                             nesterov=bool(self.nesterovs_momentum) and momentum > 0)
-        return optim.Adam(groups, lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+    def _parameter_arrays(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return [m.weight.numpy() for m in self._linears], [m.bias.numpy() for m in self._linears]
+
+    def _make_step(self) -> MLPStep:
+        weights, biases = self._parameter_arrays()
+        return MLPStep(weights, biases, self.activation, self.dropout, self._step_output(), self.solver,
+                       self.learning_rate_init, self.momentum, self.nesterovs_momentum, (self.beta_1, self.beta_2),
+                       getattr(self, "huber_delta", 1.0))
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -267,9 +266,8 @@ class BaseMLP(BaseEstimator):
         return np.concatenate(out)
 
     # ------------------------------------------------------------ training
-    # Subclasses supply _prepare (validated X, float32 target (n, n_outputs), sample weights),
-    # _batch_loss (the data term of the objective as a differentiable scalar), _output_activation
-    # and _predict_validated.
+    # Subclasses supply _prepare (validated X, target (n, n_outputs), sample weights), _step_output
+    # and _step_target (the loss kernel's view of the target), _output_activation and _predict_validated.
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any = None) -> BaseMLP:
         self._validate_params()
         first = not hasattr(self, "module_") or (not self.warm_start and not incremental)
@@ -282,11 +280,11 @@ class BaseMLP(BaseEstimator):
             raise ValueError(f"y has {target.shape[1]} outputs, the fitted network has {self.n_outputs_}")
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        if self._optimizer is None or not incremental:
-            self._optimizer = self._make_optimizer()
-            self._adam_steps = 0
-        dropout_seed = int(self._random_state.randint(np.iinfo(np.int32).max)) if self.dropout > 0 else None
-        with runtime(self.backend, self.n_threads), seeded_dropout(dropout_seed):
+        if self._step is None or not incremental:
+            self._step = self._make_step()
+        else:
+            self._step.rebind(*self._parameter_arrays())
+        with runtime(self.backend, self.n_threads):
             self._fit_stochastic(X, target, sample_weight, incremental)
         return self
 
@@ -312,8 +310,9 @@ class BaseMLP(BaseEstimator):
                               stacklevel=3)
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         order = np.arange(n_samples)
-        weight_groups = self._optimizer.param_groups[0]
-        weights = [m.weight.numpy() for m in self._linears]
+        weights = self._step.weights
+        step_target = self._step_target(target)
+        dropout_seed = int(self._random_state.randint(np.iinfo(np.int32).max)) << 20
         best_state = None
         self.n_iter_ = 0
         self.module_.train()
@@ -324,24 +323,22 @@ class BaseMLP(BaseEstimator):
                 accumulated = 0.0
                 for start in range(0, n_samples, batch_size):
                     rows = order[start:start + batch_size] if self.shuffle else slice(start, start + batch_size)
-                    xb = fastnn.from_numpy(dense_rows(X, rows, np.float32))
-                    wb = None if sample_weight is None else sample_weight[rows]
-                    weight_sum = float(wb.sum()) if wb is not None else float(xb.shape[0])
-                    if weight_sum <= 0:
-                        continue  # every sample of the batch has weight 0: nothing to learn
-                    loss = self._batch_loss(self.module_(xb), target[rows], wb, weight_sum)
-                    self._optimizer.zero_grad()
-                    loss.backward()
+                    xb = dense_rows(X, rows, np.float32)
+                    if sample_weight is None:
+                        weight_sum = float(xb.shape[0])
+                        wb = np.float32(1.0 / weight_sum)
+                    else:
+                        wb = sample_weight[rows]
+                        weight_sum = float(wb.sum())
+                        if weight_sum <= 0:
+                            continue  # every sample of the batch has weight 0: nothing to learn
+                        wb = (wb / weight_sum).astype(np.float32)
                     l2 = sum(float(np.dot(w.ravel(), w.ravel())) for w in weights)
-                    weight_groups["weight_decay"] = self.alpha / weight_sum
-                    if self.solver == "adam":
-                        # scikit-learn adds epsilon to sqrt(v), PyTorch to sqrt(v / (1 - beta_2^t))
-                        self._adam_steps += 1
-                        eps = self.epsilon / np.sqrt(1.0 - self.beta_2 ** self._adam_steps)
-                        for group in self._optimizer.param_groups:
-                            group["eps"] = eps
-                    self._optimizer.step()
-                    batch_loss = self._reported(loss.item()) + 0.5 * self.alpha * l2 / weight_sum
+                    # scikit-learn adds epsilon to sqrt(v), PyTorch to sqrt(v / (1 - beta_2^t))
+                    eps = self.epsilon / np.sqrt(1.0 - self.beta_2 ** (getattr(self._step, "steps", 0) + 1))
+                    dropout_seed += len(weights)
+                    loss = self._step.run(xb, step_target[rows], wb, self.alpha / weight_sum, dropout_seed, eps)
+                    batch_loss = self._reported(loss) + 0.5 * self.alpha * l2 / weight_sum
                     accumulated += batch_loss * xb.shape[0]
                 self.n_iter_ += 1
                 self.loss_ = accumulated / n_samples
@@ -367,15 +364,15 @@ class BaseMLP(BaseEstimator):
                                                   if last > self.best_loss_ - self.tol else 0)
                     self.best_loss_ = min(self.best_loss_, last)
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
-                    self._set_sgd_learning_rate(self.learning_rate_init / (self.t_ + 1) ** self.power_t)
+                    self._step.set_learning_rate(self.learning_rate_init / (self.t_ + 1) ** self.power_t)
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score did not improve" if self.early_stopping else \
                         "Training loss did not improve"
                     message = f"{what} more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
                     if self.solver == "sgd" and self.learning_rate == "adaptive":
-                        lr = self._optimizer.param_groups[0]["lr"]
+                        lr = self._step.lr
                         if lr > 1e-6:
-                            self._set_sgd_learning_rate(lr / 5.0)
+                            self._step.set_learning_rate(lr / 5.0)
                             self._no_improvement_count = 0
                             if self.verbose:
                                 print(f"{message} Setting learning rate to {lr / 5.0:f}")
@@ -397,19 +394,6 @@ class BaseMLP(BaseEstimator):
             self.module_.eval()
         if self.early_stopping and best_state is not None:
             self.module_.load_state_dict(best_state)
-
-    def _set_sgd_learning_rate(self, lr: float) -> None:
-        """Change SGD's learning rate the way scikit-learn's velocity v = momentum*v - lr*grad sees it:
-        PyTorch's buffer b (v = -lr*b) is rescaled by old_lr/new_lr, so the momentum already gathered
-        keeps the step sizes it was gathered with."""
-        old = self._optimizer.param_groups[0]["lr"]
-        for group in self._optimizer.param_groups:
-            group["lr"] = lr
-            for param in group["params"]:
-                buffer = self._optimizer.state[param].get("momentum_buffer") if param in self._optimizer.state \
-                    else None
-                if buffer is not None:
-                    np.multiply(buffer, old / lr, out=buffer)
 
     def _reported(self, data_loss: float) -> float:
         """The data term as loss_curve_ reports it (scikit-learn's definition)."""
@@ -536,19 +520,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _decode_target(self, target: np.ndarray) -> np.ndarray:
         return self._label_binarizer.inverse_transform(target)
 
-    def _batch_loss(self, z, target, weight, weight_sum):
+    def _step_output(self) -> str:
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _step_target(self, target: np.ndarray) -> np.ndarray:
         if self._label_binarizer.y_type_ == "multiclass":
-            labels = fastnn.from_numpy(np.ascontiguousarray(target.argmax(1)))
-            if weight is None:
-                return F.cross_entropy(z, labels)
-            per_sample = F.cross_entropy(z, labels, reduction="none")
-        else:
-            t = fastnn.from_numpy(np.ascontiguousarray(target))
-            if weight is None:
-                return F.binary_cross_entropy_with_logits(z, t, reduction="sum") * (1.0 / weight_sum)
-            per_sample = F.binary_cross_entropy_with_logits(z, t, reduction="none").sum(1)
-        w = fastnn.from_numpy((weight / weight_sum).astype(np.float32))
-        return (per_sample * w).sum()
+            return target.argmax(axis=1).astype(np.int64)
+        return target
 
     def _output_activation(self) -> str:
         """'softmax' (multiclass) or 'logistic' (binary, multilabel), as scikit-learn names it."""
@@ -631,23 +609,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         target = np.asarray(y, dtype=np.float32).reshape(y.shape[0], -1)
         return X, target, self._check_sample_weight(sample_weight, X.shape[0])
 
-    def _batch_loss(self, z, target, weight, weight_sum):
-        t = fastnn.from_numpy(np.ascontiguousarray(target))
-        if self.loss == "squared_error":
-            diff = z - t
-            per_element = diff * diff * 0.5
-        elif self.loss == "absolute_error":
-            per_element = (z - t).abs()
-        elif self.loss == "huber":
-            a = (z - t).abs()
-            c = a.clamp(0.0, self.huber_delta)
-            per_element = c * c * 0.5 + (a - c) * self.huber_delta
-        else:  # poisson, log link
-            per_element = z.exp() - t * z
-        if weight is None:
-            return per_element.sum() * (1.0 / weight_sum)
-        w = fastnn.from_numpy((weight / weight_sum).astype(np.float32).reshape(-1, 1))
-        return (per_element * w).sum()
+    def _step_output(self) -> str:
+        return self.loss
+
+    def _step_target(self, target: np.ndarray) -> np.ndarray:
+        return target
 
     def _reported(self, data_loss: float) -> float:
         return data_loss / self.n_outputs_

@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn", reason="fastnn.sklearn needs scikit-learn (pip install 'fastnn[interop]')")
+pytest.importorskip("sklearn", minversion="1.6",
+                    reason="fastnn.sklearn needs scikit-learn >= 1.6 (pip install 'fastnn[interop]')")
 
 import scipy.sparse as sp  # noqa: E402
 from sklearn import neural_network  # noqa: E402
