@@ -72,20 +72,6 @@ def runtime(backend: str | None, n_threads: int | None) -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def seeded_dropout(seed: int | None) -> Iterator[None]:
-    """Seed fastnn's generator (which draws dropout masks) for the block, then restore its state."""
-    if seed is None:
-        yield
-        return
-    state = fastnn.get_rng_state()
-    fastnn.manual_seed(seed)
-    try:
-        yield
-    finally:
-        fastnn.set_rng_state(state)
-
-
 def dense_rows(X: Any, rows: Any, dtype: np.dtype) -> np.ndarray:
     """Rows of a dense or sparse matrix as a C-contiguous dense array of `dtype`."""
     part = X[rows]

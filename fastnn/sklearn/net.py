@@ -14,10 +14,11 @@ of X; the number of classes, or of target columns); labels of any type are encod
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,21 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 import fastnn
 from fastnn import nn, optim
-from fastnn.sklearn.mlp import PREDICT_CHUNK, hidden_activation, runtime, seeded_dropout
+from fastnn.sklearn.mlp import PREDICT_CHUNK, hidden_activation, runtime
 
 PREFIXES = ("module__", "criterion__", "optimizer__")
+
+
+@contextlib.contextmanager
+def seeded_dropout(seed: int) -> Iterator[None]:
+    """Seed fastnn's generator (weight init, dropout masks) for the block, then restore its state,
+    so a fit is reproducible from random_state without changing the caller's stream."""
+    state = fastnn.get_rng_state()
+    fastnn.manual_seed(seed)
+    try:
+        yield
+    finally:
+        fastnn.set_rng_state(state)
 
 
 class MLPModule(nn.Module):
