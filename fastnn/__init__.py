@@ -84,6 +84,17 @@ from fastnn import data, optim  # noqa: E402
 from fastnn.io import load, save  # noqa: E402
 from fastnn.safetensors import load_safetensors, save_safetensors  # noqa: E402  (the package loads on first call)
 
+
+def __getattr__(name: str):
+    """``fastnn.onnx`` and ``fastnn.sklearn`` load on first use: they need optional packages
+    (pip install 'fastnn[interop]'), and ``import fastnn`` must not."""
+    if name in ("onnx", "sklearn"):
+        import importlib
+
+        return importlib.import_module(f"fastnn.{name}")
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__", "available_backends", "get_backend", "get_num_threads", "set_backend",
     "set_num_threads", "threads", "use_backend",

@@ -256,6 +256,8 @@ class BaseMLP(BaseEstimator):
     # and _step_target (the loss kernel's view of the target), _output_activation and _predict_validated.
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any = None) -> BaseMLP:
         self._validate_params()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "module_") or (not self.warm_start and not incremental)
         X, target, sample_weight = self._prepare(X, y, sample_weight, incremental, first, classes)
         if first:
@@ -264,8 +266,6 @@ class BaseMLP(BaseEstimator):
             self.out_activation_ = self._output_activation()
         elif target.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {target.shape[1]} outputs, the fitted network has {self.n_outputs_}")
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
         if self._step is None or not incremental:
             self._step = self._make_step()
         else:
