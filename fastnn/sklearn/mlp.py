@@ -287,6 +287,8 @@ class BaseMLP(BaseEstimator):
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                                  "or the size of your dataset.")
             y_val = self._decode_target(target_val)
+        if not sp.issparse(X):  # once, rather than a float64 gather and a conversion per batch
+            X = np.ascontiguousarray(X, dtype=np.float32)
         n_samples = X.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
