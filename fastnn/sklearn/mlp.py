@@ -323,7 +323,7 @@ class BaseMLP(BaseEstimator):
                         wb = (wb / weight_sum).astype(np.float32)
                     l2 = sum(float(np.dot(w.ravel(), w.ravel())) for w in weights)
                     # scikit-learn adds epsilon to sqrt(v), PyTorch to sqrt(v / (1 - beta_2^t))
-                    eps = self.epsilon / np.sqrt(1.0 - self.beta_2 ** (getattr(self._step, "steps", 0) + 1))
+                    eps = self.epsilon / np.sqrt(1.0 - self.beta_2 ** (self._step.steps + 1))
                     dropout_seed += len(weights)
                     loss = self._step.run(xb, step_target[rows], wb, self.alpha / weight_sum, dropout_seed, eps)
                     batch_loss = self._reported(loss) + 0.5 * self.alpha * l2 / weight_sum

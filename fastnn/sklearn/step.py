@@ -47,12 +47,11 @@ class MLPStep:
         self.betas = betas
         self.huber_delta = float(huber_delta)
         params = weights + biases
-        if solver == "adam":
-            self.exp_avg = [np.zeros_like(p) for p in params]
-            self.exp_avg_sq = [np.zeros_like(p) for p in params]
-            self.steps = 0
-        else:
-            self.buffers: list[np.ndarray | None] = [None] * len(params)
+        self.steps = 0  # updates taken
+        adam = solver == "adam"
+        self.exp_avg = [np.zeros_like(p) for p in params] if adam else []
+        self.exp_avg_sq = [np.zeros_like(p) for p in params] if adam else []
+        self.buffers: list[np.ndarray | None] = [] if adam else [None] * len(params)  # SGD momentum
 
     def rebind(self, weights: list[np.ndarray], biases: list[np.ndarray]) -> None:
         """Point at the module's parameter arrays again (after unpickling or copying the estimator)."""
@@ -61,7 +60,7 @@ class MLPStep:
     def set_learning_rate(self, lr: float) -> None:
         """Change SGD's learning rate as scikit-learn's velocity v = momentum*v - lr*grad sees it:
         the PyTorch-style buffer b (v = -lr*b) is rescaled by old_lr / new_lr."""
-        for buffer in getattr(self, "buffers", []):
+        for buffer in self.buffers:
             if buffer is not None:
                 np.multiply(buffer, self.lr / lr, out=buffer)
         self.lr = float(lr)
@@ -120,8 +119,8 @@ class MLPStep:
     def update(self, weight_grads: list[Any], bias_grads: list[Any], weight_decay: float, eps: float) -> None:
         """One optimizer step: weight decay on the weights only (scikit-learn's L2 on coefs_)."""
         n = len(self.weights)
+        self.steps += 1
         if self.solver == "adam":
-            self.steps += 1
             for params, grads, offset, decay in ((self.weights, weight_grads, 0, weight_decay),
                                                  (self.biases, bias_grads, n, 0.0)):
                 optim_f.adam(params, grads, self.exp_avg[offset:offset + n], self.exp_avg_sq[offset:offset + n],
