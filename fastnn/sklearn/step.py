@@ -3,7 +3,7 @@
 One mini-batch: forward through the fused ``linear_forward`` kernels (Linear + activation in one
 call, then ``dropout_forward`` where dropout is on), the loss and its gradient from the loss
 kernels, backward through ``dropout_backward`` and ``linear_backward``, and the update by the
-functional optimizers (``fastnn.optim.functional.sgd``/``adam``: PyTorch's formulas). It computes
+optimizer kernels ``adam_update``/``sgd_update`` (PyTorch's formulas, as fastnn.optim uses them). It computes
 exactly what the autograd graph of ``module_`` with the same loss would (a test compares the two),
 without building a graph: the estimator validated its arrays once, so the kernels run unchecked.
 
@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from fastnn.backends import get_backend
-from fastnn.optim import functional as optim_f
 
 KERNEL_ACTIVATION = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                      "leaky_relu": "leaky_relu", "gelu": "gelu"}
@@ -117,22 +116,26 @@ class MLPStep:
         return loss
 
     def update(self, weight_grads: list[Any], bias_grads: list[Any], weight_decay: float, eps: float) -> None:
-        """One optimizer step: weight decay on the weights only (scikit-learn's L2 on coefs_)."""
-        n = len(self.weights)
+        """One optimizer step, PyTorch's Adam or SGD update kernel per parameter, with weight decay on
+        the weights only (scikit-learn's L2 on coefs_). Parameters, gradients and state are C-contiguous
+        arrays of one dtype and shape (the kernels' contract), so the kernels run unchecked."""
+        unchecked = get_backend().unchecked
         self.steps += 1
+        params = self.weights + self.biases
+        grads = weight_grads + bias_grads
+        decays = [weight_decay] * len(self.weights) + [0.0] * len(self.biases)
         if self.solver == "adam":
-            for params, grads, offset, decay in ((self.weights, weight_grads, 0, weight_decay),
-                                                 (self.biases, bias_grads, n, 0.0)):
-                optim_f.adam(params, grads, self.exp_avg[offset:offset + n], self.exp_avg_sq[offset:offset + n],
-                             [None] * n, [self.steps] * n, beta1=self.betas[0], beta2=self.betas[1], lr=self.lr,
-                             weight_decay=decay, eps=eps, validate=False)
+            adam = unchecked.adam_update
+            beta1, beta2 = self.betas
+            for param, grad, m, v, decay in zip(params, grads, self.exp_avg, self.exp_avg_sq, decays):
+                adam(param, grad, m, v, None, self.steps, self.lr, beta1, beta2, eps, decay, False, False)
             return
-        for params, grads, offset, decay in ((self.weights, weight_grads, 0, weight_decay),
-                                             (self.biases, bias_grads, n, 0.0)):
-            buffers = self.buffers[offset:offset + n]
-            optim_f.sgd(params, grads, buffers, lr=self.lr, weight_decay=decay, momentum=self.momentum,
-                        nesterov=self.nesterov, validate=False)
-            self.buffers[offset:offset + n] = buffers
+        sgd = unchecked.sgd_update
+        for i, (param, grad, decay) in enumerate(zip(params, grads, decays)):
+            first = self.momentum != 0 and self.buffers[i] is None
+            if first:
+                self.buffers[i] = np.empty_like(param)
+            sgd(param, grad, self.buffers[i], self.lr, self.momentum, 0.0, decay, self.nesterov, first)
 
 
 __all__ = ["MLPStep"]
