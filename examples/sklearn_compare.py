@@ -19,6 +19,7 @@ and California housing need a download, so they are not used.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import statistics
 import time
@@ -137,8 +138,8 @@ def main(argv: list[str] | None = None) -> str:
         times = {"sklearn": [], "fastnn": []}
         with threadpool_limits(args.threads):
             for i, seed in enumerate(args.seeds):
-                runs = [("sklearn", lambda s=seed: ref_cls(random_state=s, **common)),
-                        ("fastnn", lambda s=seed: ours_cls(random_state=s, **common))]
+                runs = [("sklearn", functools.partial(ref_cls, random_state=seed, **common)),
+                        ("fastnn", functools.partial(ours_cls, random_state=seed, **common))]
                 for who, make in runs if i % 2 == 0 else runs[::-1]:
                     score, seconds = fit_and_score(make, X_train, y_train, X_test, y_test)
                     scores[who].append(score)

@@ -211,15 +211,22 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
 
     def fit(self, X: Any, y: Any) -> NeuralNetClassifier:
         """Train for max_epochs epochs (continuing from the fitted module when warm_start)."""
+        return self._fit_labels(X, y, not self._fitted_before(), None)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NeuralNetClassifier:
+        """Train for max_epochs epochs without re-initialising a fitted module (skorch's meaning);
+        `classes` (every label) fixes classes_ on the first call when a batch may lack some."""
+        return self._fit_labels(X, y, not hasattr(self, "module_"), classes)
+
+    def _fit_labels(self, X: Any, y: Any, first: bool, classes: Any) -> NeuralNetClassifier:
         self._check_params()
-        first = not self._fitted_before()
         X, y = validate_data(self, X, y, dtype=np.float32, reset=first)
         check_classification_targets(y)
         if first:
-            self._encoder = LabelEncoder().fit(y)
+            self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
             self.classes_ = self._encoder.classes_
-        elif not set(np.unique(y).tolist()) <= set(self.classes_.tolist()):
-            raise ValueError(f"y has labels not seen in the first fit (classes_ {list(self.classes_)})")
+        if not set(np.unique(y).tolist()) <= set(self.classes_.tolist()):
+            raise ValueError(f"y has labels not in classes_ {list(self.classes_)}")
         return self._fit(X, self._encoder.transform(y).astype(np.int64), len(self.classes_), first)
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -248,8 +255,14 @@ class NeuralNetRegressor(RegressorMixin, NeuralNet):
 
     def fit(self, X: Any, y: Any) -> NeuralNetRegressor:
         """Train for max_epochs epochs; y (n,) or (n, n_outputs)."""
+        return self._fit_targets(X, y, not self._fitted_before())
+
+    def partial_fit(self, X: Any, y: Any) -> NeuralNetRegressor:
+        """Train for max_epochs epochs without re-initialising a fitted module (skorch's meaning)."""
+        return self._fit_targets(X, y, not hasattr(self, "module_"))
+
+    def _fit_targets(self, X: Any, y: Any, first: bool) -> NeuralNetRegressor:
         self._check_params()
-        first = not self._fitted_before()
         X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True, y_numeric=True, reset=first)
         if first:
             self._y_1d = y.ndim == 1

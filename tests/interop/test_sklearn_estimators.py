@@ -351,3 +351,36 @@ def test_neural_net_routing_and_deep_params():
     instance = NeuralNetClassifier(MLPModule(5, 2, hidden=(3,)), max_epochs=1)
     instance.fit(X, (X[:, 0] > 0).astype(int))
     assert instance.module_ is not instance.module
+
+
+def test_neural_net_partial_fit_continues():
+    X, y = digits()
+    net = NeuralNetClassifier(MLPModule, lr=0.1, max_epochs=1, random_state=0, module__hidden=(16,))
+    net.partial_fit(X[:300], y[:300], classes=np.arange(10))
+    first = net.module_.net[0].weight.numpy().copy()
+    module = net.module_
+    net.partial_fit(X[300:600], y[300:600])
+    assert net.module_ is module and len(net.history_) == 2
+    assert not np.array_equal(first, net.module_.net[0].weight.numpy())
+    with pytest.raises(ValueError, match="not in classes_"):
+        NeuralNetClassifier(MLPModule, max_epochs=1).partial_fit(X[:20], y[:20], classes=[0, 1])
+
+
+def test_estimator_network_exports_to_onnx(tmp_path):
+    """module_ is an ordinary Sequential: exported, its ONNX logits give predict_proba."""
+    onnx = pytest.importorskip("onnx", reason="ONNX export needs the onnx package")
+    from onnx.reference import ReferenceEvaluator
+
+    import fastnn.onnx
+
+    X, y = digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(16,), activation="gelu", dropout=0.2, max_iter=3,
+                            random_state=0).fit(X, y)
+    proto = fastnn.onnx.export(clf.module_, X[:2].astype(np.float32), tmp_path / "clf.onnx")
+    onnx.checker.check_model(proto, full_check=True)
+    logits = ReferenceEvaluator(proto).run(None, {"input": X.astype(np.float32)})[0].astype(np.float64)
+    proba = np.exp(logits - logits.max(1, keepdims=True))
+    proba /= proba.sum(1, keepdims=True)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
