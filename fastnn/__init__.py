@@ -1,17 +1,20 @@
 """fastnn: a small deep-learning engine for fast training on the CPU, with PyTorch's API."""
 
-from fastnn import threads  # first: sets the OpenMP wait policy before any runtime loads
-from fastnn.backends import available_backends, get_backend, set_backend, use_backend
-from fastnn.threads import get_num_threads, set_num_threads
-
-__version__ = "0.1.0"
-
 # The tensor layer and fastnn.nn, after the thread and backend setup above.
-from fastnn import accelerator, autograd, cuda, functions, nn, random  # noqa: E402
+from fastnn import (  # noqa: E402
+    accelerator,
+    autograd,
+    cuda,
+    functions,
+    nn,
+    random,
+    threads,  # first: sets the OpenMP wait policy before any runtime loads
+)
 from fastnn.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from fastnn.autograd.device import device, get_default_device, set_default_device  # noqa: E402
 from fastnn.autograd.dtypes import dtype, public  # noqa: E402
 from fastnn.autograd.sparse import SparseTensor  # noqa: E402
+from fastnn.backends import available_backends, get_backend, set_backend, use_backend
 from fastnn.functions import (  # noqa: E402
     abs,
     abs_,
@@ -173,6 +176,8 @@ from fastnn.legacy import (  # noqa: E402
 from fastnn.printing import get_printoptions, set_printoptions  # noqa: E402
 from fastnn.random import Generator, get_rng_state, manual_seed, set_rng_state  # noqa: E402
 from fastnn.tensor import Size, Tensor  # noqa: E402
+from fastnn.threads import get_num_threads, set_num_threads
+from fastnn.version import __version__  # noqa: E402
 
 # The dtypes, printed as fastnn.float32 and usable wherever NumPy takes a dtype; torch's aliases.
 float16, float32, float64, int8, int16, int32, int64, uint8, bool_ = (
@@ -183,11 +188,23 @@ half, float, double, short, int, long, bool = float16, float32, float64, int16, 
 from fastnn import data, distributed, optim, utils  # noqa: E402  (utils: torch.utils.data's name for fastnn.data)
 from fastnn.compile import compile, compile_step  # noqa: E402
 from fastnn.io import load, save  # noqa: E402
+from fastnn.safetensors import load_safetensors, save_safetensors  # noqa: E402  (the package loads on first call)
+
+
+def __getattr__(name: str):
+    """``fastnn.onnx`` and ``fastnn.sklearn`` load on first use: they need optional packages
+    (pip install 'fastnn[interop]'), and ``import fastnn`` must not."""
+    if name in ("onnx", "sklearn"):
+        import importlib
+
+        return importlib.import_module(f"fastnn.{name}")
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+
 
 __all__ = [
     "__version__", "available_backends", "get_backend", "get_num_threads", "set_backend", "set_num_threads",
     "threads", "use_backend", "accelerator", "autograd", "compile", "compile_step", "cuda", "data", "distributed",
-    "functions", "load", "nn", "optim", "random",
+    "functions", "load", "load_safetensors", "nn", "optim", "random", "save_safetensors",
     "save", "get_rng_state", "manual_seed", "set_rng_state",
     "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
     "device", "get_default_device", "set_default_device", "dtype", "Size", "SparseTensor", "Tensor",

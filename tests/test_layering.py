@@ -22,7 +22,7 @@ MAX_LINES = 400
 # Lowest first; a module may import its own layer or any layer below. The longest prefix wins.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # contract: every shared fact; arguments: the hyperparameter checks; neither imports anything above
-    ("fastnn.threads", "fastnn.random", "fastnn.backends.contract", "fastnn.arguments"),
+    ("fastnn.threads", "fastnn.random", "fastnn.backends.contract", "fastnn.arguments", "fastnn.version"),
     # kernel bodies, below the table that loads them
     ("fastnn.backends.reference", "fastnn.backends.numba", "fastnn._cython"),
     ("fastnn.backends",),
@@ -47,6 +47,8 @@ ALLOWED_PRIVATE: dict[tuple[str, str], str] = {
 }
 ALLOWED_CYCLES: dict[frozenset, str] = {}
 ALLOWED_LONG: dict[str, str] = {
+    "fastnn/sklearn/mlp.py": "630 lines: MLPClassifier/MLPRegressor and their shared base; split the base out",
+    "fastnn/onnx.py": "410 lines: the exporter; split the layer converters into a module of their own",
     "fastnn/compile/kernels.py": "the compiled step's Numba interpreter: one op table, its helpers beside it",
     "fastnn/compile/step.py": "403 lines: the compiled step's driver (plan, adopt buffers, run, commit)",
     "fastnn/optim/optimizer.py": "416 lines: the all-or-nothing step checks; move them to a module of their own",

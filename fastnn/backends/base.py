@@ -397,5 +397,4 @@ def _reals(kernel: str, names: tuple, values: tuple) -> tuple:
     return tuple(checks.real(kernel, name, v) for name, v in zip(names, values))
 
 
-KERNELS = KERNEL_NAMES
-"""The public kernel names (each is a method of :class:`Backend` and an entry of every table)."""
+KERNELS = KERNEL_NAMES  # the public kernel names: each a method of Backend and an entry of every table
