@@ -1,4 +1,4 @@
-"""The ``fastnn`` command: demo, train, predict, info and bench, one module per command.
+"""The ``fastnn`` command: demo, train, predict, export, info and bench, one module per command.
 
 An error always ends the command with a single ``fastnn: error: ...`` line on stderr (exit status
 2 for bad arguments and bad files, 1 for an internal error; ``FASTNN_DEBUG=1`` shows its
@@ -14,10 +14,10 @@ import time
 import warnings
 from collections.abc import Sequence
 
-from fastnn.cli import bench, demo, info, predict, train
+from fastnn.cli import bench, demo, export, info, predict, train
 from fastnn.cli.common import CliError, Parser, build_mlp
 
-COMMANDS = (demo, train, predict, bench, info)
+COMMANDS = (demo, train, predict, export, bench, info)
 
 # Errors of the user's making (arguments, files, data, resources): exit status 2.
 USAGE_ERRORS = (ValueError, TypeError, IndexError, KeyError, OSError, RuntimeError, ArithmeticError, MemoryError)
@@ -67,9 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if line not in seen:
             seen.add(line)
             print(line, file=sys.stderr)
-    if args.command != "info":
+    if args.command != "info" and _main_rank():
         print(f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
     return 0
+
+
+def _main_rank() -> bool:
+    """False on every rank but 0 of an MPI job (only rank 0 reports)."""
+    from fastnn import distributed
+
+    return not distributed.is_initialized() or distributed.get_rank() == 0
 
 
 def _fail(line: str, status: int) -> int:

@@ -9,7 +9,9 @@ from fastnn.cli.common import CliError
 
 def add_parser(sub) -> None:
     bench = sub.add_parser("bench", help="time fastnn against NumPy, PyTorch and scikit-learn")
-    bench.add_argument("--only", default="abcde", help="workloads to run, e.g. 'ab' (default: abcde)")
+    bench.add_argument("--only", default="abcde",
+                       help="workloads to run, e.g. 'ab' (default: abcde); f: the compiled step (small steps, "
+                            "the 784-256-128-10 epoch, the examples' steps, compile time)")
     bench.add_argument("--quick", action="store_true", help="6,000 samples and fewer repeats")
     bench.add_argument("--json", default=None, help="also write the results to this JSON file")
     bench.set_defaults(run=run)
@@ -18,6 +20,12 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> None:
     from fastnn import bench
 
-    if not args.only or not set(args.only) <= set("abcde"):
-        raise CliError(f"--only takes letters from 'abcde', got {args.only!r}")
-    print(bench.run(args.only, quick=args.quick, json_path=args.json), flush=True)
+    if not args.only or not set(args.only) <= set("abcdef"):
+        raise CliError(f"--only takes letters from 'abcdef', got {args.only!r}")
+    eager = "".join(c for c in args.only if c in "abcde")
+    if eager:
+        print(bench.run(eager, quick=args.quick, json_path=args.json), flush=True)
+    if "f" in args.only:
+        from fastnn.compile import benchmark
+
+        print(benchmark.run("sexc", quick=args.quick), flush=True)

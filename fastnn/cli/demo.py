@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
     demo.add_argument("--batch-size", type=positive(int), default=32)
     demo.add_argument("--backends", default=None, help="comma-separated backends (default: all available)")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--no-compile", action="store_true",
+                      help="skip the compiled-step row (fastnn.compile_step on the default backend)")
     demo.set_defaults(run=run)
 
 
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> None:
           f"8x8 pixels, 10 classes), MLP 64-{'-'.join(map(str, args.hidden))}-10, Adam lr {args.lr}, "
           f"batch {args.batch_size}, {args.epochs} epochs, {fastnn.get_num_threads()} threads")
     rows = []
-    for name in backends:
+    runs = [(name, False) for name in backends] + ([] if args.no_compile else [(backends[0], True)])
+    for name, compiled in runs:
         try:
             fastnn.set_backend(name)
         except (ValueError, RuntimeError) as exc:
@@ -55,11 +58,11 @@ def run(args: argparse.Namespace) -> None:
                            seed=args.seed)
         test = DataLoader(TensorDataset(x[test_idx], y[test_idx]), batch_size=512)
         history = fit(model, nn.CrossEntropyLoss(), optimizer, train, epochs=args.epochs, metrics=None,
-                      progress=False)
+                      progress=False, compile=compiled)
         acc = evaluate(model, test, metrics=("accuracy",))["accuracy"]
         # the first epoch includes one-off costs (loading kernels); report the steady state
         times = history["epoch_time"][1:] or history["epoch_time"]
-        rows.append((name, acc, statistics.median(times), history["loss"][-1]))
+        rows.append(("compiled" if compiled else name, acc, statistics.median(times), history["loss"][-1]))
     base = next((r[2] for r in rows if r[0] == "numpy"), None)
     print(f"{'backend':<8} {'test acc':>8} {'final loss':>10} {'ms/epoch':>9} {'speed-up vs numpy':>18}")
     for name, acc, t, loss in rows:

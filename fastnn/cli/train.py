@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from fastnn.backends.contract import BACKEND_NAMES
 from fastnn.cli.common import CliError, build_mlp, fraction, hidden_sizes, positive, split_indices
 
 MODEL_FORMAT = "fastnn-cli-mlp"
@@ -21,7 +22,9 @@ def add_parser(sub) -> None:
     train.add_argument("--batch-size", type=positive(int), default=64)
     train.add_argument("--val-split", type=fraction, default=0.2)
     train.add_argument("--patience", type=positive(int), default=5)
-    train.add_argument("--backend", choices=("cython", "numba", "numpy"), default=None)
+    train.add_argument("--backend", choices=BACKEND_NAMES, default=None)
+    train.add_argument("--no-compile", action="store_true",
+                       help="train with the eager step instead of fastnn.compile_step")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="model.fnn")
     train.add_argument("--no-progress", action="store_true")
@@ -59,7 +62,9 @@ def run(args: argparse.Namespace) -> None:
     metrics = ("accuracy",) if classification else ("mae",)
     history = fit(model, loss_fn, optimizer, train, val, epochs=args.epochs, metrics=metrics,
                   early_stopping=EarlyStopping(patience=args.patience), progress=not args.no_progress,
-                  verbose=True)
+                  verbose=True, compile=not args.no_compile)
+    if fastnn.distributed.is_initialized() and fastnn.distributed.get_rank() != 0:
+        return  # under mpiexec, rank 0 alone writes the model and reports
     fastnn.save({"format": MODEL_FORMAT, "version": 1, "hidden": list(args.hidden), "n_in": int(x.shape[1]),
                  "n_out": n_out, "preprocessor": prep, "model": model.state_dict()}, args.out)
     best = history.best_epoch or history.epochs

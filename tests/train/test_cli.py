@@ -266,3 +266,31 @@ def test_a_failing_command_prints_no_warning_before_its_error(tmp_path, capsys, 
     assert cli.main(["info"]) == 2
     captured = capsys.readouterr()
     assert captured.err == "fastnn: error: ValueError: something; spanning lines\n"
+
+
+def test_export_writes_an_onnx_graph_that_predicts_what_fastnn_predict_does(iris_csv, tmp_path):
+    onnx = pytest.importorskip("onnx", reason="fastnn export needs the onnx package (fastnn[interop])")
+    from onnx.reference import ReferenceEvaluator
+
+    import fastnn
+    from fastnn import tabular
+
+    model = tmp_path / "iris.fnn"
+    assert run("train", str(iris_csv), "--target", "species", "--epochs", "30", "--hidden", "16",
+               "--out", str(model), "--no-progress").returncode == 0
+    graph = tmp_path / "iris.onnx"
+    result = run("export", str(model), str(graph))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"wrote {graph}"
+    onnx.checker.check_model(onnx.load(str(graph)), full_check=True)
+    preds = tmp_path / "pred.csv"
+    assert run("predict", str(model), str(iris_csv), "--out", str(preds)).returncode == 0
+    saved = fastnn.load(model)
+    header, rows = tabular.read_csv(iris_csv)
+    x = tabular.transform_features(iris_csv, header, rows, saved["preprocessor"])
+    (logits,) = ReferenceEvaluator(str(graph)).run(None, {"input": x.astype(np.float32)})
+    classes = [str(c) for c in saved["preprocessor"]["target_spec"]["classes"]]
+    predicted = preds.read_text().splitlines()[1:]
+    assert [classes[i] for i in logits.argmax(1)] == predicted
+    bad = run("export", str(iris_csv), str(tmp_path / "x.onnx"))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
