@@ -77,6 +77,7 @@ def gelu(input: Any, approximate: str = "none") -> TensorBase:
 
 def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> TensorBase:
     """min(max(x, min_val), max_val) (Collobert et al.'s HardTanh)."""
+    min_val, max_val = _number("hardtanh", "min_val", min_val), _number("hardtanh", "max_val", max_val)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
     return clamp(float_input("hardtanh", "input", input), min_val, max_val)

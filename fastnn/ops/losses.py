@@ -68,6 +68,18 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> TensorBase:
     return reduce_loss(abs(sub(input, target)), check_reduction("l1_loss", reduction))
 
 
+def _elementwise_weight(op: str, name: str, value: Any, input: TensorBase) -> TensorBase:
+    """A per-element weight (weight, pos_weight): a tensor of input's dtype that broadcasts to input."""
+    weight = as_tensor(value, op, name)
+    same_dtype(op, input, weight, "input", name)
+    try:
+        np.broadcast_shapes(weight.array.shape, input.array.shape)
+    except ValueError:
+        raise ValueError(f"{op}: {name} of shape {weight.array.shape} does not broadcast to the input's shape "
+                         f"{input.array.shape}") from None
+    return weight
+
+
 @quiet
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> TensorBase:
     """-(t log p + (1-t) log(1-p)), each log clamped at -100 as in PyTorch; p must lie in [0, 1].
@@ -90,7 +102,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
 
     elementwise = record(loss, (input, target), backward, "BinaryCrossEntropyBackward0")
     if weight is not None:
-        elementwise = mul(elementwise, weight)
+        elementwise = mul(elementwise, _elementwise_weight("binary_cross_entropy", "weight", weight, input))
     return reduce_loss(elementwise, reduction)
 
 
@@ -103,7 +115,10 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     op = "binary_cross_entropy_with_logits"
     input, target = _pair(op, input, target)
     check_reduction(op, reduction)
+    if weight is not None:
+        weight = _elementwise_weight(op, "weight", weight, input)
     if pos_weight is not None:
+        pos_weight = _elementwise_weight(op, "pos_weight", pos_weight, input)
         softplus_neg = log1p(exp(-abs(input))) + relu(-input)
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
     else:
@@ -224,7 +239,11 @@ def _cross_entropy_probabilities(input: TensorBase, target: TensorBase, weight: 
     if weight is not None:
         shape = [1] * input.array.ndim
         shape[dim] = classes
-        logp = logp * reshape(as_tensor(weight), shape)
+        weight = as_tensor(weight, op, "weight")
+        if weight.array.shape != (classes,):
+            raise ValueError(f"{op}: weight must have shape ({classes},), got {weight.array.shape}")
+        same_dtype(op, input, weight, "input", "weight")
+        logp = logp * reshape(weight, shape)
     loss = -sum(logp * target, dim)
     if how == "mean":
         return sum(loss) / max(input.array.size // max(classes, 1), 1)

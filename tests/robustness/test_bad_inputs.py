@@ -39,23 +39,7 @@ CHILD_TIMEOUT = float(os.environ.get("FASTNN_BADINPUT_TIMEOUT", max(300, 12 * EX
 # Failures this suite found in code that other work on issue 15 owns (the kernel table; the
 # functional entry points and Tensor ops), expected to be fixed there: op -> reason. strict=False,
 # so a fix makes them pass without an edit here; remove an entry once its op passes.
-_KERNEL_SCALARS = ("kernel scalar arguments (p, lr, eps, negative_slope, ignore_index, num_embeddings ...) "
-                   "reach float()/int() unchecked: TypeError/OverflowError naming nothing (issue 15 item 7, kernels)")
-_ALIASING = ("aliased in-place buffers (e.g. exp_avg is grad) give results that differ from the reference "
-             "(issue 15 item 2, kernels)")
-_FUNCTIONAL = ("functional entry point: Python values and non-Tensor arguments reach float()/comparisons or "
-               "Tensor construction, zero-size dims fail in reshape (issue 15 items 4-7, functional layer)")
-KNOWN: dict[str, str] = {
-    **dict.fromkeys(["activation_forward", "activation_backward", "softmax_cross_entropy", "dropout_forward",
-                     "embedding_backward", "embedding_bag_backward", "adagrad_update", "rmsprop_update",
-                     "adadelta_update", "adam_update"], _KERNEL_SCALARS),
-    **{f"{op.name}": _ALIASING for op in catalogue.KERNELS if op.name.endswith("[aliased]")},
-    **dict.fromkeys(["F.linear", "F.leaky_relu", "F.softmax", "F.log_softmax", "F.dropout", "F.hardtanh",
-                     "F.embedding", "F.embedding_bag", "F.one_hot", "F.mse_loss", "F.l1_loss",
-                     "F.binary_cross_entropy", "F.binary_cross_entropy_with_logits", "F.cross_entropy",
-                     "F.nll_loss"], _FUNCTIONAL),
-    "nn.Flatten": "Tensor.flatten of a zero-size tensor fails in reshape (issue 15 item 6, Tensor ops)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _spawn(backend: str, ops: list[str]) -> subprocess.Popen:
