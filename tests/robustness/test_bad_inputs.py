@@ -36,9 +36,8 @@ EXAMPLES = int(os.environ.get("FASTNN_BADINPUT_EXAMPLES",
                               300 if os.environ.get("FASTNN_HYPOTHESIS_PROFILE") == "thorough" else 30))
 CHILD_TIMEOUT = float(os.environ.get("FASTNN_BADINPUT_TIMEOUT", max(300, 12 * EXAMPLES)))  # seconds per child
 
-# Failures this suite found in code that other work on issue 15 owns (the kernel table; the
-# functional entry points and Tensor ops), expected to be fixed there: op -> reason. strict=False,
-# so a fix makes them pass without an edit here; remove an entry once its op passes.
+# Ops with a known failure, op -> reason, run as xfail(strict=False) so the suite stays usable while
+# a fix is under way; empty: every op passes. Add an entry only with the issue that tracks it.
 KNOWN: dict[str, str] = {}
 
 
