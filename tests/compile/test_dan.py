@@ -13,7 +13,8 @@ import pytest
 import fastnn as fn
 from fastnn import nn, optim
 from fastnn.text import bag_inputs
-from tests.compile.helpers import assert_same, snapshot
+
+from .helpers import assert_same, snapshot
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

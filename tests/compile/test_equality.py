@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import fastnn as fn
-from tests.compile.helpers import LAYERS, LOSSES, OPTIMIZERS, assert_same, build, data, eager_step, snapshot
+
+from .helpers import LAYERS, LOSSES, OPTIMIZERS, assert_same, build, data, eager_step, snapshot
 
 STEPS = 20
 BACKENDS = fn.available_backends()

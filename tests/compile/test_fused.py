@@ -8,7 +8,8 @@ import pytest
 
 import fastnn as fn
 from fastnn import nn, optim
-from tests.compile.helpers import assert_same, data, snapshot
+
+from .helpers import assert_same, data, snapshot
 
 MAKERS = {
     "sgd": lambda p, fused: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3, fused=fused),

@@ -11,7 +11,8 @@ import pytest
 import fastnn as fn
 from fastnn import nn, optim
 from fastnn.optim.lr_scheduler import StepLR
-from tests.compile.helpers import assert_same, build, data, eager_step, snapshot
+
+from .helpers import assert_same, build, data, eager_step, snapshot
 
 
 def _pair(layers="tanh+dropout", loss="ce", dtype=np.float32, make_opt=lambda p: optim.Adam(p, lr=0.01)):
