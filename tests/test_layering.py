@@ -47,13 +47,7 @@ ALLOWED_PRIVATE: dict[tuple[str, str], str] = {
 }
 ALLOWED_CYCLES: dict[frozenset, str] = {}
 ALLOWED_LONG: dict[str, str] = {
-    "fastnn/sklearn/mlp.py": "630 lines: MLPClassifier/MLPRegressor and their shared base; split the base out",
-    "fastnn/onnx.py": "410 lines: the exporter; split the layer converters into a module of their own",
     "fastnn/compile/kernels.py": "the compiled step's Numba interpreter: one op table, its helpers beside it",
-    "fastnn/compile/step.py": "403 lines: the compiled step's driver (plan, adopt buffers, run, commit)",
-    "fastnn/optim/optimizer.py": "416 lines: the all-or-nothing step checks; move them to a module of their own",
-    "fastnn/nn/functional_extra.py": "418 lines: issue 10's composed functionals; split losses out with their helpers",
-    "fastnn/train.py": "fit under MPI grew it past the limit; more of it can move to distributed/training.py",
     "fastnn/bench.py": "backends helper turns bench into a package",
 }
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from fastnn import random as fastnn_random
 from fastnn.compile import kernels
+from fastnn.compile.inputs import NO_FLOATS, NO_IDS, as_array, dropouts, model_inputs
 from fastnn.compile.lowering import Lowered
 from fastnn.compile.planner import Plan, Unsupported, make_plan
 from fastnn.nn.functional import log_softmax
@@ -61,10 +62,6 @@ ROWS = {
 SGD_FIRST_STEP = 6  # the column of an SGD row flagging a momentum buffer's first step
 MESSAGES = {kernels.BAD_LABEL: "target {1} out of range for {classes} classes (row {0})",
             kernels.BAD_INDEX: "embedding index {1} out of range for {rows} rows (position {0})"}
-
-
-def _array(value: Any) -> np.ndarray:
-    return value.array if isinstance(value, Tensor) else np.asarray(value)
 
 
 class CompiledStep:
@@ -213,7 +210,7 @@ class CompiledStep:
                     view.fill(initial)
                 attach.append((dicts[i], key, view))
             else:
-                array = _array(current)
+                array = as_array(current)
                 if array.shape != view.shape:
                     raise ValueError(f"compiled step: optimizer state '{key}' of parameter {i} has shape "
                                      f"{array.shape}, expected {view.shape}")
@@ -236,7 +233,7 @@ class CompiledStep:
         if model_in is None:
             return None
         n, xa, ids, offsets, window = model_in
-        ya = _array(y)
+        ya = as_array(y)
         if plan.loss[0] in ("ce", "nll"):
             if ya.dtype.kind not in "iu":
                 if ya.dtype.kind == "f":
@@ -341,59 +338,6 @@ class CompiledStep:
             clip_grad_value_(params, self.clip_value)
         self.optimizer.step()
         return loss.detach()
-
-
-NO_IDS = np.zeros(0, np.int64)
-NO_FLOATS = {np.dtype(np.float32): np.zeros((0, 0), np.float32), np.dtype(np.float64): np.zeros((0, 0), np.float64)}
-
-
-def model_inputs(plan: Plan, x: Any, offsets_cache: dict, who: str) -> tuple | None:
-    """The model input as run_step takes it: (n, xf, ids, offsets, window), checked against the
-    plan (TypeError / ValueError naming `who`), or None for an empty batch (run eagerly)."""
-    xa = _array(x)
-    if xa.ndim == 0 or xa.shape[0] == 0:
-        return None
-    n = xa.shape[0]
-    offsets, ids, window = NO_IDS, NO_IDS, 1
-    if plan.input_kind == "ids":
-        first = plan.layers[0]
-        if xa.dtype.kind not in "iu":
-            raise TypeError(f"{who}: {type(first.module).__name__} input must be integer ids, got {xa.dtype}")
-        xa = np.ascontiguousarray(xa, dtype=np.int64)
-        flattened = len(plan.layers) > 1 and plan.layers[1].kind == "flatten"
-        expected = 2 if first.kind == "bag" or flattened else 1
-        if xa.ndim != expected:
-            raise ValueError(f"{who}: {type(first.module).__name__} input must be {expected}-D, got shape {xa.shape}")
-        if flattened:
-            window = xa.shape[1]
-            following = next((layer for layer in plan.layers[2:] if layer.kind == "linear"), None)
-            width = xa.shape[1] * first.sizes[1]
-            if following is not None and following.sizes[0] != width:
-                raise ValueError(f"{who}: input {xa.shape} gives {width} features after Flatten, but Linear "
-                                 f"expects {following.sizes[0]}")
-        if first.kind == "bag":
-            offsets = offsets_cache.get(xa.shape)
-            if offsets is None:
-                if len(offsets_cache) > 64:  # bag lengths vary from batch to batch: keep few
-                    offsets_cache.clear()
-                offsets = offsets_cache[xa.shape] = np.arange(n, dtype=np.int64) * xa.shape[1]
-        return n, NO_FLOATS[plan.dtype], xa.reshape(-1), offsets, window
-    if plan.flatten_input and xa.ndim > 2:
-        xa = xa.reshape(n, -1)
-    if xa.ndim != 2 or xa.shape[1] != plan.in_features:
-        raise ValueError(f"{who}: input must be (N, {plan.in_features}), got shape {xa.shape}")
-    if xa.dtype != plan.dtype:
-        raise TypeError(f"{who}: input dtype {xa.dtype} differs from the parameters' {plan.dtype}")
-    if not xa.flags.c_contiguous:
-        xa = np.ascontiguousarray(xa)
-    return n, xa, ids, offsets, window
-
-
-def dropouts(layers: list):
-    for layer in layers:
-        if layer.kind == "dropout":
-            yield layer
-        yield from dropouts(layer.body)
 
 
 def initial_value(kind: str, key: str, group: dict) -> float:

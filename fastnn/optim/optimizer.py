@@ -17,113 +17,23 @@ groups of a loaded state dict, and, before each step, the groups as a scheduler 
 A string, ``None``, NaN or an out-of-range value raises ``TypeError``/``ValueError`` naming the
 optimizer and the option.
 
-This module also holds what the functional forms (one beside each optimizer class) share: the
-gradient checks (:func:`check_gradients`, :func:`reject_sparse`) and the row-sparse update
-(:func:`rowwise_update`).
+What the functional forms (one beside each optimizer class) share lives beside this module and is
+re-exported here: the gradient and state checks (fastnn/optim/checks.py: :func:`check_gradients`,
+:func:`reject_sparse` ...) and the row-sparse update (fastnn/optim/updates.py: :func:`rowwise_update`).
 """
 
 from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
 import numpy as np
 
-from fastnn.backends.checks import FLOAT_DTYPES
+from fastnn.optim.checks import check_gradients, check_states, check_steps, reject_sparse
+from fastnn.optim.updates import ascent, rowwise_update
 from fastnn.tensor import SparseTensor, Tensor, enable_grad
-
-
-def check_gradients(op: str, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | SparseTensor],
-                    where: Sequence[str] | None = None) -> None:
-    """Raise (before any update) unless each grads[i] is a finite array (or row-sparse tensor) of
-    params[i]'s shape and dtype, and each params[i] a C-contiguous writeable float array.
-
-    ``where[i]`` names parameter i in the message (default ``param i``).
-    """
-    if not isinstance(params, Sequence) or not isinstance(grads, Sequence):
-        raise TypeError(f"{op}: params and grads must be lists of arrays, got {type(params).__name__} and "
-                        f"{type(grads).__name__}")
-    if len(params) != len(grads):
-        raise ValueError(f"{op}: got {len(params)} params but {len(grads)} grads")
-    for i, (param, grad) in enumerate(zip(params, grads)):
-        name = where[i] if where is not None else f"param {i}"
-        if not isinstance(param, np.ndarray) or param.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"{op}: {name} must be a float32/float64 numpy array, got "
-                            f"{getattr(param, 'dtype', type(param).__name__)}")
-        if not param.flags.c_contiguous or not param.flags.writeable:
-            raise ValueError(f"{op}: {name} {param.shape} must be C-contiguous and writeable to be updated in place")
-        if not isinstance(grad, (np.ndarray, SparseTensor)):
-            raise TypeError(f"{op}: the gradient of {name} must be a numpy array, got {type(grad).__name__}")
-        if grad.shape != param.shape:
-            raise ValueError(f"{op}: the gradient of {name} has shape {grad.shape}, expected the parameter's "
-                             f"shape {param.shape}")
-        if grad.dtype != param.dtype:
-            raise TypeError(f"{op}: the gradient of {name} {param.shape} has dtype {grad.dtype}, expected "
-                            f"the parameter's dtype {param.dtype}")
-        values = grad.values().array if isinstance(grad, SparseTensor) else grad
-        finite = np.isfinite(values)
-        if not finite.all():
-            raise ValueError(f"{op}: the gradient of {name} {param.shape} has {int(values.size - finite.sum())} "
-                             "non-finite value(s) (nan or inf); no parameter was updated")
-
-
-def check_states(op: str, params: Sequence[np.ndarray], needed: Sequence[str] = (),
-                 **states: Sequence[np.ndarray | None]) -> None:
-    """Raise unless every state list has one entry per parameter, each an array of its parameter's
-    shape and dtype that can be updated in place, or None where the key is not in ``needed``."""
-    for key, values in states.items():
-        if not isinstance(values, Sequence) or len(values) != len(params):
-            got = len(values) if isinstance(values, Sequence) else type(values).__name__
-            raise ValueError(f"{op}: {key} must be a list with one entry per parameter ({len(params)}), got {got}")
-        for i, (param, value) in enumerate(zip(params, values)):
-            if value is None and key not in needed:
-                continue
-            if not isinstance(value, np.ndarray):
-                raise TypeError(f"{op}: {key}[{i}] must be a numpy array, got {type(value).__name__}")
-            if value.shape != param.shape or value.dtype != param.dtype:
-                raise ValueError(f"{op}: {key}[{i}] is {value.shape} {value.dtype}, expected param {i}'s "
-                                 f"{param.shape} {param.dtype}")
-            if not value.flags.c_contiguous or not value.flags.writeable:
-                raise ValueError(f"{op}: {key}[{i}] must be C-contiguous and writeable to be updated in place")
-
-
-def check_steps(op: str, params: Sequence[np.ndarray], state_steps: Sequence[int]) -> None:
-    """Raise unless ``state_steps`` holds one integer >= 1 per parameter (the count after this step)."""
-    if not isinstance(state_steps, Sequence) or len(state_steps) != len(params):
-        raise ValueError(f"{op}: state_steps must be a list with one step count per parameter ({len(params)})")
-    for i, step in enumerate(state_steps):
-        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral) or step < 1:
-            raise ValueError(f"{op}: state_steps[{i}] must be an integer >= 1 (the count after this step), "
-                             f"got {step!r}")
-
-
-def reject_sparse(op: str, grads: Sequence[np.ndarray | SparseTensor], reason: str,
-                  where: Sequence[str] | None = None) -> None:
-    """Raise RuntimeError ``{op}: {reason}`` naming the first gradient that is row-sparse."""
-    for i, grad in enumerate(grads):
-        if isinstance(grad, SparseTensor):
-            name = where[i] if where is not None else f"param {i}"
-            raise RuntimeError(f"{op}: {reason} (the gradient of {name} {grad.shape} is sparse)")
-
-
-def ascent(grad: np.ndarray, maximize: bool) -> np.ndarray:
-    """The gradient to descend: -grad to maximize, grad itself otherwise."""
-    return np.negative(grad) if maximize else grad
-
-
-def rowwise_update(kernel: Callable[..., None], grad: SparseTensor, maximize: bool, param: np.ndarray,
-                   *states: np.ndarray, **options: float | int) -> None:
-    """kernel(param[r], g, *(state[r] for each state), **options) on gathered copies of the rows r a
-    row-sparse grad holds (g its values, negated to maximize), written back after: the fused dense
-    update kernel applied to those rows only."""
-    rows = grad.indices().array[0]
-    arrays = [param, *states]
-    gathered = [array[rows] for array in arrays]
-    kernel(gathered[0], ascent(grad.values().array, maximize), *gathered[1:], **options)
-    for array, part in zip(arrays, gathered):
-        array[rows] = part
 
 
 class ParamState(MutableMapping):

@@ -32,7 +32,8 @@ from fastnn import nn, optim
 from fastnn.autograd import no_grad
 from fastnn.functions import from_numpy
 from fastnn.random import get_rng_state, manual_seed, set_rng_state
-from fastnn.sklearn.mlp import PREDICT_CHUNK, hidden_activation, runtime
+from fastnn.sklearn.params import hidden_activation
+from fastnn.sklearn.runtime import PREDICT_CHUNK, runtime
 from fastnn.tensor import Tensor
 
 PREFIXES = ("module__", "criterion__", "optimizer__")

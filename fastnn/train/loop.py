@@ -1,16 +1,6 @@
-"""The training loop: ``fit`` (with validation, metrics, schedulers, early stopping, checkpoints
-and a progress bar), ``evaluate`` and ``predict``.
-
-A checkpoint written by ``fit`` holds the model, optimizer, scheduler and loader states, the
-epoch and the history, so ``fit(..., checkpoint=path, resume=True)`` continues bit for bit as if
-training had not stopped.
-
-How ``fit`` reads: ``_Options.check`` validates the arguments; ``_Fit`` holds one run's state and
-has one method per part of an epoch (``train_epoch`` -> ``train_step``, ``validate``,
-``step_scheduler_after_epoch``, ``update_early_stopping``, ``save_checkpoint``; ``resume`` before
-the first). Everything that differs under MPI goes through ``Replicas``
-(fastnn/distributed/training.py), which is the identity in a world of one process.
-"""
+"""``fit``: its arguments checked (``_Options``) and one run's state with one method per part of an
+epoch (``_Fit``: ``train_epoch`` -> ``train_step``, ``validate``, ``step_scheduler_after_epoch``,
+``update_early_stopping``, ``save_checkpoint``; ``resume`` before the first)."""
 
 from __future__ import annotations
 
@@ -18,137 +8,17 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-
-import numpy as np
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from fastnn import random
 from fastnn.compile import compile_step
 from fastnn.distributed.training import Replicas
 from fastnn.io import save
-from fastnn.tensor import Tensor, no_grad
-
-Metric = Callable[[np.ndarray, np.ndarray], float]
-
-
-def accuracy(output: np.ndarray, target: np.ndarray) -> float:
-    """Fraction of rows whose arg-max (or, for one output column / 1-D logits, whose sign)
-    equals the integer (or 0/1) target."""
-    output = np.asarray(output)
-    target = np.asarray(target)
-    if output.ndim == 1 or output.shape[-1] == 1:
-        pred = (output.reshape(target.shape) > 0).astype(target.dtype)
-    else:
-        pred = output.argmax(axis=-1)
-    return float((pred == target).mean()) if target.size else float("nan")
-
-
-def mean_absolute_error(output: np.ndarray, target: np.ndarray) -> float:
-    """mean |output - target| over all elements."""
-    return float(np.abs(np.asarray(output).reshape(np.shape(target)) - target).mean())
-
-
-METRICS: dict[str, Metric] = {"accuracy": accuracy, "mae": mean_absolute_error}
-
-
-def _resolve_metrics(metrics) -> dict[str, Metric]:
-    if metrics is None:
-        return {}
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    if isinstance(metrics, Mapping):
-        return dict(metrics)
-    out = {}
-    for m in metrics:
-        if isinstance(m, str):
-            if m not in METRICS:
-                raise ValueError(f"fit: unknown metric {m!r}; built-in metrics are {', '.join(METRICS)}")
-            out[m] = METRICS[m]
-        else:
-            out[getattr(m, "__name__", repr(m))] = m
-    return out
-
-
-@dataclass
-class History:
-    """Per-epoch records: ``history["loss"]``, ``history["val_loss"]``, ``history["val_accuracy"]``,
-    ``history["epoch_time"]`` (seconds), ``history["lr"]``; ``best_epoch`` when early stopping ran."""
-
-    records: dict[str, list[float]] = field(default_factory=dict)
-    best_epoch: int | None = None
-    stopped_early: bool = False
-
-    def append(self, **values: float) -> None:
-        for key, value in values.items():
-            self.records.setdefault(key, []).append(float(value))
-
-    def __getitem__(self, key: str) -> list[float]:
-        return self.records[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.records
-
-    @property
-    def epochs(self) -> int:
-        return len(self.records.get("loss", []))
-
-    def state_dict(self) -> dict:
-        return {"records": {k: list(v) for k, v in self.records.items()}, "best_epoch": self.best_epoch,
-                "stopped_early": self.stopped_early}
-
-    def load_state_dict(self, state: Mapping) -> None:
-        self.records = {k: [float(x) for x in v] for k, v in state["records"].items()}
-        self.best_epoch = state.get("best_epoch")
-        self.stopped_early = bool(state.get("stopped_early", False))
-
-    def plot(self, path: str | os.PathLike) -> None:
-        """Write a PNG of the loss curves (and each metric) per epoch; needs matplotlib."""
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as exc:
-            raise ImportError("History.plot needs matplotlib: pip install 'fastnn[demo]'") from exc
-        names = sorted({k.removeprefix("val_") for k in self.records if k not in ("epoch_time", "lr")},
-                       key=lambda k: (k != "loss", k))
-        fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.8), squeeze=False)
-        for ax, name in zip(axes[0], names):
-            for key, style in ((name, "-"), (f"val_{name}", "--")):
-                if key in self.records:
-                    ax.plot(range(1, len(self.records[key]) + 1), self.records[key], style, marker="o", label=key)
-            if self.best_epoch is not None:
-                ax.axvline(self.best_epoch, color="grey", lw=0.8, ls=":")
-            ax.set_xlabel("epoch")
-            ax.set_title(name)
-            ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.fspath(path), dpi=100)
-        plt.close(fig)
-
-
-@dataclass
-class EarlyStopping:
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs;
-    with ``restore_best_weights`` the model ends with the weights of its best epoch."""
-
-    monitor: str = "val_loss"
-    patience: int = 5  # epochs without improvement before stopping
-    mode: str = "min"
-    min_delta: float = 0.0
-    restore_best_weights: bool = True
-
-    def __post_init__(self):
-        if self.mode not in ("min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {self.mode!r}")
-        if self.patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be >= 1, got {self.patience}")
-
-    def improved(self, value: float, best: float | None) -> bool:
-        if best is None or math.isnan(best):
-            return not math.isnan(value)
-        return value < best - self.min_delta if self.mode == "min" else value > best + self.min_delta
+from fastnn.tensor import Tensor
+from fastnn.train.evaluation import as_array, evaluation_totals, split_batch
+from fastnn.train.history import EarlyStopping, History
+from fastnn.train.metrics import Metric, resolve_metrics
 
 
 def _batches(loader) -> int | None:
@@ -157,73 +27,12 @@ def _batches(loader) -> int | None:
     except TypeError:
         return None
 
-
-def _split(batch):
-    if isinstance(batch, (tuple, list)) and len(batch) == 2:
-        return batch
-    raise ValueError(f"fit: each batch must be an (input, target) pair, got {type(batch).__name__}")
-
-
-def _array(t) -> np.ndarray:
-    return t.array if isinstance(t, Tensor) else np.asarray(t)
-
-
 def _progress(total, desc, enabled):
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
-
-
-def _evaluation_totals(model, loader: Iterable, metric_fns: dict[str, Metric], loss_fn) -> tuple[dict[str, float], int]:
-    """Sample-weighted sums of the loss (if ``loss_fn``) and metrics over ``loader``, and the sample count,
-    in eval mode without a graph."""
-    was_training = model.training
-    model.eval()
-    totals = ({"loss": 0.0} if loss_fn is not None else {}) | dict.fromkeys(metric_fns, 0.0)
-    n = 0
-    try:
-        with no_grad():
-            for batch in loader:
-                x, y = _split(batch)
-                out = model(x)
-                size = len(_array(y))
-                if loss_fn is not None:
-                    totals["loss"] += float(loss_fn(out, y).item()) * size
-                for name, fn in metric_fns.items():
-                    totals[name] += fn(_array(out), _array(y)) * size
-                n += size
-    finally:
-        model.train(was_training)
-    return totals, n
-
-
-def evaluate(model, loader: Iterable, metrics=("accuracy",), loss_fn=None) -> dict[str, float]:
-    """Mean loss (if ``loss_fn``) and metrics of ``model`` over ``loader``, in eval mode, no graph.
-    Loss and metrics are averaged over samples, not batches."""
-    totals, n = _evaluation_totals(model, loader, _resolve_metrics(metrics), loss_fn)
-    if n == 0:
-        raise ValueError("evaluate: the loader yielded no samples")
-    return {k: v / n for k, v in totals.items()}
-
-
-def predict(model, x, batch_size: int = 1024) -> np.ndarray:
-    """The model's outputs for every row of ``x`` (array or Tensor), in eval mode, in batches."""
-    if batch_size < 1:
-        raise ValueError(f"predict: batch_size must be >= 1, got {batch_size}")
-    data = _array(x)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            parts = [model(Tensor(data[i:i + batch_size])).array for i in range(0, len(data), batch_size)]
-    finally:
-        model.train(was_training)
-    if not parts:
-        raise ValueError("predict: x has no rows")
-    return np.concatenate(parts)
-
 
 def _copy_state(model) -> dict:
     return {k: v.array.copy() for k, v in model.state_dict().items()}
@@ -248,7 +57,7 @@ class _Options:
     def check(cls, epochs, metrics, early_stopping, scheduler, scheduler_interval, has_val: bool) -> _Options:
         if epochs < 0:
             raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
-        metric_fns = _resolve_metrics(metrics)
+        metric_fns = resolve_metrics(metrics)
         if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
             early_stopping = EarlyStopping(patience=early_stopping)
         if early_stopping is not None and early_stopping.monitor.startswith("val_") and not has_val:
@@ -332,14 +141,14 @@ class _Fit:
         metric_fns = self.options.metric_fns
         loss_sum, seen, metric_sums = 0.0, 0, dict.fromkeys(metric_fns, 0.0)
         for batch_index, batch in enumerate(self.train_loader):
-            x, y = _split(batch)
+            x, y = split_batch(batch)
             out, value = self.train_step(x, y)
             if not math.isfinite(value):
                 raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, batch {batch_index + 1}")
-            size = len(_array(y))
+            size = len(as_array(y))
             loss_sum += value * size
             for name, fn in metric_fns.items():
-                metric_sums[name] += fn(out.array, _array(y)) * size
+                metric_sums[name] += fn(out.array, as_array(y)) * size
             seen += size
             if bar is not None:
                 bar.update(1)
@@ -369,7 +178,7 @@ class _Fit:
 
     def validate(self) -> dict[str, float]:
         """val_loss and val_<metric>, averaged over the validation samples of every rank."""
-        totals, n = _evaluation_totals(self.core, self.val_loader, self.options.metric_fns, self.loss_fn)
+        totals, n = evaluation_totals(self.core, self.val_loader, self.options.metric_fns, self.loss_fn)
         *sums, n = self.replicas.sum([*totals.values(), n])
         if n == 0:
             raise ValueError("evaluate: the loader yielded no samples")
