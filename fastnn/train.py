@@ -27,6 +27,7 @@ from fastnn import random
 from fastnn.distributed.training import Replicas
 from fastnn.io import save
 from fastnn.tensor import Tensor, no_grad
+from fastnn.threads import timed_step, use_threads
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -331,7 +332,8 @@ class _Fit:
         loss_sum, seen, metric_sums = 0.0, 0, dict.fromkeys(metric_fns, 0.0)
         for batch_index, batch in enumerate(self.train_loader):
             x, y = _split(batch)
-            out, value = self.train_step(x, y)
+            with timed_step():
+                out, value = self.train_step(x, y)
             if not math.isfinite(value):
                 raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, batch {batch_index + 1}")
             size = len(_array(y))
@@ -413,7 +415,8 @@ class _Fit:
 def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable | None = None, epochs: int = 10,
         scheduler=None, metrics=("accuracy",), early_stopping: EarlyStopping | int | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True,
-        scheduler_interval: str | None = None, verbose: bool = False, distributed: bool | None = None) -> History:
+        scheduler_interval: str | None = None, verbose: bool = False, distributed: bool | None = None,
+        threads: int | str | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
     Each epoch: train on every batch (forward, ``loss_fn``, backward, ``optimizer.step()``),
@@ -431,7 +434,14 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
     and validation figures are averaged over all ranks' samples and rank 0's record is every rank's
     (so early stopping and ReduceLROnPlateau decide alike); rank 0 alone shows progress, prints and
     writes checkpoints, which every rank resumes from; an exception on any rank ends the whole job.
+
+    ``threads`` (an int or "auto") sets the thread count for this call only (None: the process
+    setting, "auto" by default: the cores other processes leave free, see fastnn.threads).
     """
+    if threads is not None:
+        with use_threads(threads):
+            return fit(model, loss_fn, optimizer, train_loader, val_loader, epochs, scheduler, metrics,
+                       early_stopping, checkpoint, resume, progress, scheduler_interval, verbose, distributed)
     options = _Options.check(epochs, metrics, early_stopping, scheduler, scheduler_interval, val_loader is not None)
     replicas = Replicas(model, distributed)
     with replicas.guard():
