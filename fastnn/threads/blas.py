@@ -86,7 +86,8 @@ def _optional(lib: ctypes.CDLL, name: str, restype, argtypes):
     return func
 
 
-def _from_numpy() -> BlasLibrary | None:
+def numpy_library() -> BlasLibrary | None:
+    """NumPy's BLAS, found through the handle of NumPy's core extension (None: no Fortran gemm)."""
     import numpy as np
 
     core = getattr(np, "_core", None) or np.core  # NumPy 2 and 1
@@ -104,7 +105,8 @@ def _from_numpy() -> BlasLibrary | None:
     return None
 
 
-def _from_scipy() -> BlasLibrary:
+def scipy_library() -> BlasLibrary:
+    """SciPy's BLAS, through the function pointers ``scipy.linalg.cython_blas`` exports (LP64)."""
     from scipy.linalg import cython_blas
 
     get_name = ctypes.pythonapi.PyCapsule_GetName
@@ -120,7 +122,7 @@ def library() -> BlasLibrary:
     """NumPy's BLAS (SciPy's if NumPy's exports no Fortran gemm), resolved once per process."""
     global _library
     if _library is None:
-        _library = _from_numpy() or _from_scipy()
+        _library = numpy_library() or scipy_library()
     return _library
 
 
