@@ -1,7 +1,7 @@
 """One switch for every thread pool fastnn uses: Numba's, OpenMP's and the BLAS's.
 
 The process has one BLAS (NumPy's; the Cython kernels call it too, see :mod:`fastnn.threads.blas`).
-The default policy is "auto" (:mod:`fastnn.threads.policy`): as many threads as there are cores
+The default policy is "auto" (:mod:`fastnn.threads.auto`): as many threads as there are cores
 other processes leave free, re-checked every 50 ms, so a busy machine never makes fastnn slower
 than one thread. ``set_num_threads(n)`` fixes the count; ``set_num_threads("auto")`` (or the
 environment variable ``FASTNN_THREADS=auto|n`` at import) restores the policy.
@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastnn.threads.policy import AutoThreads
+from fastnn.threads.auto import AutoThreads
 
 _SETS_WAIT_POLICY = "OMP_WAIT_POLICY" not in os.environ  # True when the choice below is fastnn's, not the user's
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
