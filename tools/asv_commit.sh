@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Run the asv suite (or the benchmarks matching REGEX) against one commit, offline, and file the
+# results under that commit:  tools/asv_commit.sh COMMIT [REGEX] [extra asv run options...]
+#
+# The commit is checked out into a git worktree under $ASV_WORK (default /tmp/fastnn-asv), its
+# Cython kernels are built there (or copied from an earlier build of the same kernels/, setup.py
+# and kernel contract, which is what most commits share), and `asv run --python=same` imports
+# fastnn from that worktree (PYTHONPATH) with the current interpreter: no virtualenv, no network.
+# The benchmark files are always the current checkout's (asv_benchmarks/benchmarks).
+#
+# Noise control, on by default (override with ASV_NOISE="..."): 3 processes per benchmark
+# (asv interleaves their rounds), 2 rounds, a warm-up of 0.5 s, 5..10 samples of timed
+# benchmarks, and, on more than 2 cores, the run kept off core 0 (--cpu-affinity 1-N), where
+# most interrupts land; on 2 cores no pinning, which would take away the second thread.
+set -euo pipefail
+COMMIT=${1:?usage: tools/asv_commit.sh COMMIT [REGEX] [asv run options]}
+REGEX=${2:-.}
+shift $(( $# >= 2 ? 2 : 1 ))
+REPO=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+WORK=${ASV_WORK:-/tmp/fastnn-asv}
+CORES=$(nproc)
+DEFAULT_NOISE="-a processes=3 -a rounds=2 -a warmup_time=0.5 -a repeat=(5,10,20.0)"
+if [ "$CORES" -gt 2 ]; then DEFAULT_NOISE="$DEFAULT_NOISE --cpu-affinity 1-$((CORES - 1))"; fi
+NOISE=${ASV_NOISE-$DEFAULT_NOISE}
+
+HASH=$(git -C "$REPO" rev-parse "$COMMIT^{commit}")
+TREE="$WORK/tree-$HASH"
+mkdir -p "$WORK"
+if [ ! -d "$TREE" ]; then
+    git -C "$REPO" worktree add --detach -f "$TREE" "$HASH" >/dev/null
+fi
+# the build depends only on these paths: one build per distinct set of them
+KEY=$(git -C "$REPO" rev-parse "$HASH:kernels" "$HASH:setup.py" 2>/dev/null | sha1sum | cut -c1-16)
+KEY="$KEY-$(git -C "$REPO" rev-parse "$HASH:fastnn/backends/contract.py" 2>/dev/null | cut -c1-16 || true)"
+CACHE="$WORK/so-$KEY"
+BUILD_PATHS=(kernels setup.py fastnn/backends/contract.py)
+if [ ! -d "$CACHE" ] && compgen -G "$REPO/fastnn/_cython/*.so" >/dev/null \
+        && git -C "$REPO" diff --quiet "$HASH" -- "${BUILD_PATHS[@]}"; then
+    # this checkout's own build is of the same sources: use it
+    mkdir -p "$CACHE.tmp" && cp "$REPO"/fastnn/_cython/*.so "$CACHE.tmp"/ && mv "$CACHE.tmp" "$CACHE"
+fi
+if [ ! -d "$CACHE" ]; then
+    echo "asv_commit: building the Cython kernels of ${HASH:0:10} (kernels/ differ from every earlier build)"
+    (cd "$TREE" && python setup.py build_ext --inplace -q >/dev/null)
+    mkdir -p "$CACHE.tmp" && cp "$TREE"/fastnn/_cython/*.so "$CACHE.tmp"/ && mv "$CACHE.tmp" "$CACHE"
+else
+    cp "$CACHE"/*.so "$TREE"/fastnn/_cython/
+fi
+cd "$REPO/asv_benchmarks"
+asv machine --yes >/dev/null
+# shellcheck disable=SC2086
+PYTHONPATH="$TREE" asv run --python=same --set-commit-hash="$HASH" --bench "$REGEX" $NOISE "$@"
