@@ -5,7 +5,8 @@
 # The commit is checked out into a git worktree under $ASV_WORK (default /tmp/fastnn-asv), its
 # Cython kernels are built there (or copied from an earlier build of the same kernels/, setup.py
 # and kernel contract, which is what most commits share), and `asv run --python=same` imports
-# fastnn from that worktree (PYTHONPATH) with the current interpreter: no virtualenv, no network.
+# fastnn from that worktree with the current interpreter (asv drops PYTHONPATH from the processes
+# it starts and sets it from ASV_PYTHONPATH instead): no virtualenv, no network.
 # The benchmark files are always the current checkout's (asv_benchmarks/benchmarks).
 #
 # Noise control, on by default (override with ASV_NOISE="..."): 3 processes per benchmark
@@ -49,4 +50,4 @@ fi
 cd "$REPO/asv_benchmarks"
 asv machine --yes >/dev/null
 # shellcheck disable=SC2086
-PYTHONPATH="$TREE" asv run --python=same --set-commit-hash="$HASH" --bench "$REGEX" $NOISE "$@"
+ASV_PYTHONPATH="$TREE" asv run --python=same --set-commit-hash="$HASH" --bench "$REGEX" $NOISE "$@"
