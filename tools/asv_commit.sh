@@ -7,7 +7,11 @@
 # and kernel contract, which is what most commits share), and `asv run --python=same` imports
 # fastnn from that worktree with the current interpreter (asv drops PYTHONPATH from the processes
 # it starts and sets it from ASV_PYTHONPATH instead): no virtualenv, no network.
-# The benchmark files are always the current checkout's (asv_benchmarks/benchmarks).
+# The benchmark files are always the current checkout's (asv_benchmarks/benchmarks). Modules of the
+# suite that an older commit cannot import (they name its internals) would stop asv's discovery
+# for every benchmark: ASV_MODULES="speedup ..." runs a suite of only those modules (which use the
+# public API), through a generated asv config that files results and the dashboard in the usual
+# places.
 #
 # Noise control, on by default (override with ASV_NOISE="..."): 3 processes per benchmark
 # (asv interleaves their rounds), 2 rounds, a warm-up of 0.5 s, 5..10 samples of timed
@@ -49,5 +53,24 @@ else
 fi
 cd "$REPO/asv_benchmarks"
 asv machine --yes >/dev/null
+CONFIG=()
+if [ -n "${ASV_MODULES:-}" ]; then
+    SUITE="$WORK/suite"
+    rm -rf "$SUITE" && mkdir -p "$SUITE/benchmarks"
+    touch "$SUITE/benchmarks/__init__.py"
+    for m in $ASV_MODULES; do cp "benchmarks/$m.py" "$SUITE/benchmarks/"; done
+    python - "$SUITE" <<'PY'
+import json, os, sys
+from asv.util import load_json
+conf = load_json("asv.conf.json", js_comments=True)
+here = os.getcwd()
+for key in ("repo", "env_dir", "results_dir", "html_dir"):
+    conf[key] = os.path.abspath(os.path.join(here, conf[key]))
+conf["benchmark_dir"] = os.path.join(sys.argv[1], "benchmarks")
+with open(os.path.join(sys.argv[1], "asv.conf.json"), "w") as f:
+    json.dump(conf, f, indent=1)
+PY
+    CONFIG=(--config "$SUITE/asv.conf.json")
+fi
 # shellcheck disable=SC2086
-ASV_PYTHONPATH="$TREE" asv run --python=same --set-commit-hash="$HASH" --bench "$REGEX" $NOISE "$@"
+ASV_PYTHONPATH="$TREE" asv run "${CONFIG[@]}" --python=same --set-commit-hash="$HASH" --bench "$REGEX" $NOISE "$@"

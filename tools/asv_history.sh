@@ -8,7 +8,8 @@
 #
 # Each commit runs through tools/asv_commit.sh (a worktree per commit, Cython kernels built once
 # per distinct kernels/ tree, asv's noise controls). A commit whose run fails is reported and
-# skipped; the others still reach the dashboard. Set ASV_COMMITS to a file of hashes (one a line,
+# skipped; the others still reach the dashboard. Only the modules in ASV_MODULES (default
+# "speedup", whose benchmarks use the public API only) are run, so that old commits can import them. Set ASV_COMMITS to a file of hashes (one a line,
 # oldest first) to run those instead of the last N of main.
 set -uo pipefail
 N=${1:-10}
@@ -24,7 +25,7 @@ fi
 failed=()
 for c in $COMMITS; do
     echo "=== $(git -C "$REPO" log -1 --format='%h %cd %s' --date=short "$c" | cut -c1-100)"
-    "$HERE/asv_commit.sh" "$c" "$REGEX" "$@" || failed+=("$c")
+    ASV_MODULES=${ASV_MODULES-speedup} "$HERE/asv_commit.sh" "$c" "$REGEX" "$@" || failed+=("$c")
 done
 cd "$REPO/asv_benchmarks" && asv publish && python "$REPO/tools/asv_offline_dashboard.py"
 [ ${#failed[@]} -eq 0 ] || echo "asv_history: these commits failed and are missing: ${failed[*]}" >&2
