@@ -35,8 +35,8 @@ if [ ! -d "$TREE" ]; then
     git -C "$REPO" worktree add --detach -f "$TREE" "$HASH" >/dev/null
 fi
 # the build depends only on these paths: one build per distinct set of them
-KEY=$(git -C "$REPO" rev-parse "$HASH:kernels" "$HASH:setup.py" 2>/dev/null | sha1sum | cut -c1-16)
-KEY="$KEY-$(git -C "$REPO" rev-parse "$HASH:fastnn/backends/contract.py" 2>/dev/null | cut -c1-16 || true)"
+KEY=$(for p in kernels setup.py fastnn/backends/contract.py; do
+          git -C "$REPO" rev-parse --verify -q "$HASH:$p" || echo "no-$p"; done | sha1sum | cut -c1-16)
 CACHE="$WORK/so-$KEY"
 BUILD_PATHS=(kernels setup.py fastnn/backends/contract.py)
 if [ ! -d "$CACHE" ] && compgen -G "$REPO/fastnn/_cython/*.so" >/dev/null \
