@@ -187,7 +187,7 @@ for n, k, m in [(128, 784, 256), (512, 1024, 1024), (2048, 1024, 1024)]:
     wt = fastnn.tensor(w.T.copy())
     samples = {name: [] for name in libraries}
     numpy_samples = []
-    rounds = max(5, int(2e10 / (n * k * m)))
+    rounds = max(9, min(201, int(2e10 / (n * k * m))))
     for r in range(rounds):
         for name, lib in libraries.items():
             dense.bind_blas(lib.sgemm, lib.dgemm, lib.ilp64)
@@ -213,11 +213,12 @@ def interleaved_blas() -> str:
     turn to NumPy's BLAS (one BLAS in the process) and to SciPy's (two, as before), against
     NumPy's own ``maximum(x @ W.T + b, 0)`` in the same loop; medians of interleaved rounds."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    before = loadavg()
     result = subprocess.run([sys.executable, "-c", INTERLEAVED], env=env, capture_output=True, text=True,
                             timeout=1200)
     if result.returncode != 0:
         raise RuntimeError(f"interleaved BLAS benchmark failed:\n{result.stderr}")
-    return "\n".join([f"2 threads; /proc/loadavg before: {loadavg()}",
+    return "\n".join([f"2 threads; /proc/loadavg before: {before}",
                       "| linear_forward (relu) | gemm bound to | Cython | NumPy | speed-up over NumPy |",
                       "|---|---|---|---|---|", result.stdout.strip(), f"/proc/loadavg after: {loadavg()}"])
 
