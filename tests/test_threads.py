@@ -234,3 +234,16 @@ def test_spinners_are_killed_at_the_end_and_on_error():
             assert all(p.poll() is None for p in processes)
             raise RuntimeError("boom")
     assert all(p.poll() is not None for p in processes)
+
+
+def test_busy_report_gives_medians_and_ratios_per_load_level():
+    from fastnn.busy_bench import report
+
+    times = {(0, "fastnn", "1"): [(0.20, "1"), (0.22, "1"), (0.90, "1")],
+             (0, "fastnn", "2"): [(0.14, "2"), (0.15, "2"), (0.13, "2")],
+             (0, "fastnn", "auto"): [(0.15, "2"), (0.14, "2"), (0.16, "2")]}
+    table = report({"times": times, "loads": {0: ["0.10 0.20 0.30 1/100 42"]}}, [0], with_torch=False)
+    row = [line for line in table.splitlines() if line.startswith("| 0 |")][0]
+    # medians 0.22, 0.14, 0.15 -> 2/1 = 0.64, auto/1 = 0.68; the loadavg shown without the last pid
+    assert "| 0.220 s | 0.140 s | 0.150 s (2) | 0.64 | 0.68 |" in row
+    assert "0.10 0.20 0.30 1/100 |" in row
