@@ -34,6 +34,8 @@ mkdir -p "$WORK"
 if [ ! -d "$TREE" ]; then
     git -C "$REPO" worktree add --detach -f "$TREE" "$HASH" >/dev/null
 fi
+# the worktree is registered in the repository: remove it when this script ends, however it ends
+trap 'git -C "$REPO" worktree remove --force "$TREE" >/dev/null 2>&1 || true' EXIT
 # the build depends only on these paths: one build per distinct set of them
 KEY=$(for p in kernels setup.py fastnn/backends/contract.py; do
           git -C "$REPO" rev-parse --verify -q "$HASH:$p" || echo "no-$p"; done | sha1sum | cut -c1-16)
