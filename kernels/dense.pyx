@@ -6,12 +6,16 @@ Row-major (N, K) memory is column-major (K, N), so each product is called transp
 z^T = W^T' x^T, dx^T = W^T dz^T, dW^T = x^T dz. The compiled bodies need every dimension >= 1:
 the table's entries (linear_forward, linear_backward) send empty shapes to the NumPy reference.
 Every array is C-contiguous.
+
+The products go to NumPy's own BLAS (fastnn.threads.blas): its sgemm / dgemm addresses are bound
+here at import and checked on a small product, so the whole process runs one BLAS with one thread
+pool, set by fastnn.set_num_threads. The integer width (LP64 or ILP64) follows the library.
 """
 
 import numpy as np
 
 from cython.parallel cimport prange, threadid
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+from libc.stdint cimport int64_t, uintptr_t
 
 from elementwise cimport (FASTNN_CONTRACT, IDENTITY, act_backward_cost, act_backward_span, act_cost,
                           act_forward_span, chunk_start, floating, team_size)
@@ -19,8 +23,45 @@ from elementwise cimport (FASTNN_CONTRACT, IDENTITY, act_backward_cost, act_back
 from fastnn.backends.contract import ACTIVATION_CODES, saves_input
 from fastnn.backends.reference import dense as reference
 from fastnn.threads import get_num_threads
+from fastnn.threads.blas import library
 
 CONTRACT = (<bytes>FASTNN_CONTRACT).decode()
+
+# Fortran gemm with 32-bit (LP64) or 64-bit (ILP64) integers, called through the pointers bound below
+ctypedef void (*sgemm32_t)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
+                           const int*, const float*, const int*, const float*, float*, const int*) noexcept nogil
+ctypedef void (*dgemm32_t)(const char*, const char*, const int*, const int*, const int*, const double*,
+                           const double*, const int*, const double*, const int*, const double*, double*,
+                           const int*) noexcept nogil
+ctypedef void (*sgemm64_t)(const char*, const char*, const int64_t*, const int64_t*, const int64_t*, const float*,
+                           const float*, const int64_t*, const float*, const int64_t*, const float*, float*,
+                           const int64_t*) noexcept nogil
+ctypedef void (*dgemm64_t)(const char*, const char*, const int64_t*, const int64_t*, const int64_t*,
+                           const double*, const double*, const int64_t*, const double*, const int64_t*,
+                           const double*, double*, const int64_t*) noexcept nogil
+
+cdef void* _sgemm = NULL
+cdef void* _dgemm = NULL
+cdef bint _ilp64 = False
+
+
+def bind_blas(uintptr_t sgemm, uintptr_t dgemm, bint ilp64):
+    """Call these gemm functions from now on, after checking both on a 2x3 @ 3x2 product (an
+    ImportError names the library if a result is wrong: a wrong integer width, say)."""
+    global _sgemm, _dgemm, _ilp64
+    if sgemm == 0 or dgemm == 0:
+        raise ImportError("fastnn: no BLAS gemm to bind the Cython dense kernels to")
+    _sgemm, _dgemm, _ilp64 = <void*>sgemm, <void*>dgemm, ilp64
+    a = np.arange(1, 7, dtype=np.float64).reshape(2, 3)
+    b = np.arange(7, 13, dtype=np.float64).reshape(3, 2)
+    for dtype in (np.float32, np.float64):
+        x, w = np.ascontiguousarray(a, dtype), np.ascontiguousarray(b.T, dtype)
+        got, _ = linear_forward(x, w, None, "identity", 0.0)
+        if not np.array_equal(got, (a @ b).astype(dtype)):
+            _sgemm = _dgemm = NULL
+            raise ImportError(f"fastnn: the BLAS at {library().path} gave a wrong {np.dtype(dtype)} product "
+                              f"({got.tolist()} for {(a @ b).tolist()}); integer width assumed "
+                              f"{'64' if ilp64 else '32'}-bit")
 
 
 def linear_forward(x, weight, bias, activation, double negative_slope):
@@ -50,12 +91,19 @@ def linear_backward(grad_out, x, weight, saved, activation, double negative_slop
 
 cdef void _gemm(char transa, char transb, int m, int n, int k, const floating* a, int lda, const floating* b,
                 int ldb, floating* c, int ldc) noexcept nogil:
-    """Column-major c (m, n) = op(a) op(b)."""
+    """Column-major c (m, n) = op(a) op(b), in the bound BLAS."""
     cdef floating one = 1, zero = 0
+    cdef int64_t m8 = m, n8 = n, k8 = k, lda8 = lda, ldb8 = ldb, ldc8 = ldc
     if floating is float:
-        sgemm(&transa, &transb, &m, &n, &k, &one, <float*>a, &lda, <float*>b, &ldb, &zero, c, &ldc)
+        if _ilp64:
+            (<sgemm64_t>_sgemm)(&transa, &transb, &m8, &n8, &k8, &one, a, &lda8, b, &ldb8, &zero, c, &ldc8)
+        else:
+            (<sgemm32_t>_sgemm)(&transa, &transb, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc)
     else:
-        dgemm(&transa, &transb, &m, &n, &k, &one, <double*>a, &lda, <double*>b, &ldb, &zero, c, &ldc)
+        if _ilp64:
+            (<dgemm64_t>_dgemm)(&transa, &transb, &m8, &n8, &k8, &one, a, &lda8, b, &ldb8, &zero, c, &ldc8)
+        else:
+            (<dgemm32_t>_dgemm)(&transa, &transb, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc)
 
 
 cdef void _bias_act_rows(floating* out, floating* z, const floating* bias, Py_ssize_t r0, Py_ssize_t r1,
@@ -143,3 +191,7 @@ def _linear_backward(floating[:, ::1] dz, const floating[:, ::1] grad_out, const
         if dx is not None:
             _gemm(c'N', c'N', i, n, o, &weight[0, 0], i, dzp, o, &dx[0, 0], i)
         _gemm(c'N', c'T', i, o, n, &x[0, 0], i, dzp, o, &dweight[0, 0], i)
+
+
+_blas = library()
+bind_blas(_blas.sgemm, _blas.dgemm, _blas.ilp64)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import fastnn.backends as registry
+from fastnn import threads
 from fastnn.backends.base import Backend
 from fastnn.backends.contract import BACKEND_NAMES, FLOAT_DTYPES
 
@@ -27,6 +28,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("FASTNN_HYPOTHESIS_PROFILE", "fastnn"))
+
+# The default "auto" thread policy runs one thread on a loaded machine (CI, say): fix the count to
+# the cores, so that the compiled kernels' parallel code paths run in every test, whatever the load.
+threads.set_num_threads(os.cpu_count() or 1)
 
 
 def load_backend(name: str) -> Backend:

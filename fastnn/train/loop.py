@@ -16,6 +16,7 @@ from fastnn.compile import compile_step
 from fastnn.distributed.training import Replicas
 from fastnn.io import save
 from fastnn.tensor import Tensor
+from fastnn.threads import timed_step, use_threads
 from fastnn.train.evaluation import as_array, evaluation_totals, split_batch
 from fastnn.train.history import EarlyStopping, History
 from fastnn.train.metrics import Metric, resolve_metrics
@@ -142,7 +143,8 @@ class _Fit:
         loss_sum, seen, metric_sums = 0.0, 0, dict.fromkeys(metric_fns, 0.0)
         for batch_index, batch in enumerate(self.train_loader):
             x, y = split_batch(batch)
-            out, value = self.train_step(x, y)
+            with timed_step():
+                out, value = self.train_step(x, y)
             if not math.isfinite(value):
                 raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, batch {batch_index + 1}")
             size = len(as_array(y))
@@ -229,7 +231,7 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
         scheduler=None, metrics=("accuracy",), early_stopping: EarlyStopping | int | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True,
         scheduler_interval: str | None = None, verbose: bool = False, distributed: bool | None = None,
-        compile: bool = False) -> History:
+        compile: bool = False, threads: int | str | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
     Each epoch: train on every batch (forward, ``loss_fn``, backward, ``optimizer.step()``),
@@ -250,7 +252,15 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
 
     ``compile=True`` runs each training step as ``fastnn.compile_step(model, loss_fn, optimizer)``
     (one compiled call; the eager step, with the reason, where the model is not compilable).
+
+    ``threads`` (an int or "auto") sets the thread count for this call only (None: the process
+    setting, "auto" by default: the cores other processes leave free, see fastnn.threads).
     """
+    if threads is not None:
+        with use_threads(threads):
+            return fit(model, loss_fn, optimizer, train_loader, val_loader, epochs, scheduler, metrics,
+                       early_stopping, checkpoint, resume, progress, scheduler_interval, verbose, distributed,
+                       compile)
     options = _Options.check(epochs, metrics, early_stopping, scheduler, scheduler_interval, val_loader is not None)
     replicas = Replicas(model, distributed)
     with replicas.guard():
