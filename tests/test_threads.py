@@ -226,7 +226,7 @@ def test_run_queue_readers_see_this_process():
 
 # ------------------------------------------------------------------ the busy benchmark
 def test_spinners_are_killed_at_the_end_and_on_error():
-    from fastnn.busy_bench import Spinners
+    from fastnn.bench.busy import Spinners
 
     with pytest.raises(RuntimeError, match="boom"):
         with Spinners(2) as spinners:
@@ -237,7 +237,7 @@ def test_spinners_are_killed_at_the_end_and_on_error():
 
 
 def test_busy_report_gives_medians_and_ratios_per_load_level():
-    from fastnn.busy_bench import report
+    from fastnn.bench.busy import report
 
     times = {(0, "fastnn", "1"): [(0.20, "1"), (0.22, "1"), (0.90, "1")],
              (0, "fastnn", "2"): [(0.14, "2"), (0.15, "2"), (0.13, "2")],

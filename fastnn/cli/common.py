@@ -76,3 +76,16 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
 
 
 __all__ = ["CliError", "Parser", "build_mlp", "fraction", "hidden_sizes", "positive", "split_indices"]
+
+
+def thread_count(text: str) -> int | str:
+    """--threads: a positive integer or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return value

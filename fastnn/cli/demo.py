@@ -7,7 +7,7 @@ import statistics
 
 import numpy as np
 
-from fastnn.cli.common import CliError, build_mlp, hidden_sizes, positive, split_indices
+from fastnn.cli.common import CliError, build_mlp, hidden_sizes, positive, split_indices, thread_count
 
 
 def add_parser(sub) -> None:
@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--no-compile", action="store_true",
                       help="skip the compiled-step row (fastnn.compile_step on the default backend)")
+    demo.add_argument("--threads", type=thread_count, default=None,
+                       help="threads for training: a number or 'auto' (the default: the cores other processes "
+                            "leave free)")
     demo.set_defaults(run=run)
 
 
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> None:
                            seed=args.seed)
         test = DataLoader(TensorDataset(x[test_idx], y[test_idx]), batch_size=512)
         history = fit(model, nn.CrossEntropyLoss(), optimizer, train, epochs=args.epochs, metrics=None,
-                      progress=False, compile=compiled)
+                      progress=False, compile=compiled, threads=args.threads)
         acc = evaluate(model, test, metrics=("accuracy",))["accuracy"]
         # the first epoch includes one-off costs (loading kernels); report the steady state
         times = history["epoch_time"][1:] or history["epoch_time"]

@@ -17,7 +17,8 @@ def run(args: argparse.Namespace) -> None:
     import scipy
 
     import fastnn
-    from fastnn.threads import thread_info
+    from fastnn import threads
+    from fastnn.threads import blas, thread_info
 
     backends = fastnn.available_backends()
     print(f"fastnn {fastnn.__version__}  python {platform.python_version()}  numpy {numpy.__version__}  "
@@ -35,6 +36,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"backends available: {', '.join(backends)}; active: {fastnn.get_backend().name}")
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores; "
           f"fastnn threads: {fastnn.get_num_threads()}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    print(f"thread policy: {threads.policy()}")
+    print(f"BLAS for the Cython kernels: {blas.describe()}")
     for lib in thread_info():
         print(f"  {lib.get('user_api')}: {lib.get('internal_api')} {lib.get('version') or ''} "
               f"threads={lib.get('num_threads')} ({os.path.basename(lib.get('filepath', ''))})")

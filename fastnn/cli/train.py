@@ -6,7 +6,7 @@ import argparse
 import os
 
 from fastnn.backends.contract import BACKEND_NAMES
-from fastnn.cli.common import CliError, build_mlp, fraction, hidden_sizes, positive, split_indices
+from fastnn.cli.common import CliError, build_mlp, fraction, hidden_sizes, positive, split_indices, thread_count
 
 MODEL_FORMAT = "fastnn-cli-mlp"
 
@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="model.fnn")
     train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--threads", type=thread_count, default=None,
+                       help="threads for training: a number or 'auto' (the default: the cores other processes "
+                            "leave free)")
     train.set_defaults(run=run)
 
 
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> None:
     metrics = ("accuracy",) if classification else ("mae",)
     history = fit(model, loss_fn, optimizer, train, val, epochs=args.epochs, metrics=metrics,
                   early_stopping=EarlyStopping(patience=args.patience), progress=not args.no_progress,
-                  verbose=True, compile=not args.no_compile)
+                  verbose=True, compile=not args.no_compile, threads=args.threads)
     if fastnn.distributed.is_initialized() and fastnn.distributed.get_rank() != 0:
         return  # under mpiexec, rank 0 alone writes the model and reports
     fastnn.save({"format": MODEL_FORMAT, "version": 1, "hidden": list(args.hidden), "n_in": int(x.shape[1]),

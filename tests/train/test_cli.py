@@ -294,3 +294,16 @@ def test_export_writes_an_onnx_graph_that_predicts_what_fastnn_predict_does(iris
     assert [classes[i] for i in logits.argmax(1)] == predicted
     bad = run("export", str(iris_csv), str(tmp_path / "x.onnx"))
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_threads_option_and_info_report_the_policy(iris_csv, tmp_path):
+    model = tmp_path / "iris.fnn"
+    ok = run("train", str(iris_csv), "--target", "species", "--epochs", "3", "--hidden", "8", "--threads", "1",
+             "--out", str(model), "--no-progress")
+    assert ok.returncode == 0, ok.stderr
+    bad = run("train", str(iris_csv), "--target", "species", "--threads", "0")
+    assert bad.returncode == 2 and "--threads" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    info = run("info")
+    assert info.returncode == 0
+    assert re.search(r"thread policy: auto: \d of at most \d threads", info.stdout), info.stdout
+    assert "BLAS for the Cython kernels: numpy's BLAS" in info.stdout

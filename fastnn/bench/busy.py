@@ -10,7 +10,7 @@ each with a deadline of its own (they exit even if this process dies) and kills 
 also on error. PyTorch runs in processes of its own, started with the environment from before
 fastnn set its OpenMP wait policy. ``/proc/loadavg`` is printed next to every load level.
 
-    python -m fastnn.busy_bench [--repeats 3] [--competitors 0 1 3] [--backend cython] [--no-torch]
+    python -m fastnn.bench.busy [--repeats 3] [--competitors 0 1 3] [--backend cython] [--no-torch]
 
 ``--blas`` runs the interleaved one-BLAS benchmark instead (:func:`interleaved_blas`).
 """
@@ -224,7 +224,7 @@ def interleaved_blas() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fastnn.busy_bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fastnn.bench.busy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per figure (median)")
     parser.add_argument("--competitors", type=int, nargs="+", default=[0, 1, 3],
                         help="numbers of spinning processes to run beside the training")
