@@ -2,7 +2,7 @@
 into ``fastnn bench``).
 
 Figures are medians of interleaved samples taken in one run, so the ratios hold even on a
-loaded machine. PyTorch runs in a process of its own (``fastnn.bench.TorchWorker``); compilation
+loaded machine. PyTorch runs in a process of its own (``fastnn.TorchWorker``); compilation
 is never timed: every timed function has run once before sampling starts, and the compile cost
 is reported on its own (cold: a fresh Numba cache directory in a subprocess; warm: the on-disk
 cache in a subprocess).
@@ -16,7 +16,6 @@ training steps, compiled vs eager; (c) compile time, cold and from the disk cach
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
@@ -27,12 +26,14 @@ import numpy as np
 
 import fastnn
 from fastnn import bench, nn, optim
+from fastnn.bench.timing import TorchWorker, interleaved, torch_worker
+from fastnn.bench.workloads import fastnn_mlp_epoch, fastnn_small_step, matmuls_only, mlp_epoch_data
 
 SMALL_BATCHES = (1, 32, 512)
 
 
 def compiled_small_step(batch: int) -> Callable[[], None]:
-    """One compiled step of the 20-64-2 MLP (SGD lr 0.01) on a fixed batch, as bench.fastnn_small_step."""
+    """One compiled step of the 20-64-2 MLP (SGD lr 0.01) on a fixed batch, as fastnn_small_step."""
     fastnn.manual_seed(0)
     model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
     step = fastnn.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01))
@@ -57,9 +58,9 @@ def compiled_mlp_epoch(x: np.ndarray, y: np.ndarray, batch: int = 128) -> Callab
     return epoch
 
 
-def _worker() -> bench.TorchWorker | None:
+def _worker() -> TorchWorker | None:
     """A PyTorch process, or None when torch is not installed."""
-    return bench.TorchWorker() if importlib.util.find_spec("torch") is not None else None
+    return torch_worker()
 
 
 def small_steps(repeats: int, steps: int, torch: bool = True) -> list[tuple[str, float]]:
@@ -68,12 +69,12 @@ def small_steps(repeats: int, steps: int, torch: bool = True) -> list[tuple[str,
     worker = _worker() if torch else None
     for batch in SMALL_BATCHES:
         impls = {f"fastnn compiled, batch {batch}": compiled_small_step(batch),
-                 f"fastnn eager ({fastnn.get_backend().name}), batch {batch}": bench.fastnn_small_step(batch)}
+                 f"fastnn eager ({fastnn.get_backend().name}), batch {batch}": fastnn_small_step(batch)}
         for run in impls.values():
             run()
         if worker is not None:
             impls[f"pytorch eager, batch {batch}"] = worker.load("step", batch)
-        rows += list(bench.interleaved(impls, repeats, number=steps).items())
+        rows += list(interleaved(impls, repeats, number=steps).items())
     if worker is not None:
         worker.close()
     return rows
@@ -81,16 +82,16 @@ def small_steps(repeats: int, steps: int, torch: bool = True) -> list[tuple[str,
 
 def mlp_epoch(n: int, repeats: int, torch: bool = True) -> list[tuple[str, float]]:
     """(name, seconds per epoch) of workload (e)."""
-    x, y = bench.mlp_epoch_data(n)
+    x, y = mlp_epoch_data(n)
     impls = {"fastnn compiled": compiled_mlp_epoch(x, y),
-             f"fastnn eager ({fastnn.get_backend().name})": bench.fastnn_mlp_epoch(x, y),
-             "matrix products alone": bench.matmuls_only(x)}
+             f"fastnn eager ({fastnn.get_backend().name})": fastnn_mlp_epoch(x, y),
+             "matrix products alone": matmuls_only(x)}
     for run in impls.values():
         run()
     worker = _worker() if torch else None
     if worker is not None:
         impls["pytorch eager"] = worker.load("epoch", n)
-    rows = list(bench.interleaved(impls, repeats).items())
+    rows = list(interleaved(impls, repeats).items())
     if worker is not None:
         worker.close()
     return rows
@@ -140,7 +141,7 @@ def example_steps(repeats: int, steps: int) -> list[tuple[str, float]]:
                 impls[f"{name}, eager"] = _eager_step(model, opt, loss_fn, x, y)
     for run in impls.values():
         run()
-    return list(bench.interleaved(impls, repeats, number=steps).items())
+    return list(interleaved(impls, repeats, number=steps).items())
 
 
 def _eager_step(model, opt, loss_fn, x, y) -> Callable[[], None]:

@@ -69,3 +69,13 @@ def test_unsupported_models_run_eagerly_with_a_reason():
     np.testing.assert_array_equal(out.numpy(), model(x).numpy())
     with pytest.raises(TypeError, match="expected a Module"):
         fn.compile(lambda v: v)
+
+
+def test_the_compiled_step_benchmark_runs_and_reports_every_implementation():
+    """`fastnn bench --only f` must not break when the bench package moves (it did once)."""
+    from fastnn.compile import benchmark
+
+    rows = dict(benchmark.small_steps(repeats=1, steps=2, torch=False))
+    for batch in benchmark.SMALL_BATCHES:
+        assert rows[f"fastnn compiled, batch {batch}"] > 0
+        assert any(name.startswith("fastnn eager") and name.endswith(f"batch {batch}") for name in rows)
