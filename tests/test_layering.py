@@ -47,7 +47,6 @@ ALLOWED_PRIVATE: dict[tuple[str, str], str] = {
 }
 ALLOWED_CYCLES: dict[frozenset, str] = {}
 ALLOWED_LONG: dict[str, str] = {
-    "fastnn/compile/kernels.py": "the compiled step's Numba interpreter: one op table, its helpers beside it",
 }
 
 

@@ -36,6 +36,20 @@ def _pop() -> None:
     _enabled.set(saved[-1])
 
 
+def _under(mode: bool | None, function: Callable) -> Callable:
+    """`function` run with grad mode `mode` (None: the caller's mode) for the duration of each call."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _push(_enabled.get() if mode is None else mode)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _pop()
+
+    return wrapper
+
+
 class _GradMode:
     """A context manager and decorator that sets grad mode to ``self._mode`` inside it."""
 
@@ -56,17 +70,7 @@ class _GradMode:
         _pop()
 
     def __call__(self, function: Callable) -> Callable:
-        mode = self._mode
-
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            _push(mode)
-            try:
-                return function(*args, **kwargs)
-            finally:
-                _pop()
-
-        return wrapper
+        return _under(self._mode, function)
 
 
 class no_grad(_GradMode):
@@ -92,17 +96,7 @@ class inference_mode(_GradMode):
         _push(_enabled.get() if self._keep else False)
 
     def __call__(self, function: Callable) -> Callable:
-        keep = self._keep
-
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            _push(_enabled.get() if keep else False)
-            try:
-                return function(*args, **kwargs)
-            finally:
-                _pop()
-
-        return wrapper
+        return _under(None if self._keep else False, function)
 
 
 class set_grad_enabled:
@@ -122,17 +116,7 @@ class set_grad_enabled:
 
     def __call__(self, function: Callable) -> Callable:
         _enabled.set(self._previous)  # used as a decorator: the mode applies only inside the function
-        mode = self._mode
-
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            _push(mode)
-            try:
-                return function(*args, **kwargs)
-            finally:
-                _pop()
-
-        return wrapper
+        return _under(self._mode, function)
 
 
 __all__ = ["GRAD_ENABLED", "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled"]

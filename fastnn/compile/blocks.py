@@ -1,0 +1,304 @@
+"""The building blocks the step interpreter (``kernels.run_step``) calls: Numba functions over whole layers.
+
+Each block calls the Numba backend's own kernels for its elementwise part (bias + activation,
+activation derivative + bias-gradient column sums, losses, dropout, embeddings, optimizer
+updates), so the compiled step computes exactly what the eager Numba backend computes; only
+the matrix products are chosen here. They run on BLAS (Numba's ``np.dot``, the same OpenBLAS
+build NumPy uses, so bit-identical to eager) unless a product is tiny (``TINY_WORK``
+multiply-adds or fewer), where a direct loop is faster than a BLAS call; the loop sums in
+another order, so those products differ from BLAS by a few ulps.
+
+Every block is compiled ``cache=True`` and serially: a step is one thread of Python, and the
+BLAS calls inside it use BLAS's own threads.
+
+Status codes returned by the loss blocks: ``OK``; ``BAD_LABEL`` (``info`` holds the row and the
+label); the step function adds ``NONFINITE_LOSS`` and ``NONFINITE_GRAD`` (``info[0]`` = index
+of the parameter).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# The Numba backend's kernel bodies (imported in this one place; see the module docstring).
+from fastnn.backends.numba import activations, dense, dropout, embedding, losses, optim
+
+OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX = 0, 1, 2, 3, 4
+
+TINY_WORK = 32768
+"""Products of at most this many multiply-adds run as direct loops (no BLAS call)."""
+
+BIAS_GRAD_CHUNKS = dense.BIAS_GRAD_CHUNKS
+ACTIVATION_CODES = dict(activations.ACTIVATION_CODES)
+LEAKY_RELU_CODE, GELU_CODE, GELU_TANH_CODE = activations.LEAKY_RELU, activations.GELU, activations.GELU_TANH
+SAVES_INPUT = (LEAKY_RELU_CODE, GELU_CODE, GELU_TANH_CODE)
+
+bias_activation = dense.BIAS_ACTIVATION[0]
+act_grad_bias_grad = dense.ACTIVATION_GRAD_AND_BIAS_GRAD[0]
+forward_into = activations.forward_into
+backward_into = activations.backward_into
+log_softmax_forward = activations.LOG_SOFTMAX_FORWARD[0]
+log_softmax_backward = activations.LOG_SOFTMAX_BACKWARD[0]
+softmax_cross_entropy = losses.SOFTMAX_CROSS_ENTROPY[0]
+mse = losses.MSE[0]
+bce = losses.BCE_WITH_LOGITS[0]
+dropout_forward = dropout.DROPOUT_FORWARD[0]
+dropout_backward = dropout.DROPOUT_BACKWARD[0]
+embedding_forward = embedding.EMBEDDING_FORWARD[0]
+embedding_backward = embedding.EMBEDDING_BACKWARD[0]
+bag_forward = embedding.EMBEDDING_BAG_FORWARD[0]
+bag_backward = embedding.EMBEDDING_BAG_BACKWARD[0]
+sgd = optim.SGD[0]
+adagrad = optim.ADAGRAD[0]
+rmsprop = optim.RMSPROP
+adadelta = optim.ADADELTA[0]
+adam = optim.ADAM
+
+BLOCK = 4096
+
+
+def jit(func):
+    """The house options: nopython, cached on disk, IEEE maths, NumPy's division semantics."""
+    return njit(cache=True, error_model="numpy")(func)
+
+
+# ------------------------------------------------------------------------------- products
+@jit
+def matmul_nt(x, w, out):
+    """out = x @ w.T; x (n, k), w (m, k), out (n, m)."""
+    if x.shape[0] * x.shape[1] * w.shape[0] > TINY_WORK:
+        np.dot(x, w.T, out)
+    else:
+        matmul_nn(x, np.ascontiguousarray(w.T), out)
+
+
+@jit
+def matmul_nn(a, w, out):
+    """out = a @ w; a (n, m), w (m, k), out (n, k)."""
+    n, m = a.shape
+    k = w.shape[1]
+    if n * k * m > TINY_WORK:
+        np.dot(a, w, out)
+        return
+    zero = out.dtype.type(0.0)
+    for i in range(n):
+        row = out[i]
+        for q in range(k):
+            row[q] = zero
+        for j in range(m):
+            av = a[i, j]
+            src = w[j]
+            for q in range(k):
+                row[q] += av * src[q]
+
+
+@jit
+def matmul_tn(a, x, out):
+    """out = a.T @ x; a (n, m), x (n, k), out (m, k)."""
+    n, m = a.shape
+    k = x.shape[1]
+    if n * k * m > TINY_WORK:
+        np.dot(a.T, x, out)
+        return
+    zero = out.dtype.type(0.0)
+    for j in range(m):
+        row = out[j]
+        for q in range(k):
+            row[q] = zero
+    for i in range(n):
+        src = x[i]
+        for j in range(m):
+            av = a[i, j]
+            row = out[j]
+            for q in range(k):
+                row[q] += av * src[q]
+
+
+# --------------------------------------------------------------------------------- layers
+@jit
+def linear_forward(x, w, b, has_bias, code, slope, z, a):
+    """z = x @ w.T + b and a = act(z) (a may be z), as the Numba backend's fused linear kernel."""
+    matmul_nt(x, w, z)
+    bias_activation(z, b, a, has_bias, code, slope)
+
+
+@jit
+def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, dx, partial):
+    """dz = g * act'(saved) (dz is g itself for the identity); db = column sums of dz (in
+    BIAS_GRAD_CHUNKS chunks, as the backend); dw = dz.T @ x; dx = dz @ w unless dx is empty."""
+    act_grad_bias_grad(g, saved, dz, partial, code, slope, code != 0)
+    if has_bias:
+        for j in range(db.shape[0]):
+            db[j] = partial[0, j]
+        for c in range(1, partial.shape[0]):
+            for j in range(db.shape[0]):
+                db[j] += partial[c, j]
+    matmul_tn(dz, x, dw)
+    if dx.shape[0] != 0:
+        matmul_nn(dz, w, dx)
+
+
+@jit
+def check_indices(ids, rows, info):
+    """OK when every id lies in [0, rows), else BAD_INDEX with info = (position, id)."""
+    for i in range(ids.shape[0]):
+        if ids[i] < 0 or ids[i] >= rows:
+            info[0] = i
+            info[1] = ids[i]
+            return BAD_INDEX
+    return OK
+
+
+# --------------------------------------------------------------------------------- losses
+@jit
+def cross_entropy(logits, target, ignore_index, smoothing, mean, grad, info):
+    """Fused softmax cross-entropy (the backend's kernel); returns (status, loss as float64).
+
+    Labels are checked first (status BAD_LABEL, nothing written); 'mean' divides by the rows not
+    ignored (nan loss and zero gradient when there are none, as PyTorch)."""
+    n, c = logits.shape
+    count = 0
+    for i in range(n):
+        t = target[i]
+        if t == ignore_index:
+            continue
+        if t < 0 or t >= c:
+            info[0] = i
+            info[1] = t
+            return BAD_LABEL, 0.0
+        count += 1
+    scale = 1.0 / count if mean and count > 0 else 1.0
+    loss = np.empty(n, logits.dtype)
+    softmax_cross_entropy(logits, target, ignore_index, smoothing, scale, loss, grad)
+    total = 0.0
+    for i in range(n):
+        total += np.float64(loss[i])
+    if not mean:
+        return OK, total
+    return OK, (total / count if count > 0 else np.nan)
+
+
+@jit
+def nll_log_softmax(x, target, ignore_index, mean, info):
+    """NLLLoss of LogSoftmax(x) over classes; returns (status, loss, dx)."""
+    n, c = x.shape
+    count = 0
+    for i in range(n):
+        t = target[i]
+        if t == ignore_index:
+            continue
+        if t < 0 or t >= c:
+            info[0] = i
+            info[1] = t
+            return BAD_LABEL, 0.0, x
+        count += 1
+    logp = np.empty_like(x)
+    log_softmax_forward(x, logp)
+    glogp = np.zeros_like(x)
+    total = 0.0
+    w = x.dtype.type(1.0 / count if mean and count > 0 else 1.0)
+    for i in range(n):
+        t = target[i]
+        if t == ignore_index:
+            continue
+        total -= np.float64(logp[i, t])
+        glogp[i, t] = -w
+    dx = np.empty_like(x)
+    log_softmax_backward(glogp, logp, dx)
+    if not mean:
+        return OK, total, dx
+    return OK, (total / count if count > 0 else np.nan), dx
+
+
+@jit
+def pointwise_loss(kind, x, t, mean, grad):
+    """MSE (kind 0) or BCE with logits (kind 1) by the backend's kernels; returns the loss (float64)."""
+    n = x.size
+    scale = 1.0 / n if mean and n > 0 else 1.0
+    blocks = (n + BLOCK - 1) // BLOCK
+    partial = np.empty(blocks, np.float64)
+    if kind == 0:
+        mse(x.reshape(-1), t.reshape(-1), scale, np.empty(0, x.dtype), grad.reshape(-1), partial, False)
+    else:
+        bce(x.reshape(-1), t.reshape(-1), scale, np.empty(n, x.dtype), grad.reshape(-1), partial, False)
+    total = 0.0
+    for b in range(blocks):
+        total += partial[b]
+    return total / n if mean else total
+
+
+@jit
+def finite_status(loss, grads, bounds, info):
+    """NONFINITE_LOSS / NONFINITE_GRAD (info[0] = parameter index) or OK."""
+    if not np.isfinite(loss):
+        return NONFINITE_LOSS
+    for i in range(bounds.shape[0] - 1):
+        acc = grads.dtype.type(0.0)
+        for j in range(bounds[i], bounds[i + 1]):
+            acc += grads[j] * grads.dtype.type(0.0)  # nan for an inf or nan entry, 0 otherwise
+        if acc != acc:
+            info[0] = i
+            return NONFINITE_GRAD
+    return OK
+
+
+# ------------------------------------------------------------------------------ optimizers
+# Hyper-parameter rows (float64, one per parameter), filled by fastnn.compile.optimizers.
+@jit
+def ascent(g, maximize):
+    """The gradient the update descends along (negated to maximize)."""
+    return -g if maximize else g
+
+
+@jit
+def update_sgd(p, g, s0, s1, s2, h, step):
+    """h = (lr, momentum, dampening, weight_decay, nesterov, maximize, first_step)."""
+    sgd(p, ascent(g, h[5] != 0.0), s0, h[0], h[1], h[2], h[3], h[4] != 0.0, h[6] != 0.0)
+
+
+@jit
+def update_adam(p, g, s0, s1, s2, h, step):
+    """h = (lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled)."""
+    adam(p, ascent(g, h[6] != 0.0), s0, s1, s2, step, h[0], h[1], h[2], h[3], h[4], h[5] != 0.0, h[7] != 0.0)
+
+
+@jit
+def update_adagrad(p, g, s0, s1, s2, h, step):
+    """h = (lr, lr_decay, weight_decay, eps, maximize)."""
+    clr = h[0] / (1 + (step - 1) * h[1])
+    adagrad(p, ascent(g, h[4] != 0.0), s0, clr, h[2], h[3])
+
+
+@jit
+def update_rmsprop(p, g, s0, s1, s2, h, step):
+    """h = (lr, alpha, eps, weight_decay, momentum, centered, maximize); s0 square_avg,
+    s1 momentum_buffer, s2 grad_avg."""
+    rmsprop(p, ascent(g, h[6] != 0.0), s0, s1, s2, h[0], h[1], h[2], h[3], h[4], h[5] != 0.0)
+
+
+@jit
+def update_adadelta(p, g, s0, s1, s2, h, step):
+    """h = (lr, rho, eps, weight_decay, maximize); s0 square_avg, s1 acc_delta."""
+    adadelta(p, ascent(g, h[4] != 0.0), s0, s1, h[0], h[1], h[2], h[3])
+
+
+@jit
+def grad_norm(grads, norm_type):
+    """The norm_type-norm of all gradient entries (max |g| for inf), accumulated in float64,
+    as fastnn.nn.utils.total_norm."""
+    total = 0.0
+    if norm_type == np.inf:
+        for j in range(grads.shape[0]):
+            total = max(total, abs(np.float64(grads[j])))
+        return total
+    if norm_type == 2.0:
+        for j in range(grads.shape[0]):
+            v = np.float64(grads[j])
+            total += v * v
+        return math.sqrt(total)
+    for j in range(grads.shape[0]):
+        total += abs(np.float64(grads[j])) ** norm_type
+    return total ** (1.0 / norm_type)
