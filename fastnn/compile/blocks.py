@@ -19,12 +19,14 @@ of the parameter).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
 # The Numba backend's kernel bodies (imported in this one place; see the module docstring).
 from fastnn.backends.numba import activations, dense, dropout, embedding, losses, optim
+from fastnn.backends.numba import jit as numba_jit
 
 OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX = 0, 1, 2, 3, 4
 
@@ -60,19 +62,44 @@ adam = optim.ADAM
 BLOCK = 4096
 
 
+# Numba checks a cache entry against its own function's file only, and the step function inlines
+# the blocks and the backend's kernels: every function here is cached under a digest of this
+# package and of the Numba backend (as the backend's kernels are, see backends/numba/jit.py).
+SOURCE_KEY = numba_jit.source_key(Path(__file__).parent, numba_jit.SOURCE_KEY)
+
+
 def jit(func):
-    """The house options: nopython, cached on disk, IEEE maths, NumPy's division semantics."""
-    return njit(cache=True, error_model="numpy")(func)
+    """The house options: nopython, cached on disk under SOURCE_KEY, IEEE maths, NumPy's division."""
+    return njit(cache=True, error_model="numpy")(numba_jit.keyed(func, key=SOURCE_KEY))
+
+
+def jit_reassoc(func):
+    """As jit, but float additions may be reassociated (so that a sum runs in vector lanes)."""
+    return njit(cache=True, error_model="numpy", fastmath={"reassoc"})(numba_jit.keyed(func, key=SOURCE_KEY))
 
 
 # ------------------------------------------------------------------------------- products
+# The direct loops index rows (a[i, j]) rather than slicing them: a slice costs an atomic
+# reference count, more than a short row's arithmetic.
 @jit
 def matmul_nt(x, w, out):
-    """out = x @ w.T; x (n, k), w (m, k), out (n, m)."""
-    if x.shape[0] * x.shape[1] * w.shape[0] > TINY_WORK:
+    """out = x @ w.T; x (n, k), w (m, k), out (n, m); a tiny product as n * m row dot products."""
+    m = w.shape[0]
+    if x.shape[0] * x.shape[1] * m > TINY_WORK:
         np.dot(x, w.T, out)
-    else:
-        matmul_nn(x, np.ascontiguousarray(w.T), out)
+        return
+    for i in range(x.shape[0]):
+        for q in range(m):
+            out[i, q] = pair_dot(x, i, w, q)
+
+
+@jit_reassoc
+def pair_dot(a, i, b, q):
+    """sum_j a[i, j] b[q, j] (vectorised: the additions may be reordered)."""
+    s = a.dtype.type(0.0)
+    for j in range(a.shape[1]):
+        s += a[i, j] * b[q, j]
+    return s
 
 
 @jit
@@ -85,14 +112,12 @@ def matmul_nn(a, w, out):
         return
     zero = out.dtype.type(0.0)
     for i in range(n):
-        row = out[i]
         for q in range(k):
-            row[q] = zero
+            out[i, q] = zero
         for j in range(m):
             av = a[i, j]
-            src = w[j]
             for q in range(k):
-                row[q] += av * src[q]
+                out[i, q] += av * w[j, q]
 
 
 @jit
@@ -105,16 +130,13 @@ def matmul_tn(a, x, out):
         return
     zero = out.dtype.type(0.0)
     for j in range(m):
-        row = out[j]
         for q in range(k):
-            row[q] = zero
+            out[j, q] = zero
     for i in range(n):
-        src = x[i]
         for j in range(m):
             av = a[i, j]
-            row = out[j]
             for q in range(k):
-                row[q] += av * src[q]
+                out[j, q] += av * x[i, q]
 
 
 # --------------------------------------------------------------------------------- layers
@@ -154,8 +176,9 @@ def check_indices(ids, rows, info):
 
 # --------------------------------------------------------------------------------- losses
 @jit
-def cross_entropy(logits, target, ignore_index, smoothing, mean, grad, info):
-    """Fused softmax cross-entropy (the backend's kernel); returns (status, loss as float64).
+def cross_entropy(logits, target, ignore_index, smoothing, mean, grad, loss, info):
+    """Fused softmax cross-entropy (the backend's kernel; loss (n,) takes the row losses); returns
+    (status, loss as float64).
 
     Labels are checked first (status BAD_LABEL, nothing written); 'mean' divides by the rows not
     ignored (nan loss and zero gradient when there are none, as PyTorch)."""
@@ -171,7 +194,6 @@ def cross_entropy(logits, target, ignore_index, smoothing, mean, grad, info):
             return BAD_LABEL, 0.0
         count += 1
     scale = 1.0 / count if mean and count > 0 else 1.0
-    loss = np.empty(n, logits.dtype)
     softmax_cross_entropy(logits, target, ignore_index, smoothing, scale, loss, grad)
     total = 0.0
     for i in range(n):
@@ -182,8 +204,8 @@ def cross_entropy(logits, target, ignore_index, smoothing, mean, grad, info):
 
 
 @jit
-def nll_log_softmax(x, target, ignore_index, mean, info):
-    """NLLLoss of LogSoftmax(x) over classes; returns (status, loss, dx)."""
+def nll_log_softmax(x, target, ignore_index, mean, dx, info):
+    """NLLLoss of LogSoftmax(x) over classes, its gradient in dx; returns (status, loss)."""
     n, c = x.shape
     count = 0
     for i in range(n):
@@ -193,7 +215,7 @@ def nll_log_softmax(x, target, ignore_index, mean, info):
         if t < 0 or t >= c:
             info[0] = i
             info[1] = t
-            return BAD_LABEL, 0.0, x
+            return BAD_LABEL, 0.0
         count += 1
     logp = np.empty_like(x)
     log_softmax_forward(x, logp)
@@ -206,11 +228,10 @@ def nll_log_softmax(x, target, ignore_index, mean, info):
             continue
         total -= np.float64(logp[i, t])
         glogp[i, t] = -w
-    dx = np.empty_like(x)
     log_softmax_backward(glogp, logp, dx)
     if not mean:
-        return OK, total, dx
-    return OK, (total / count if count > 0 else np.nan), dx
+        return OK, total
+    return OK, (total / count if count > 0 else np.nan)
 
 
 @jit
@@ -232,17 +253,26 @@ def pointwise_loss(kind, x, t, mean, grad):
 
 @jit
 def finite_status(loss, grads, bounds, info):
-    """NONFINITE_LOSS / NONFINITE_GRAD (info[0] = parameter index) or OK."""
+    """NONFINITE_LOSS / NONFINITE_GRAD (info[0] = index of the first such parameter) or OK."""
     if not np.isfinite(loss):
         return NONFINITE_LOSS
+    if span_finite(grads, 0, grads.shape[0]):
+        return OK
     for i in range(bounds.shape[0] - 1):
-        acc = grads.dtype.type(0.0)
-        for j in range(bounds[i], bounds[i + 1]):
-            acc += grads[j] * grads.dtype.type(0.0)  # nan for an inf or nan entry, 0 otherwise
-        if acc != acc:
+        if not span_finite(grads, bounds[i], bounds[i + 1]):
             info[0] = i
             return NONFINITE_GRAD
     return OK
+
+
+@jit_reassoc
+def span_finite(a, lo, hi):
+    """True when a[lo:hi] has no inf or nan: the sum of a * 0 is 0 then, nan otherwise (a sum the
+    vector lanes may reorder; reassociation still propagates nan)."""
+    acc = a.dtype.type(0.0)
+    for j in range(lo, hi):
+        acc += a[j] * a.dtype.type(0.0)
+    return acc == 0
 
 
 # ------------------------------------------------------------------------------ optimizers

@@ -50,14 +50,20 @@ LINEAR, ACT, DROPOUT, RES_BEGIN, RES_END, EMBEDDING, BAG = range(1, 8)
 K_KIND, K_IN, K_OUT, K_POFF, K_BOFF, K_CODE, K_COL, K_ZCOL, K_SRC, K_EXTRA, K_MCOL, K_NEEDS = range(12)
 OP_COLUMNS = 12
 # The config (int64): loss kind, ignore_index, mean, optimizer kind, workspace columns, mask
-# columns, widest layer, embedding rows; and the float config: label smoothing.
+# columns, widest layer, embedding rows, clipping, forward only, output width.
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
 OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
-C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY = range(10)
-CONFIG_SIZE = 10
+C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW = range(11)
+CONFIG_SIZE = 11
 CLIP_NONE, CLIP_NORM, CLIP_VALUE = range(3)
 # The float config: label smoothing, clip threshold, clip norm type, and (written) the total norm.
 F_SMOOTHING, F_CLIP, F_NORM_TYPE, F_TOTAL_NORM = range(4)
+
+
+def workspace_size(cfg: np.ndarray, n: int) -> int:
+    """Elements of the float workspace run_step needs for n samples: the forward columns, the
+    loss gradient, three backward buffers, the bias-gradient partial sums and the row losses."""
+    return n * (int(cfg[C_COLS]) + int(cfg[C_OUTW]) + 3 * int(cfg[C_MAXW]) + 1) + BIAS_GRAD_CHUNKS * int(cfg[C_MAXW])
 
 
 @jit
@@ -66,10 +72,12 @@ def _slot(ws, n, col, width):
 
 
 @jit
-def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info):
-    """One training step of the op table on a batch of n samples; returns (status, loss, output)
-    where output is the last op's output (the model's output; the logits before the LogSoftmax
-    of an NLLLoss plan).
+def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info,
+             ws, ms):
+    """One training step of the op table on a batch of n samples; returns (status, loss). The
+    model's output (the logits before the LogSoftmax of an NLLLoss plan) is left in the workspace
+    ws (workspace_size(cfg, n) elements, owned by the caller, as the uint8 dropout masks ms of
+    n * cfg[C_MCOLS]): the last op's slot.
 
     xf (n, in) float features (or an empty array when the first op is an embedding, whose ids
     (flat) and bag offsets come in ids/offsets); yi int64 labels or yf float targets (the other
@@ -79,9 +87,15 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     update of every parameter's slice of P, G, S0..S2 by the optimizer kind with H[i], steps[i].
     """
     dt = P.dtype
-    ws = np.empty(n * cfg[C_COLS], dt)
-    ms = np.empty(n * cfg[C_MCOLS], np.uint8)
     nops = ops.shape[0]
+    maxw, outw = cfg[C_MAXW], cfg[C_OUTW]
+    at = n * cfg[C_COLS]  # the backward buffers follow the forward columns
+    g_loss = ws[at:at + n * outw].reshape((n, outw))
+    at += n * outw
+    ga, gb, dzs = ws[at:at + n * maxw], ws[at + n * maxw:at + 2 * n * maxw], ws[at + 2 * n * maxw:at + 3 * n * maxw]
+    at += 3 * n * maxw
+    partials = ws[at:at + BIAS_GRAD_CHUNKS * maxw]
+    row_loss = ws[at + BIAS_GRAD_CHUNKS * maxw:at + BIAS_GRAD_CHUNKS * maxw + n]
     for k in range(nops):
         kind, win, wout, src = ops[k, K_KIND], ops[k, K_IN], ops[k, K_OUT], ops[k, K_SRC]
         out = _slot(ws, n, ops[k, K_COL], wout)
@@ -90,7 +104,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             table = P[ops[k, K_POFF]:ops[k, K_POFF] + rows * dim].reshape((rows, dim))
             status = check_indices(ids, rows, info)
             if status != OK:
-                return status, 0.0, ws[:0].reshape((0, 0))
+                return status, 0.0
             if kind == EMBEDDING:
                 embedding_forward(table, ids, out.reshape((-1, dim)))
             else:
@@ -104,7 +118,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             z = out if ops[k, K_ZCOL] < 0 else _slot(ws, n, ops[k, K_ZCOL], wout)
             linear_forward(h, w, b, boff >= 0, ops[k, K_CODE], fl[k, 0], z, out)
         elif kind == ACT:
-            forward_into(h.reshape(-1), out.reshape(-1), ops[k, K_CODE], fl[k, 0])
+            forward_into(h.reshape(-1), out.reshape(-1), 0, n * win, ops[k, K_CODE], fl[k, 0])
         elif kind == DROPOUT:
             mask = ms[n * ops[k, K_MCOL]:n * (ops[k, K_MCOL] + wout)]
             dropout_forward(h.reshape(-1), fl[k, 0], seeds[ops[k, K_EXTRA]], fl[k, 1], out.reshape(-1), mask)
@@ -118,25 +132,20 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     last = nops - 1
     logits = _slot(ws, n, ops[last, K_COL], ops[last, K_OUT])
     if cfg[C_FORWARD_ONLY] != 0:  # inference: the model's output, nothing else read or written
-        return OK, 0.0, logits
+        return OK, 0.0
     loss_kind, mean = cfg[C_LOSS], cfg[C_MEAN] != 0
+    g = g_loss
     if loss_kind == LOSS_CE:
-        g = np.empty_like(logits)
-        status, loss = cross_entropy(logits, yi, cfg[C_IGNORE], cff[F_SMOOTHING], mean, g, info)
+        status, loss = cross_entropy(logits, yi, cfg[C_IGNORE], cff[F_SMOOTHING], mean, g, row_loss, info)
         if status != OK:
-            return status, 0.0, logits
+            return status, 0.0
     elif loss_kind == LOSS_NLL:
-        status, loss, g = nll_log_softmax(logits, yi, cfg[C_IGNORE], mean, info)
+        status, loss = nll_log_softmax(logits, yi, cfg[C_IGNORE], mean, g, info)
         if status != OK:
-            return status, 0.0, logits
+            return status, 0.0
     else:
-        g = np.empty_like(logits)
         loss = pointwise_loss(loss_kind - LOSS_MSE, logits, yf, mean, g)
     # backward
-    maxw = cfg[C_MAXW]
-    ga = np.empty(n * maxw, dt)
-    gb = np.empty(n * maxw, dt)
-    dzs = np.empty(n * maxw, dt)
     which = 0
     for k in range(last, -1, -1):
         kind, win, wout, src = ops[k, K_KIND], ops[k, K_IN], ops[k, K_OUT], ops[k, K_SRC]
@@ -163,9 +172,8 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             w = P[poff:poff + wout * win].reshape((wout, win))
             dw = G[poff:poff + wout * win].reshape((wout, win))
             db = G[boff:boff + wout] if boff >= 0 else G[0:0]
-            partial = np.empty((BIAS_GRAD_CHUNKS, wout), dt)
-            linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, boff >= 0,
-                            dst if needs else np.empty((0, win), dt), partial)
+            partial = partials[:BIAS_GRAD_CHUNKS * wout].reshape((BIAS_GRAD_CHUNKS, wout))
+            linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, boff >= 0, dst if needs else dst[:0], partial)
             if not needs:
                 break
         elif kind == ACT:
@@ -174,16 +182,18 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
                 saved = xf if src < 0 else _slot(ws, n, ops[src, K_COL], win)
             else:
                 saved = _slot(ws, n, ops[k, K_COL], wout)
-            backward_into(g.reshape(-1), saved.reshape(-1), dst.reshape(-1), code, fl[k, 0])
+            backward_into(g.reshape(-1), saved.reshape(-1), dst.reshape(-1), 0, n * win, code, fl[k, 0])
         elif kind == DROPOUT:
             mask = ms[n * ops[k, K_MCOL]:n * (ops[k, K_MCOL] + wout)]
             dropout_backward(g.reshape(-1), mask, fl[k, 1], dst.reshape(-1))
-        elif kind == RES_END:  # the skip's share of g waits in this op's (now free) output slot
-            stash = _slot(ws, n, ops[k, K_COL], wout)
-            stash[:, :] = g
+        elif kind == RES_END:  # the skip's share of g waits in this op's (now free) output slot, or,
+            if k != last:     # when this op gives the model's output, in the loss gradient (which it is)
+                stash = _slot(ws, n, ops[k, K_COL], wout)
+                stash[:, :] = g
             continue
         else:  # RES_BEGIN: the body's gradient plus the skip's
-            stash = _slot(ws, n, ops[ops[k, K_EXTRA], K_COL], wout)
+            end = ops[k, K_EXTRA]
+            stash = g_loss if end == last else _slot(ws, n, ops[end, K_COL], wout)
             for i in range(n):
                 for j in range(wout):
                     dst[i, j] = g[i, j] + stash[i, j]
@@ -191,7 +201,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         which = 2 if which == 1 else 1
     status = finite_status(loss, G, bounds, info)
     if status != OK:
-        return status, loss, logits
+        return status, loss
     if cfg[C_CLIP] == CLIP_NORM:
         total = grad_norm(G, cff[F_NORM_TYPE])
         cff[F_TOTAL_NORM] = total
@@ -217,4 +227,4 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             update_rmsprop(p, d, s0, s1, s2, H[i], steps[i])
         else:
             update_adadelta(p, d, s0, s1, s2, H[i], steps[i])
-    return OK, loss, logits
+    return OK, loss

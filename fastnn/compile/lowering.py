@@ -49,9 +49,24 @@ class Lowered:
             cfg[K.C_MEAN] = loss[-1]
         cfg[K.C_OPT] = OPTIMIZERS[plan.optimizer]
         cfg[K.C_COLS], cfg[K.C_MCOLS], cfg[K.C_MAXW], cfg[K.C_ROWS] = self.cols, self.mcols, self.maxw, self.table_rows
+        cfg[K.C_OUTW] = width
         self.cfg = cfg
         self.cff = np.zeros(4, dtype=np.float64)
         self.cff[K.F_SMOOTHING] = loss[2] if loss[0] == "ce" else 0.0
+        self._work: dict[int, tuple] = {}
+
+    def workspace(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(float workspace, dropout-mask workspace, view of the model's output in it) for n samples,
+        kept for reuse (a few batch sizes: the full batch and the last partial one)."""
+        work = self._work.get(n)
+        if work is None:
+            if len(self._work) > 8:
+                self._work.clear()
+            ws = np.empty(K.workspace_size(self.cfg, n), self.dtype)
+            col = self.rows[-1][K.K_COL]
+            work = self._work[n] = (ws, np.empty(n * self.mcols, np.uint8),
+                                    ws[n * col:n * (col + self.out_width)].reshape(n, self.out_width))
+        return work
 
     def _op(self, kind: int, win: int, wout: int, src: int, needs: bool, *, poff: int = 0, boff: int = -1,
             code: int = 0, zcol: int = -1, extra: int = 0, mcol: int = 0, f0: float = 0.0, f1: float = 0.0) -> int:

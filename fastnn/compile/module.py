@@ -76,13 +76,14 @@ class CompiledModule(Module):
             seeds[k] = fastnn_random.next_seed()
         no_floats = NO_FLOATS[plan.dtype]
         empty = no_floats.reshape(-1)
-        status, _, output = kernels.run_step(n, xf, ids, offsets, NO_IDS, no_floats, low.ops, low.fl, low.cfg,
-                                             low.cff, P, empty, empty, empty, empty, H, steps, seeds,
-                                             np.asarray(plan.bounds, dtype=np.int64), info)
+        ws, ms, output = low.workspace(n)
+        status, _ = kernels.run_step(n, xf, ids, offsets, NO_IDS, no_floats, low.ops, low.fl, low.cfg, low.cff, P,
+                                     empty, empty, empty, empty, H, steps, seeds,
+                                     np.asarray(plan.bounds, dtype=np.int64), info, ws, ms)
         if status != kernels.OK:
             raise IndexError(f"fastnn.compile: embedding index {info[1]} out of range for "
                              f"{plan.layers[0].sizes[0]} rows (position {info[0]})")
-        return from_numpy(output)
+        return from_numpy(output.copy())  # the workspace is reused by the next call
 
 
 def compile(model: Module, **options: Any) -> CompiledModule:

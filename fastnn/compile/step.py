@@ -278,11 +278,12 @@ class CompiledStep:
         for k in range(seeds.shape[0]):
             seeds[k] = fastnn_random.next_seed()
         S0, S1, S2 = self._S
+        ws, ms, output = low.workspace(n)
         function = kernels.run_step
         compiled = len(function.overloads)
         start = time.perf_counter()
-        status, loss, output = function(n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P,
-                                        self._G, S0, S1, S2, self._H, self._steps, seeds, self._bounds, self._info)
+        status, loss = function(n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G, S0,
+                                S1, S2, self._H, self._steps, seeds, self._bounds, self._info, ws, ms)
         if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
             self.compile_seconds += time.perf_counter() - start
         if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD):  # backward ran
@@ -297,18 +298,18 @@ class CompiledStep:
             d[key] = view
         if self.max_grad_norm is not None:
             self.last_grad_norm = float(low.cff[kernels.F_TOTAL_NORM])
-        self._output = output
+        self._output = output  # a view of the workspace: valid until the next call
         return from_numpy(np.asarray(loss, dtype=self.plan.dtype))
 
     @property
     def last_output(self) -> Tensor | None:
-        """The model's output in the last step (no graph), e.g. for training metrics."""
+        """The model's output in the last step (no graph, a copy), e.g. for training metrics."""
         out = self._output
         if out is None or isinstance(out, Tensor):
             return out
         if self.plan is not None and self.plan.loss[0] == "nll":  # the plan stops before the LogSoftmax
-            return log_softmax(from_numpy(out), 1)
-        return from_numpy(out)
+            return log_softmax(from_numpy(out.copy()), 1)
+        return from_numpy(out.copy())
 
     def _raise(self, status: int, loss: float) -> None:
         if status in (kernels.BAD_LABEL, kernels.BAD_INDEX):

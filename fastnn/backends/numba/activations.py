@@ -1,6 +1,6 @@
 """Elementwise activations, their derivatives, softmax and log-softmax, as Numba kernels.
 
-``forward_into`` / ``backward_into`` apply one activation to a 1-D contiguous slice; the
+``forward_into`` / ``backward_into`` apply one activation to a range of a 1-D contiguous array; the
 activation kernels below and the fused linear kernels of ``dense`` both call them,
 so an activation's maths is written once. Activations are passed as integer codes (``CODES``);
 each code has its own inner loop so that LLVM can vectorise it. Backward takes ``saved``: the
@@ -27,7 +27,7 @@ from fastnn.backends.contract import (
 )
 from fastnn.backends.numba.jit import BLOCK, jit, pick, serial_and_parallel
 from fastnn.backends.numba.mathfun import exp_, norm_cdf, tanh_
-from fastnn.backends.numba.reductions import dot, maximum, total
+from fastnn.backends.numba.reductions import row_dot, row_max, row_total
 
 # the contract's codes as compile-time constants of the loops below
 IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH, GELU, GELU_TANH = (
@@ -125,61 +125,60 @@ def _gelu_tanh_grad(x):
 
 
 @jit
-def forward_into(src, dst, code, negative_slope):
-    """dst = act(src) on 1-D slices of one length (dst may be src)."""
+def forward_into(src, dst, lo, hi, code, negative_slope):
+    """dst[i] = act(src[i]) for lo <= i < hi, on 1-D arrays (dst may be src). A range, not a slice:
+    slicing costs an atomic reference count, more than a short range's arithmetic."""
     zero = src.dtype.type(0.0)
     slope = src.dtype.type(negative_slope)
-    n = src.shape[0]
     if code == IDENTITY:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = src[i]
     elif code == RELU:  # written so that NaN passes through, as np.maximum does
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = zero if src[i] < zero else src[i]
     elif code == LEAKY_RELU:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = src[i] if src[i] > zero else src[i] * slope
     elif code == SIGMOID:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = sigmoid(src[i])
     elif code == TANH:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = tanh_(src[i])
     elif code == GELU:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = gelu(src[i])
     else:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = gelu_tanh(src[i])
 
 
 @jit
-def backward_into(grad_out, saved, dst, code, negative_slope):
-    """dst = grad_out * act'(.) on 1-D slices, from the saved output (or input)."""
+def backward_into(grad_out, saved, dst, lo, hi, code, negative_slope):
+    """dst[i] = grad_out[i] * act'(.) for lo <= i < hi on 1-D arrays, from the saved output (or input)."""
     zero = saved.dtype.type(0.0)
     one = saved.dtype.type(1.0)
     slope = saved.dtype.type(negative_slope)
-    n = saved.shape[0]
     if code == IDENTITY:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = grad_out[i]
     elif code == RELU:  # zero where y <= 0, so a NaN output passes its gradient (as PyTorch)
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = zero if saved[i] <= zero else grad_out[i]
     elif code == LEAKY_RELU:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = grad_out[i] if saved[i] > zero else grad_out[i] * slope
     elif code == SIGMOID:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = grad_out[i] * saved[i] * (one - saved[i])
     elif code == TANH:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = grad_out[i] * (one - saved[i] * saved[i])
     elif code == GELU:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = grad_out[i] * gelu_grad(saved[i])
     else:
-        for i in range(n):
+        for i in range(lo, hi):
             dst[i] = grad_out[i] * gelu_tanh_grad(saved[i])
 
 
@@ -189,7 +188,7 @@ def _activation_forward(x, out, code, negative_slope):
     for b in prange((n + BLOCK - 1) // BLOCK):
         lo = b * BLOCK
         hi = min(lo + BLOCK, n)
-        forward_into(x[lo:hi], out[lo:hi], code, negative_slope)
+        forward_into(x, out, lo, hi, code, negative_slope)
 
 
 def _activation_backward(grad_out, saved, out, code, negative_slope):
@@ -198,53 +197,49 @@ def _activation_backward(grad_out, saved, out, code, negative_slope):
     for b in prange((n + BLOCK - 1) // BLOCK):
         lo = b * BLOCK
         hi = min(lo + BLOCK, n)
-        backward_into(grad_out[lo:hi], saved[lo:hi], out[lo:hi], code, negative_slope)
+        backward_into(grad_out, saved, out, lo, hi, code, negative_slope)
 
 
 def _softmax_forward(x, out):
     """Row softmax: out_i = exp(x_i - max x_i) / sum exp(x_i - max x_i)."""
-    for r in prange(x.shape[0]):
-        row, dst = x[r], out[r]
-        if row.shape[0] == 0:
-            continue
-        m = maximum(row)
-        for j in range(row.shape[0]):
-            dst[j] = exp_(row[j] - m)
-        inv = row.dtype.type(1.0) / total(dst)
-        for j in range(row.shape[0]):
-            dst[j] *= inv
+    cols = x.shape[1]
+    rows = x.shape[0] if cols else 0
+    for r in prange(rows):
+        m = row_max(x, r)
+        for j in range(cols):
+            out[r, j] = exp_(x[r, j] - m)
+        inv = x.dtype.type(1.0) / row_total(out, r)
+        for j in range(cols):
+            out[r, j] *= inv
 
 
 def _softmax_backward(grad_out, out, dx):
     """Row-wise dx = y * (g - sum_k g_k y_k)."""
     for r in prange(out.shape[0]):
-        g, y, d = grad_out[r], out[r], dx[r]
-        gy = dot(g, y)
-        for j in range(y.shape[0]):
-            d[j] = y[j] * (g[j] - gy)
+        gy = row_dot(grad_out, out, r)
+        for j in range(out.shape[1]):
+            dx[r, j] = out[r, j] * (grad_out[r, j] - gy)
 
 
 def _log_softmax_forward(x, out):
     """Row log-softmax: out_i = (x_i - max x_i) - log sum exp(x_i - max x_i)."""
-    for r in prange(x.shape[0]):
-        row, dst = x[r], out[r]
-        if row.shape[0] == 0:
-            continue
-        m = maximum(row)
-        for j in range(row.shape[0]):
-            dst[j] = exp_(row[j] - m)
-        log_total = row.dtype.type(math.log(total(dst)))
-        for j in range(row.shape[0]):
-            dst[j] = (row[j] - m) - log_total
+    cols = x.shape[1]
+    rows = x.shape[0] if cols else 0
+    for r in prange(rows):
+        m = row_max(x, r)
+        for j in range(cols):
+            out[r, j] = exp_(x[r, j] - m)
+        log_total = x.dtype.type(math.log(row_total(out, r)))
+        for j in range(cols):
+            out[r, j] = (x[r, j] - m) - log_total
 
 
 def _log_softmax_backward(grad_out, out, dx):
     """Row-wise dx = g - exp(y) * sum_k g_k."""
     for r in prange(out.shape[0]):
-        g, y, d = grad_out[r], out[r], dx[r]
-        g_sum = total(g)
-        for j in range(y.shape[0]):
-            d[j] = g[j] - exp_(y[j]) * g_sum
+        g_sum = row_total(grad_out, r)
+        for j in range(out.shape[1]):
+            dx[r, j] = grad_out[r, j] - exp_(out[r, j]) * g_sum
 
 
 ACTIVATION_FORWARD = serial_and_parallel(_activation_forward)

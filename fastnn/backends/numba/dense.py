@@ -1,7 +1,7 @@
 """The elementwise halves of the fused linear layer; the matrix products stay on BLAS.
 
-Forward, after z = x @ W.T: one pass per row adds the bias and applies the activation while the
-row is in cache. Backward, before the two products: one pass computes dz = grad_out * act'(saved)
+Forward, after z = x @ W.T: one pass per chunk of rows adds the bias and applies the activation
+while the chunk is in cache. Backward, before the two products: one pass computes dz = grad_out * act'(saved)
 and the bias gradient's column sums. The column sums are parallel over row chunks, each chunk
 summing into its own row of ``partial``, and the partial rows are added afterwards: no two
 threads ever write one element. Chunks are fixed by the row count, not the thread count, so the
@@ -22,19 +22,25 @@ from fastnn.backends.numba.activations import (
     forward_cost,
     forward_into,
 )
-from fastnn.backends.numba.jit import pick, serial_and_parallel
+from fastnn.backends.numba.jit import BLOCK, pick, serial_and_parallel
 
 BIAS_GRAD_CHUNKS = 8  # row chunks summed independently for the bias gradient
 
 
 def _bias_activation(z, bias, out, has_bias, code, negative_slope):
-    """out_i = act(z_i + bias) row by row; z is updated in place to z + bias (out may be z)."""
-    for r in prange(z.shape[0]):
-        row = z[r]
+    """out = act(z + bias), in chunks of whole rows of about BLOCK elements; z is updated in place
+    to z + bias (out may be z). Rows are read by index, not sliced (see reductions)."""
+    rows, cols = z.shape
+    per = max(1, BLOCK // max(cols, 1))
+    z_flat, out_flat = z.reshape(-1), out.reshape(-1)
+    for c in prange((rows + per - 1) // per):
+        lo = c * per
+        hi = min(lo + per, rows)
         if has_bias:
-            for j in range(row.shape[0]):
-                row[j] += bias[j]
-        forward_into(row, out[r], code, negative_slope)
+            for r in range(lo, hi):
+                for j in range(cols):
+                    z[r, j] += bias[j]
+        forward_into(z_flat, out_flat, lo * cols, hi * cols, code, negative_slope)
 
 
 def _activation_grad_and_bias_grad(grad_out, saved, dz, partial, code, negative_slope, need_dz):
@@ -42,18 +48,17 @@ def _activation_grad_and_bias_grad(grad_out, saved, dz, partial, code, negative_
     partial[c] = sum of dz over the c-th chunk of rows."""
     rows, cols = grad_out.shape
     chunks = partial.shape[0]
+    g_flat, saved_flat, dz_flat = grad_out.reshape(-1), saved.reshape(-1), dz.reshape(-1)
     for c in prange(chunks):
         lo = c * rows // chunks
         hi = (c + 1) * rows // chunks
-        acc = partial[c]
+        if need_dz:
+            backward_into(g_flat, saved_flat, dz_flat, lo * cols, hi * cols, code, negative_slope)
         for j in range(cols):
-            acc[j] = 0
+            partial[c, j] = 0
         for r in range(lo, hi):
-            if need_dz:
-                backward_into(grad_out[r], saved[r], dz[r], code, negative_slope)
-            d = dz[r]
             for j in range(cols):
-                acc[j] += d[j]
+                partial[c, j] += dz[r, j]
 
 
 BIAS_ACTIVATION = serial_and_parallel(_bias_activation)

@@ -25,9 +25,9 @@ from fastnn import threads
 from fastnn.backends import contract
 
 
-def source_key(directory: Path) -> str:
-    """A digest of every module in `directory` and of the kernel contract."""
-    digest = hashlib.sha256(contract.fingerprint().encode())
+def source_key(directory: Path, base: str = "") -> str:
+    """A digest of every module in `directory`, of the kernel contract and of `base` (another key)."""
+    digest = hashlib.sha256((contract.fingerprint() + base).encode())
     for path in sorted(directory.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -41,28 +41,28 @@ SOURCE_KEY = source_key(Path(__file__).parent)
 BLOCK = 4096
 
 
-def _keyed(func, suffix: str = ""):
-    """A copy of `func` whose qualified name (part of Numba's cache file name) carries the source key."""
+def keyed(func, suffix: str = "", key: str = SOURCE_KEY):
+    """A copy of `func` whose qualified name (part of Numba's cache file name) carries `key`."""
     twin = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
-    twin.__qualname__ = f"{func.__qualname__}{suffix}__{SOURCE_KEY}"
+    twin.__qualname__ = f"{func.__qualname__}{suffix}__{key}"
     twin.__doc__ = func.__doc__
     return twin
 
 
 def jit(func):
     """Compile `func` serially with the house options: nopython, cached, exact IEEE maths."""
-    return njit(cache=True, error_model="numpy")(_keyed(func))
+    return njit(cache=True, error_model="numpy")(keyed(func))
 
 
 def jit_reassoc(func):
     """As :func:`jit`, but the compiler may reassociate float additions (for vectorised sums only)."""
-    return njit(cache=True, error_model="numpy", fastmath={"reassoc"})(_keyed(func))
+    return njit(cache=True, error_model="numpy", fastmath={"reassoc"})(keyed(func))
 
 
 def serial_and_parallel(func) -> tuple:
     """(serial, parallel) compilations of one function whose outer loop is a ``prange``."""
-    return (njit(cache=True, error_model="numpy")(_keyed(func)),
-            njit(cache=True, error_model="numpy", parallel=True)(_keyed(func, "__parallel")))
+    return (njit(cache=True, error_model="numpy")(keyed(func)),
+            njit(cache=True, error_model="numpy", parallel=True)(keyed(func, "__parallel")))
 
 
 def pick(kernels: tuple, elements: int, cost: int):

@@ -16,7 +16,7 @@ from numba import prange
 from fastnn.backends.contract import COST_MATH, COST_PASS, grad_scale, reduce_loss
 from fastnn.backends.numba.jit import BLOCK, blocks, pick, serial_and_parallel
 from fastnn.backends.numba.mathfun import exp_, log1p_unit
-from fastnn.backends.numba.reductions import maximum, squared_distance_f64, total, total_f64
+from fastnn.backends.numba.reductions import row_max, row_total, squared_distance_f64, total_f64
 
 
 def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale, loss, grad):
@@ -30,27 +30,26 @@ def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale,
     s = ty(scale)
     shift = ty(label_smoothing / classes) * s
     for r in prange(rows):
-        x, g = logits[r], grad[r]
         t = target[r]
         if t == ignore_index:
             loss[r] = 0
             for j in range(classes):
-                g[j] = 0
+                grad[r, j] = 0
             continue
-        m = maximum(x)
+        m = row_max(logits, r)
         for j in range(classes):
-            g[j] = exp_(x[j] - m)
-        sum_exp = total(g)
+            grad[r, j] = exp_(logits[r, j] - m)
+        sum_exp = row_total(grad, r)
         log_sum_exp = ty(math.log(sum_exp))
-        row_loss = -((x[t] - m) - log_sum_exp) * keep
+        row_loss = -((logits[r, t] - m) - log_sum_exp) * keep
         if label_smoothing != 0.0:
-            mean_logp = (total(x) / ty(classes) - m) - log_sum_exp
+            mean_logp = (row_total(logits, r) / ty(classes) - m) - log_sum_exp
             row_loss -= mean_logp * smooth
         loss[r] = row_loss
         inv = s / sum_exp
         for j in range(classes):
-            g[j] = g[j] * inv - shift
-        g[t] -= keep * s
+            grad[r, j] = grad[r, j] * inv - shift
+        grad[r, t] -= keep * s
 
 
 def _mse(input, target, scale, loss, grad, partial, need_loss):
