@@ -86,7 +86,6 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     two gradient buffers; parameter gradients land in G. Then the finiteness check and the
     update of every parameter's slice of P, G, S0..S2 by the optimizer kind with H[i], steps[i].
     """
-    dt = P.dtype
     nops = ops.shape[0]
     maxw, outw = cfg[C_MAXW], cfg[C_OUTW]
     at = n * cfg[C_COLS]  # the backward buffers follow the forward columns

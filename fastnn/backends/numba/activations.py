@@ -200,15 +200,21 @@ def _activation_backward(grad_out, saved, out, code, negative_slope):
         backward_into(grad_out, saved, out, lo, hi, code, negative_slope)
 
 
+@jit
+def shifted_exp(x, out, r):
+    """out[r] = exp(x[r] - max x[r]) for a row with at least one column; returns (max, sum of out[r])."""
+    m = row_max(x, r)
+    for j in range(x.shape[1]):
+        out[r, j] = exp_(x[r, j] - m)
+    return m, row_total(out, r)
+
+
 def _softmax_forward(x, out):
     """Row softmax: out_i = exp(x_i - max x_i) / sum exp(x_i - max x_i)."""
     cols = x.shape[1]
     rows = x.shape[0] if cols else 0
     for r in prange(rows):
-        m = row_max(x, r)
-        for j in range(cols):
-            out[r, j] = exp_(x[r, j] - m)
-        inv = x.dtype.type(1.0) / row_total(out, r)
+        inv = x.dtype.type(1.0) / shifted_exp(x, out, r)[1]
         for j in range(cols):
             out[r, j] *= inv
 
@@ -226,10 +232,8 @@ def _log_softmax_forward(x, out):
     cols = x.shape[1]
     rows = x.shape[0] if cols else 0
     for r in prange(rows):
-        m = row_max(x, r)
-        for j in range(cols):
-            out[r, j] = exp_(x[r, j] - m)
-        log_total = x.dtype.type(math.log(row_total(out, r)))
+        m, sum_exp = shifted_exp(x, out, r)
+        log_total = x.dtype.type(math.log(sum_exp))
         for j in range(cols):
             out[r, j] = (x[r, j] - m) - log_total
 
