@@ -29,6 +29,7 @@ from fastnn.backends.numba import activations, dense, dropout, embedding, losses
 from fastnn.backends.numba import jit as numba_jit
 
 OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX = 0, 1, 2, 3, 4
+OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
 
 TINY_WORK = 32768
 """Products of at most this many multiply-adds run as direct loops (no BLAS call)."""
@@ -332,3 +333,34 @@ def grad_norm(grads, norm_type):
     for j in range(grads.shape[0]):
         total += abs(np.float64(grads[j])) ** norm_type
     return total ** (1.0 / norm_type)
+
+
+@jit
+def update_all(kind, P, G, S0, S1, S2, H, steps, bounds):
+    """The update of optimizer `kind` on every parameter's slice of the flat buffers (S0..S2 may be
+    empty), with parameter i's hyper-parameter row H[i] and step count steps[i]. When every
+    parameter has the same row and count (one group: the usual case) the update, elementwise, runs
+    once over the whole buffers, with the same result."""
+    count = bounds.shape[0] - 1
+    uniform = True
+    for i in range(1, count):
+        uniform = uniform and steps[i] == steps[0]
+        for j in range(H.shape[1]):
+            uniform = uniform and H[i, j] == H[0, j]
+    spans = 1 if uniform else count
+    for i in range(spans):
+        lo, hi = bounds[i], bounds[count if uniform else i + 1]
+        p, d = P[lo:hi], G[lo:hi]
+        s0 = S0[lo:hi] if S0.size else S0
+        s1 = S1[lo:hi] if S1.size else S1
+        s2 = S2[lo:hi] if S2.size else S2
+        if kind == OPT_SGD:
+            update_sgd(p, d, s0, s1, s2, H[i], steps[i])
+        elif kind == OPT_ADAM:
+            update_adam(p, d, s0, s1, s2, H[i], steps[i])
+        elif kind == OPT_ADAGRAD:
+            update_adagrad(p, d, s0, s1, s2, H[i], steps[i])
+        elif kind == OPT_RMSPROP:
+            update_rmsprop(p, d, s0, s1, s2, H[i], steps[i])
+        else:
+            update_adadelta(p, d, s0, s1, s2, H[i], steps[i])

@@ -16,30 +16,12 @@ from types import SimpleNamespace
 import numpy as np
 
 from fastnn.compile import kernels
-from fastnn.compile.kernels import jit
 from fastnn.compile.planner import OPTIMIZERS
 from fastnn.compile.step import CompiledStep
 from fastnn.tensor import SparseTensor
 
 _KINDS = {"sgd": kernels.OPT_SGD, "adam": kernels.OPT_ADAM, "adagrad": kernels.OPT_ADAGRAD}
 _updaters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-@jit
-def fused_update(kind, P, G, S0, S1, S2, H, steps, bounds):
-    """The optimizer update of every parameter's slice of the flat buffers."""
-    for i in range(bounds.shape[0] - 1):
-        lo, hi = bounds[i], bounds[i + 1]
-        p, d = P[lo:hi], G[lo:hi]
-        s0 = S0[lo:hi] if S0.size else S0
-        s1 = S1[lo:hi] if S1.size else S1
-        s2 = S2[lo:hi] if S2.size else S2
-        if kind == kernels.OPT_SGD:
-            kernels.update_sgd(p, d, s0, s1, s2, H[i], steps[i])
-        elif kind == kernels.OPT_ADAM:
-            kernels.update_adam(p, d, s0, s1, s2, H[i], steps[i])
-        else:
-            kernels.update_adagrad(p, d, s0, s1, s2, H[i], steps[i])
 
 
 class FusedUpdate(CompiledStep):
@@ -84,7 +66,7 @@ class FusedUpdate(CompiledStep):
             self._G[bounds[i]:bounds[i + 1]] = grad.reshape(-1)
         attach = self._prepare_state()
         S0, S1, S2 = self._S
-        fused_update(_KINDS[self.kind], self._P, self._G, S0, S1, S2, self._H, self._steps, self._bounds)
+        kernels.update_all(_KINDS[self.kind], self._P, self._G, S0, S1, S2, self._H, self._steps, self._bounds)
         if attach and isinstance(attach[-1], list):
             for d, s in zip(self._dicts, attach.pop()):
                 d["step"] = s

@@ -18,6 +18,11 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     NONFINITE_GRAD,
     NONFINITE_LOSS,
     OK,
+    OPT_ADADELTA,
+    OPT_ADAGRAD,
+    OPT_ADAM,
+    OPT_RMSPROP,
+    OPT_SGD,
     SAVES_INPUT,
     TINY_WORK,
     backward_into,
@@ -37,11 +42,7 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     linear_forward,
     nll_log_softmax,
     pointwise_loss,
-    update_adadelta,
-    update_adagrad,
-    update_adam,
-    update_rmsprop,
-    update_sgd,
+    update_all,
 )
 
 # ---------------------------------------------------------------------------- interpreter
@@ -52,7 +53,6 @@ OP_COLUMNS = 12
 # The config (int64): loss kind, ignore_index, mean, optimizer kind, workspace columns, mask
 # columns, widest layer, embedding rows, clipping, forward only, output width.
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
-OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
 C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW = range(11)
 CONFIG_SIZE = 11
 CLIP_NONE, CLIP_NORM, CLIP_VALUE = range(3)
@@ -211,19 +211,5 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         hi = G.dtype.type(cff[F_CLIP])
         for j in range(G.shape[0]):
             G[j] = min(max(G[j], -hi), hi)
-    opt = cfg[C_OPT]
-    for i in range(bounds.shape[0] - 1):
-        lo, hi = bounds[i], bounds[i + 1]
-        p, d, s0, s1, s2 = P[lo:hi], G[lo:hi], S0[lo:hi] if S0.size else S0, S1[lo:hi] if S1.size else S1, \
-            S2[lo:hi] if S2.size else S2
-        if opt == OPT_SGD:
-            update_sgd(p, d, s0, s1, s2, H[i], steps[i])
-        elif opt == OPT_ADAM:
-            update_adam(p, d, s0, s1, s2, H[i], steps[i])
-        elif opt == OPT_ADAGRAD:
-            update_adagrad(p, d, s0, s1, s2, H[i], steps[i])
-        elif opt == OPT_RMSPROP:
-            update_rmsprop(p, d, s0, s1, s2, H[i], steps[i])
-        else:
-            update_adadelta(p, d, s0, s1, s2, H[i], steps[i])
+    update_all(cfg[C_OPT], P, G, S0, S1, S2, H, steps, bounds)
     return OK, loss

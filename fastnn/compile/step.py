@@ -41,7 +41,7 @@ from fastnn.nn.utils import clip_grad_norm_, clip_grad_value_
 from fastnn.tensor import Tensor, from_numpy
 
 # Per optimizer kind: the state each group needs as (key, buffer), whether it counts steps, the
-# group options forming a hyper-parameter row (see kernels.update_*), and each state's start.
+# group options forming a hyper-parameter row (see blocks.update_*), and each state's start.
 STATE_KEYS = {
     "sgd": lambda g: [("momentum_buffer", 0)] if g["momentum"] != 0 else [],
     "adam": lambda g: [("exp_avg", 0), ("exp_avg_sq", 1)] + ([("max_exp_avg_sq", 2)] if g["amsgrad"] else []),
