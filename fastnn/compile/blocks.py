@@ -2,11 +2,9 @@
 
 Each block calls the Numba backend's own kernels for its elementwise part (bias + activation,
 activation derivative + bias-gradient column sums, losses, dropout, embeddings, optimizer
-updates), so the compiled step computes exactly what the eager Numba backend computes; only
-the matrix products are chosen here. They run on BLAS (Numba's ``np.dot``, the same OpenBLAS
-build NumPy uses, so bit-identical to eager) unless a product is tiny (``TINY_WORK``
-multiply-adds or fewer), where a direct loop is faster than a BLAS call; the loop sums in
-another order, so those products differ from BLAS by a few ulps.
+updates), so the compiled step computes exactly what the eager Numba backend computes; the
+matrix products are ``fastnn.compile.products``' (the process's one BLAS, bit-identical to
+eager, or direct loops for tiny products, which differ from BLAS by a few ulps).
 
 Every block is compiled ``cache=True`` and serially: a step is one thread of Python, and the
 BLAS calls inside it use BLAS's own threads.
@@ -19,20 +17,16 @@ of the parameter).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 # The Numba backend's kernel bodies (imported in this one place; see the module docstring).
 from fastnn.backends.numba import activations, dense, dropout, embedding, losses, optim
-from fastnn.backends.numba import jit as numba_jit
+from fastnn.compile.jit import SOURCE_KEY, jit, jit_reassoc  # noqa: F401  (SOURCE_KEY: for the tests)
+from fastnn.compile.products import TINY_WORK, blas_addresses, matmul_nn, matmul_nt, matmul_tn  # noqa: F401
 
 OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX = 0, 1, 2, 3, 4
 OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
-
-TINY_WORK = 32768
-"""Products of at most this many multiply-adds run as direct loops (no BLAS call)."""
 
 BIAS_GRAD_CHUNKS = dense.BIAS_GRAD_CHUNKS
 ACTIVATION_CODES = dict(activations.ACTIVATION_CODES)
@@ -63,93 +57,16 @@ adam = optim.ADAM
 BLOCK = 4096
 
 
-# Numba checks a cache entry against its own function's file only, and the step function inlines
-# the blocks and the backend's kernels: every function here is cached under a digest of this
-# package and of the Numba backend (as the backend's kernels are, see backends/numba/jit.py).
-SOURCE_KEY = numba_jit.source_key(Path(__file__).parent, numba_jit.SOURCE_KEY)
-
-
-def jit(func):
-    """The house options: nopython, cached on disk under SOURCE_KEY, IEEE maths, NumPy's division."""
-    return njit(cache=True, error_model="numpy")(numba_jit.keyed(func, key=SOURCE_KEY))
-
-
-def jit_reassoc(func):
-    """As jit, but float additions may be reassociated (so that a sum runs in vector lanes)."""
-    return njit(cache=True, error_model="numpy", fastmath={"reassoc"})(numba_jit.keyed(func, key=SOURCE_KEY))
-
-
-# ------------------------------------------------------------------------------- products
-# The direct loops index rows (a[i, j]) rather than slicing them: a slice costs an atomic
-# reference count, more than a short row's arithmetic.
-@jit
-def matmul_nt(x, w, out):
-    """out = x @ w.T; x (n, k), w (m, k), out (n, m); a tiny product as n * m row dot products."""
-    m = w.shape[0]
-    if x.shape[0] * x.shape[1] * m > TINY_WORK:
-        np.dot(x, w.T, out)
-        return
-    for i in range(x.shape[0]):
-        for q in range(m):
-            out[i, q] = pair_dot(x, i, w, q)
-
-
-@jit_reassoc
-def pair_dot(a, i, b, q):
-    """sum_j a[i, j] b[q, j] (vectorised: the additions may be reordered)."""
-    s = a.dtype.type(0.0)
-    for j in range(a.shape[1]):
-        s += a[i, j] * b[q, j]
-    return s
-
-
-@jit
-def matmul_nn(a, w, out):
-    """out = a @ w; a (n, m), w (m, k), out (n, k)."""
-    n, m = a.shape
-    k = w.shape[1]
-    if n * k * m > TINY_WORK:
-        np.dot(a, w, out)
-        return
-    zero = out.dtype.type(0.0)
-    for i in range(n):
-        for q in range(k):
-            out[i, q] = zero
-        for j in range(m):
-            av = a[i, j]
-            for q in range(k):
-                out[i, q] += av * w[j, q]
-
-
-@jit
-def matmul_tn(a, x, out):
-    """out = a.T @ x; a (n, m), x (n, k), out (m, k)."""
-    n, m = a.shape
-    k = x.shape[1]
-    if n * k * m > TINY_WORK:
-        np.dot(a.T, x, out)
-        return
-    zero = out.dtype.type(0.0)
-    for j in range(m):
-        for q in range(k):
-            out[j, q] = zero
-    for i in range(n):
-        for j in range(m):
-            av = a[i, j]
-            for q in range(k):
-                out[j, q] += av * x[i, q]
-
-
 # --------------------------------------------------------------------------------- layers
 @jit
-def linear_forward(x, w, b, has_bias, code, slope, z, a):
+def linear_forward(x, w, b, has_bias, code, slope, z, a, blas):
     """z = x @ w.T + b and a = act(z) (a may be z), as the Numba backend's fused linear kernel."""
-    matmul_nt(x, w, z)
+    matmul_nt(x, w, z, blas)
     bias_activation(z, b, a, has_bias, code, slope)
 
 
 @jit
-def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, dx, partial):
+def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, dx, partial, blas):
     """dz = g * act'(saved) (dz is g itself for the identity); db = column sums of dz (in
     BIAS_GRAD_CHUNKS chunks, as the backend); dw = dz.T @ x; dx = dz @ w unless dx is empty."""
     act_grad_bias_grad(g, saved, dz, partial, code, slope, code != 0)
@@ -159,9 +76,9 @@ def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, dx, parti
         for c in range(1, partial.shape[0]):
             for j in range(db.shape[0]):
                 db[j] += partial[c, j]
-    matmul_tn(dz, x, dw)
+    matmul_tn(dz, x, dw, blas)
     if dx.shape[0] != 0:
-        matmul_nn(dz, w, dx)
+        matmul_nn(dz, w, dx, blas)
 
 
 @jit

@@ -28,6 +28,7 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     backward_into,
     bag_backward,
     bag_forward,
+    blas_addresses,
     check_indices,
     cross_entropy,
     dropout_backward,
@@ -73,11 +74,11 @@ def _slot(ws, n, col, width):
 
 @jit
 def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info,
-             ws, ms):
+             ws, ms, blas):
     """One training step of the op table on a batch of n samples; returns (status, loss). The
     model's output (the logits before the LogSoftmax of an NLLLoss plan) is left in the workspace
     ws (workspace_size(cfg, n) elements, owned by the caller, as the uint8 dropout masks ms of
-    n * cfg[C_MCOLS]): the last op's slot.
+    n * cfg[C_MCOLS]): the last op's slot. blas: the gemm addresses (blocks.blas_addresses()).
 
     xf (n, in) float features (or an empty array when the first op is an embedding, whose ids
     (flat) and bag offsets come in ids/offsets); yi int64 labels or yf float targets (the other
@@ -87,14 +88,6 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     update of every parameter's slice of P, G, S0..S2 by the optimizer kind with H[i], steps[i].
     """
     nops = ops.shape[0]
-    maxw, outw = cfg[C_MAXW], cfg[C_OUTW]
-    at = n * cfg[C_COLS]  # the backward buffers follow the forward columns
-    g_loss = ws[at:at + n * outw].reshape((n, outw))
-    at += n * outw
-    ga, gb, dzs = ws[at:at + n * maxw], ws[at + n * maxw:at + 2 * n * maxw], ws[at + 2 * n * maxw:at + 3 * n * maxw]
-    at += 3 * n * maxw
-    partials = ws[at:at + BIAS_GRAD_CHUNKS * maxw]
-    row_loss = ws[at + BIAS_GRAD_CHUNKS * maxw:at + BIAS_GRAD_CHUNKS * maxw + n]
     for k in range(nops):
         kind, win, wout, src = ops[k, K_KIND], ops[k, K_IN], ops[k, K_OUT], ops[k, K_SRC]
         out = _slot(ws, n, ops[k, K_COL], wout)
@@ -115,7 +108,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             boff = ops[k, K_BOFF]
             b = P[boff:boff + wout] if boff >= 0 else P[0:0]
             z = out if ops[k, K_ZCOL] < 0 else _slot(ws, n, ops[k, K_ZCOL], wout)
-            linear_forward(h, w, b, boff >= 0, ops[k, K_CODE], fl[k, 0], z, out)
+            linear_forward(h, w, b, boff >= 0, ops[k, K_CODE], fl[k, 0], z, out, blas)
         elif kind == ACT:
             forward_into(h.reshape(-1), out.reshape(-1), 0, n * win, ops[k, K_CODE], fl[k, 0])
         elif kind == DROPOUT:
@@ -132,6 +125,14 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     logits = _slot(ws, n, ops[last, K_COL], ops[last, K_OUT])
     if cfg[C_FORWARD_ONLY] != 0:  # inference: the model's output, nothing else read or written
         return OK, 0.0
+    maxw, outw = cfg[C_MAXW], cfg[C_OUTW]
+    at = n * cfg[C_COLS]  # the backward buffers follow the forward columns
+    g_loss = ws[at:at + n * outw].reshape((n, outw))
+    at += n * outw
+    ga, gb, dzs = ws[at:at + n * maxw], ws[at + n * maxw:at + 2 * n * maxw], ws[at + 2 * n * maxw:at + 3 * n * maxw]
+    at += 3 * n * maxw
+    partials = ws[at:at + BIAS_GRAD_CHUNKS * maxw]
+    row_loss = ws[at + BIAS_GRAD_CHUNKS * maxw:at + BIAS_GRAD_CHUNKS * maxw + n]
     loss_kind, mean = cfg[C_LOSS], cfg[C_MEAN] != 0
     g = g_loss
     if loss_kind == LOSS_CE:
@@ -172,7 +173,8 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             dw = G[poff:poff + wout * win].reshape((wout, win))
             db = G[boff:boff + wout] if boff >= 0 else G[0:0]
             partial = partials[:BIAS_GRAD_CHUNKS * wout].reshape((BIAS_GRAD_CHUNKS, wout))
-            linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, boff >= 0, dst if needs else dst[:0], partial)
+            linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, boff >= 0, dst if needs else dst[:0], partial,
+                            blas)
             if not needs:
                 break
         elif kind == ACT:

@@ -134,6 +134,7 @@ class CompiledStep:
         self._offsets: dict[tuple, np.ndarray] = {}
         self._lowered: dict[int, Lowered] = {}
         self._no_ids, self._no_floats = NO_IDS, NO_FLOATS[plan.dtype]
+        self._blas = kernels.blas_addresses()
         self._rows_sig = None
         self._sync_optimizer(plan)
 
@@ -283,7 +284,7 @@ class CompiledStep:
         compiled = len(function.overloads)
         start = time.perf_counter()
         status, loss = function(n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G, S0,
-                                S1, S2, self._H, self._steps, seeds, self._bounds, self._info, ws, ms)
+                                S1, S2, self._H, self._steps, seeds, self._bounds, self._info, ws, ms, self._blas)
         if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
             self.compile_seconds += time.perf_counter() - start
         if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD):  # backward ran

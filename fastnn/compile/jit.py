@@ -1,0 +1,27 @@
+"""How the compiled step's functions are compiled: the house options, cached under a source key.
+
+Numba checks a cache entry against its own function's file only, and the step function inlines
+the blocks and the backend's kernels: every function of this package is cached under a digest
+of this package and of the Numba backend (as the backend's kernels are, see backends/numba/jit.py),
+so an edit anywhere gives them all new cache entries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from numba import njit
+
+from fastnn.backends.numba import jit as numba_jit
+
+SOURCE_KEY = numba_jit.source_key(Path(__file__).parent, numba_jit.SOURCE_KEY)
+
+
+def jit(func):
+    """The house options: nopython, cached on disk under SOURCE_KEY, IEEE maths, NumPy's division."""
+    return njit(cache=True, error_model="numpy")(numba_jit.keyed(func, key=SOURCE_KEY))
+
+
+def jit_reassoc(func):
+    """As jit, but float additions may be reassociated (so that a sum runs in vector lanes)."""
+    return njit(cache=True, error_model="numpy", fastmath={"reassoc"})(numba_jit.keyed(func, key=SOURCE_KEY))

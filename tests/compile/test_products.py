@@ -1,0 +1,48 @@
+"""The compiled step's matrix products: NumPy's own BLAS called by address (bit-identical to
+NumPy's @ on the same library), direct loops for tiny products (within a few ulps), and the
+degenerate shapes a BLAS call must not see."""
+
+import numpy as np
+import pytest
+
+from fastnn.compile import products
+
+SHAPES = [(32, 20, 64), (128, 784, 256), (7, 300, 3), (1, 3, 1), (5, 7, 3), (2, 1, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k,m", SHAPES)
+def test_products_equal_numpy(dtype, n, k, m):
+    rng = np.random.default_rng(n * 1000 + k + m)
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.standard_normal((m, k)).astype(dtype)
+    dz = rng.standard_normal((n, m)).astype(dtype)
+    blas = products.blas_addresses()
+    z, dx, dw = np.empty((n, m), dtype), np.empty((n, k), dtype), np.empty((m, k), dtype)
+    products.matmul_nt(x, w, z, blas)
+    products.matmul_nn(dz, w, dx, blas)
+    products.matmul_tn(dz, x, dw, blas)
+    tight = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for got, want, work, limit in ((z, x @ w.T, n * k * m, products.TINY_WORK),
+                                   (dx, dz @ w, n * k * m, products.TINY_WORK),
+                                   (dw, dz.T @ x, n * k * m, products.TINY_WORK // 8)):
+        if work > limit:  # on BLAS: the very library NumPy's @ calls
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, **tight)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_with_an_empty_inner_dimension_writes_zeros(dtype):
+    blas = products.blas_addresses()
+    out = np.full((3, 4), 7.0, dtype)
+    products.gemm(blas, products.N, products.N, 4, 3, 0, np.empty((4, 0), dtype), 4, np.empty((0, 3), dtype), 1,
+                  out, 4)
+    np.testing.assert_array_equal(out, 0)
+
+
+def test_the_addresses_are_those_of_the_process_blas():
+    from fastnn.threads.blas import library
+
+    lib = library()
+    assert products.blas_addresses().tolist() == [lib.sgemm, lib.dgemm, int(lib.ilp64)]
