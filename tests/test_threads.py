@@ -247,3 +247,14 @@ def test_busy_report_gives_medians_and_ratios_per_load_level():
     # medians 0.22, 0.14, 0.15 -> 2/1 = 0.64, auto/1 = 0.68; the loadavg shown without the last pid
     assert "| 0.220 s | 0.140 s | 0.150 s (2) | 0.64 | 0.68 |" in row
     assert "0.10 0.20 0.30 1/100 |" in row
+
+
+def test_busy_bench_worker_runs_an_epoch_in_a_fresh_process():
+    """The worker imports fastnn from the checkout (ROOT on its path, not the package directory,
+    whose random.py would shadow the standard library's)."""
+    from fastnn.bench.busy import ROOT, run_epoch
+
+    assert (ROOT / "fastnn" / "__init__.py").exists()
+    seconds, chosen = run_epoch("fastnn", "1", "numpy")
+    assert seconds > 0
+    assert chosen == "1"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fastnn.threads import environment_without_fastnn_defaults
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the directory holding the fastnn package
 SPIN_SECONDS_MAX = 900  # a spinner's own deadline: it never outlives a crashed benchmark by more
 
 SPINNER = """
