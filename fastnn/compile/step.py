@@ -60,6 +60,7 @@ ROWS = {
     "adadelta": lambda g: (g["lr"], g["rho"], g["eps"], g["weight_decay"], g["maximize"]),
 }
 SGD_FIRST_STEP = 6  # the column of an SGD row flagging a momentum buffer's first step
+INT64 = np.dtype(np.int64)
 MESSAGES = {kernels.BAD_LABEL: "target {1} out of range for {classes} classes (row {0})",
             kernels.BAD_INDEX: "embedding index {1} out of range for {rows} rows (position {0})"}
 
@@ -107,6 +108,7 @@ class CompiledStep:
             return
         self.fallback_reason = None
         self._layout(plan)
+        self._class_targets = plan.loss[0] in ("ce", "nll")
         self.plan = plan
 
     def _layout(self, plan: Plan) -> None:
@@ -234,15 +236,17 @@ class CompiledStep:
         if model_in is None:
             return None
         n, xa, ids, offsets, window = model_in
-        ya = as_array(y)
-        if plan.loss[0] in ("ce", "nll"):
-            if ya.dtype.kind not in "iu":
+        ya = y.array if isinstance(y, Tensor) else np.asarray(y)
+        if self._class_targets:
+            if ya.dtype is not INT64:
                 if ya.dtype.kind == "f":
                     return None  # class probabilities: the eager path handles them
-                raise TypeError(f"compiled step: class targets must be integers, got {ya.dtype}")
+                if ya.dtype.kind not in "iu":
+                    raise TypeError(f"compiled step: class targets must be integers, got {ya.dtype}")
             if ya.shape != (n,):
                 raise ValueError(f"compiled step: targets must have shape ({n},) for {n} inputs, got {ya.shape}")
-            yi, yf = np.ascontiguousarray(ya, dtype=np.int64), self._no_floats
+            yi = ya if ya.dtype is INT64 and ya.flags.c_contiguous else np.ascontiguousarray(ya, dtype=np.int64)
+            yf = self._no_floats
         else:
             if ya.shape != (n, plan.out_features):
                 raise ValueError(f"compiled step: {type(self.loss_fn).__name__} target must have the output's "
@@ -289,7 +293,8 @@ class CompiledStep:
             self.compile_seconds += time.perf_counter() - start
         if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD):  # backward ran
             for param, grad in zip(self.plan.params, self._grads):
-                param.grad = grad
+                if param.grad is not grad:
+                    param.grad = grad
         if status != kernels.OK:
             self._raise(status, loss)
         if attach and isinstance(attach[-1], list):
