@@ -163,6 +163,57 @@ class TrainingSpeedup:
         return speedup(lambda _name: _training_case(nn, optim), backend, rounds=7)
 
 
+WORKLOADS = {"mlp_20_64_2_sgd_b32": ((20, 64, 2), 32, 50, "sgd"),
+             "mlp_784_256_128_10_adam_b128": ((784, 256, 128, 10), 128, 20, "adam")}
+
+
+def _steps_case(workload: str, compiled: bool):
+    """A callable running a workload's steps: the compiled step (fastnn.compile_step) or the eager
+    loop on the active backend."""
+    from fastnn import nn, optim
+
+    sizes, batch, steps, kind = WORKLOADS[workload]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch * steps, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch * steps)
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers += [nn.Linear(sizes[i], sizes[i + 1]), nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    opt = optim.SGD(model.parameters(), lr=0.01) if kind == "sgd" else optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = [(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]) for i in range(steps)]
+    if compiled:
+        step = fastnn.compile_step(model, loss_fn, opt)
+        return lambda: [step(xb, yb) for xb, yb in batches]
+    tensors = [(fastnn.tensor(xb), fastnn.tensor(yb)) for xb, yb in batches]
+
+    def run():
+        for xb, yb in tensors:
+            opt.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            opt.step()
+
+    return run
+
+
+class CompiledSpeedup:
+    """The compiled training step (fastnn.compile_step) against the NumPy backend's eager step:
+    numpy eager time / compiled time, per workload (the 20-64-2 MLP with SGD at batch 32, and
+    workload (a)). Skipped on commits without compile_step."""
+
+    params = (list(WORKLOADS),)
+    param_names = ["workload"]
+    unit = "x NumPy"
+    timeout = 600
+
+    def track_speedup(self, workload):
+        if not hasattr(fastnn, "compile_step"):
+            raise NotImplementedError("no compiled step at this commit")
+        # the compiled step does not depend on the active backend: "cython" is only the other side
+        return speedup(lambda name: _steps_case(workload, compiled=name != "numpy"), "cython", rounds=7)
+
+
 TORCH_EPOCH = """
 import sys, time, statistics
 import numpy as np, torch
