@@ -24,6 +24,7 @@ import numpy as np
 from fastnn.backends.numba import activations, dense, dropout, embedding, losses, optim
 from fastnn.compile.jit import SOURCE_KEY, jit, jit_reassoc  # noqa: F401  (SOURCE_KEY: for the tests)
 from fastnn.compile.products import TINY_WORK, blas_addresses, matmul_nn, matmul_nt, matmul_tn  # noqa: F401
+from fastnn.compile.views import view1d
 
 OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX = 0, 1, 2, 3, 4
 OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
@@ -267,10 +268,10 @@ def update_all(kind, P, G, S0, S1, S2, H, steps, bounds):
     spans = 1 if uniform else count
     for i in range(spans):
         lo, hi = bounds[i], bounds[count if uniform else i + 1]
-        p, d = P[lo:hi], G[lo:hi]
-        s0 = S0[lo:hi] if S0.size else S0
-        s1 = S1[lo:hi] if S1.size else S1
-        s2 = S2[lo:hi] if S2.size else S2
+        p, d = view1d(P, lo, hi - lo), view1d(G, lo, hi - lo)
+        s0 = view1d(S0, lo, hi - lo) if S0.size else S0
+        s1 = view1d(S1, lo, hi - lo) if S1.size else S1
+        s2 = view1d(S2, lo, hi - lo) if S2.size else S2
         if kind == OPT_SGD:
             update_sgd(p, d, s0, s1, s2, H[i], steps[i])
         elif kind == OPT_ADAM:

@@ -45,6 +45,7 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     pointwise_loss,
     update_all,
 )
+from fastnn.compile.views import view1d, view2d
 
 # ---------------------------------------------------------------------------- interpreter
 # The op table (int64, one row per op; see fastnn.compile.lowering) and its columns.
@@ -69,7 +70,7 @@ def workspace_size(cfg: np.ndarray, n: int) -> int:
 
 @jit
 def _slot(ws, n, col, width):
-    return ws[n * col:n * (col + width)].reshape((n, width))
+    return view2d(ws, n * col, n, width)
 
 
 @jit
@@ -93,7 +94,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         out = _slot(ws, n, ops[k, K_COL], wout)
         if kind == EMBEDDING or kind == BAG:
             rows, dim = cfg[C_ROWS], win
-            table = P[ops[k, K_POFF]:ops[k, K_POFF] + rows * dim].reshape((rows, dim))
+            table = view2d(P, ops[k, K_POFF], rows, dim)
             status = check_indices(ids, rows, info)
             if status != OK:
                 return status, 0.0
@@ -104,15 +105,15 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             continue
         h = xf if src < 0 else _slot(ws, n, ops[src, K_COL], win)
         if kind == LINEAR:
-            w = P[ops[k, K_POFF]:ops[k, K_POFF] + wout * win].reshape((wout, win))
+            w = view2d(P, ops[k, K_POFF], wout, win)
             boff = ops[k, K_BOFF]
-            b = P[boff:boff + wout] if boff >= 0 else P[0:0]
+            b = view1d(P, boff, wout) if boff >= 0 else view1d(P, 0, 0)
             z = out if ops[k, K_ZCOL] < 0 else _slot(ws, n, ops[k, K_ZCOL], wout)
             linear_forward(h, w, b, boff >= 0, ops[k, K_CODE], fl[k, 0], z, out, blas)
         elif kind == ACT:
             forward_into(h.reshape(-1), out.reshape(-1), 0, n * win, ops[k, K_CODE], fl[k, 0])
         elif kind == DROPOUT:
-            mask = ms[n * ops[k, K_MCOL]:n * (ops[k, K_MCOL] + wout)]
+            mask = view1d(ms, n * ops[k, K_MCOL], n * wout)
             dropout_forward(h.reshape(-1), fl[k, 0], seeds[ops[k, K_EXTRA]], fl[k, 1], out.reshape(-1), mask)
         elif kind == RES_BEGIN:
             out[:, :] = h
@@ -127,12 +128,12 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         return OK, 0.0
     maxw, outw = cfg[C_MAXW], cfg[C_OUTW]
     at = n * cfg[C_COLS]  # the backward buffers follow the forward columns
-    g_loss = ws[at:at + n * outw].reshape((n, outw))
+    g_loss = view2d(ws, at, n, outw)
     at += n * outw
-    ga, gb, dzs = ws[at:at + n * maxw], ws[at + n * maxw:at + 2 * n * maxw], ws[at + 2 * n * maxw:at + 3 * n * maxw]
+    ga, gb, dzs = view1d(ws, at, n * maxw), view1d(ws, at + n * maxw, n * maxw), view1d(ws, at + 2 * n * maxw, n * maxw)
     at += 3 * n * maxw
-    partials = ws[at:at + BIAS_GRAD_CHUNKS * maxw]
-    row_loss = ws[at + BIAS_GRAD_CHUNKS * maxw:at + BIAS_GRAD_CHUNKS * maxw + n]
+    partials = view1d(ws, at, BIAS_GRAD_CHUNKS * maxw)
+    row_loss = view1d(ws, at + BIAS_GRAD_CHUNKS * maxw, n)
     loss_kind, mean = cfg[C_LOSS], cfg[C_MEAN] != 0
     g = g_loss
     if loss_kind == LOSS_CE:
@@ -151,7 +152,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         kind, win, wout, src = ops[k, K_KIND], ops[k, K_IN], ops[k, K_OUT], ops[k, K_SRC]
         if kind == EMBEDDING or kind == BAG:
             rows, dim = cfg[C_ROWS], win
-            dw = G[ops[k, K_POFF]:ops[k, K_POFF] + rows * dim].reshape((rows, dim))
+            dw = view2d(G, ops[k, K_POFF], rows, dim)
             dw[:, :] = 0
             if kind == EMBEDDING:
                 embedding_backward(g.reshape((-1, dim)), ids, ops[k, K_EXTRA], dw)
@@ -161,18 +162,18 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         needs = ops[k, K_NEEDS] != 0
         if kind != LINEAR and not needs:
             continue
-        dst = (gb if which == 1 else ga)[:n * win].reshape((n, win))
+        dst = view2d(gb if which == 1 else ga, 0, n, win)
         if kind == LINEAR:
             h = xf if src < 0 else _slot(ws, n, ops[src, K_COL], win)
             out = _slot(ws, n, ops[k, K_COL], wout)
             saved = out if ops[k, K_ZCOL] < 0 else _slot(ws, n, ops[k, K_ZCOL], wout)
             code = ops[k, K_CODE]
-            dz = g if code == 0 else dzs[:n * wout].reshape((n, wout))
+            dz = g if code == 0 else view2d(dzs, 0, n, wout)
             poff, boff = ops[k, K_POFF], ops[k, K_BOFF]
-            w = P[poff:poff + wout * win].reshape((wout, win))
-            dw = G[poff:poff + wout * win].reshape((wout, win))
-            db = G[boff:boff + wout] if boff >= 0 else G[0:0]
-            partial = partials[:BIAS_GRAD_CHUNKS * wout].reshape((BIAS_GRAD_CHUNKS, wout))
+            w = view2d(P, poff, wout, win)
+            dw = view2d(G, poff, wout, win)
+            db = view1d(G, boff, wout) if boff >= 0 else view1d(G, 0, 0)
+            partial = view2d(partials, 0, BIAS_GRAD_CHUNKS, wout)
             linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, boff >= 0, dst if needs else dst[:0], partial,
                             blas)
             if not needs:
@@ -185,7 +186,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
                 saved = _slot(ws, n, ops[k, K_COL], wout)
             backward_into(g.reshape(-1), saved.reshape(-1), dst.reshape(-1), 0, n * win, code, fl[k, 0])
         elif kind == DROPOUT:
-            mask = ms[n * ops[k, K_MCOL]:n * (ops[k, K_MCOL] + wout)]
+            mask = view1d(ms, n * ops[k, K_MCOL], n * wout)
             dropout_backward(g.reshape(-1), mask, fl[k, 1], dst.reshape(-1))
         elif kind == RES_END:  # the skip's share of g waits in this op's (now free) output slot, or,
             if k != last:     # when this op gives the model's output, in the loss gradient (which it is)

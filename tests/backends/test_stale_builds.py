@@ -76,9 +76,9 @@ def test_the_compiled_step_is_cached_under_a_key_of_its_package_and_the_backend(
     """run_step inlines the blocks and the backend's kernels: an edit to any of them must give it
     a new cache entry (Numba itself only checks the file of the function it caches)."""
     from fastnn.backends.numba import jit
-    from fastnn.compile import blocks, fused, kernels, products
+    from fastnn.compile import blocks, fused, kernels, products, views
 
-    dispatchers = [value for module in (blocks, kernels, fused, products) for value in vars(module).values()
+    dispatchers = [value for module in (blocks, kernels, fused, products, views) for value in vars(module).values()
                    if hasattr(value, "py_func") and value.py_func.__module__ == module.__name__]
     assert len(dispatchers) >= 15
     for d in dispatchers:

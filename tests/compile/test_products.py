@@ -46,3 +46,18 @@ def test_the_addresses_are_those_of_the_process_blas():
 
     lib = library()
     assert products.blas_addresses().tolist() == [lib.sgemm, lib.dgemm, int(lib.ilp64)]
+
+
+def test_views_are_bounds_checked():
+    """A view past its buffer raises instead of reading or writing out of bounds."""
+    from fastnn.compile import views
+
+    buf = np.arange(12, dtype=np.float32)
+    np.testing.assert_array_equal(views.view2d(buf, 2, 2, 5), buf[2:12].reshape(2, 5))
+    np.testing.assert_array_equal(views.view1d(buf, 11, 1), buf[11:])
+    assert views.view1d(buf, 12, 0).shape == (0,)
+    for bad in ((buf, 3, 2, 5), (buf, -1, 1, 1)):
+        with pytest.raises(IndexError, match="out of its buffer"):
+            views.view2d(*bad)
+    with pytest.raises(IndexError, match="out of its buffer"):
+        views.view1d(buf, 10, 3)
