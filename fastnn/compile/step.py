@@ -24,6 +24,7 @@ warning is given once per step object.
 
 from __future__ import annotations
 
+import operator
 import time
 import warnings
 from typing import Any
@@ -127,7 +128,7 @@ class CompiledStep:
         self._bounds = np.asarray(plan.bounds, dtype=np.int64)
         self._groups = [(group, group["params"], len(group["params"])) for group in self.optimizer.param_groups]
         self._group_of = [g for g, group in enumerate(self.optimizer.param_groups) for _ in group["params"]]
-        self._watched = plan.watched
+        self._watched = watch_groups(plan.watched)
         self._S = [np.empty(0, dtype)] * 3
         self._H = np.zeros((len(plan.params), 8), np.float64)
         self._steps = np.zeros(len(plan.params), np.int64)
@@ -167,9 +168,12 @@ class CompiledStep:
         """True when the plan still describes the model, loss and optimizer (cheap checks)."""
         if self._version != structure_version():
             return False
-        for obj, attr, value in self._watched:
-            if getattr(obj, attr, None) != value:
-                return False
+        try:
+            for obj, read, values in self._watched:
+                if read(obj) != values:
+                    return False
+        except AttributeError:  # an option the plan read was deleted
+            return False
         groups = self.optimizer.param_groups
         if len(groups) != len(self._groups):
             return False
@@ -345,6 +349,18 @@ class CompiledStep:
             clip_grad_value_(params, self.clip_value)
         self.optimizer.step()
         return loss.detach()
+
+
+def watch_groups(watched: list) -> list:
+    """The plan's watched (object, attribute, value) triples as (object, getter, values) per object:
+    one attrgetter call (C) per object and call instead of a getattr per attribute."""
+    by_object: dict[int, tuple] = {}
+    for obj, attr, value in watched:
+        _, attrs, values = by_object.setdefault(id(obj), (obj, [], []))
+        attrs.append(attr)
+        values.append(value)
+    return [(obj, operator.attrgetter(*attrs), tuple(values) if len(values) > 1 else values[0])
+            for obj, attrs, values in by_object.values()]
 
 
 def initial_value(kind: str, key: str, group: dict) -> float:
