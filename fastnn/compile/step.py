@@ -20,6 +20,9 @@ hold this step's values, as after an eager ``backward()``).
 
 What the planner cannot compile runs the eager path: ``step.fallback_reason`` says why, and a
 warning is given once per step object.
+
+A step object keeps one workspace per batch size and reuses it from call to call (a step
+allocates nothing): call one step object from one thread at a time, as one would an optimizer.
 """
 
 from __future__ import annotations
