@@ -6,7 +6,8 @@ hundred such views per step (each layer's weights, gradients, workspace slots). 
 ``numba.carray`` from the buffer's address has no memory owner to count (0.7 ns): the buffers
 are arguments of the step function, alive for the whole call, so nothing is lost. Every view
 is checked against its buffer's size, so a wrong offset raises instead of reading or writing out
-of bounds.
+of bounds. A view does not keep its buffer alive: use it inside the compiled function that holds
+the buffer, never hand it back to Python (the tests do, with the buffer still referenced).
 """
 
 from __future__ import annotations
