@@ -111,6 +111,7 @@ class TorchWorker:
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait(timeout=30)
+        self.process.stdout.close()
 
 
 def torch_worker() -> TorchWorker | None:
