@@ -55,17 +55,20 @@ class Lowered:
         self.cff[K.F_SMOOTHING] = loss[2] if loss[0] == "ce" else 0.0
         self._work: dict[int, tuple] = {}
 
-    def workspace(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def workspace(self, n: int, reuse: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(float workspace, dropout-mask workspace, view of the model's output in it) for n samples,
-        kept for reuse (a few batch sizes: the full batch and the last partial one)."""
-        work = self._work.get(n)
+        kept for reuse (a few batch sizes: the full batch and the last partial one), or, with
+        reuse=False, new arrays (for callers that may run in several threads at once)."""
+        work = self._work.get(n) if reuse else None
         if work is None:
-            if len(self._work) > 8:
-                self._work.clear()
             ws = np.empty(K.workspace_size(self.cfg, n), self.dtype)
             col = self.rows[-1][K.K_COL]
-            work = self._work[n] = (ws, np.empty(n * self.mcols, np.uint8),
-                                    ws[n * col:n * (col + self.out_width)].reshape(n, self.out_width))
+            work = (ws, np.empty(n * self.mcols, np.uint8),
+                    ws[n * col:n * (col + self.out_width)].reshape(n, self.out_width))
+            if reuse:
+                if len(self._work) > 8:
+                    self._work.clear()
+                self._work[n] = work
         return work
 
     def _op(self, kind: int, win: int, wout: int, src: int, needs: bool, *, poff: int = 0, boff: int = -1,

@@ -76,14 +76,14 @@ class CompiledModule(Module):
             seeds[k] = fastnn_random.next_seed()
         no_floats = NO_FLOATS[plan.dtype]
         empty = no_floats.reshape(-1)
-        ws, ms, output = low.workspace(n)
+        ws, ms, output = low.workspace(n, reuse=False)  # inference may run in several threads at once
         status, _ = kernels.run_step(n, xf, ids, offsets, NO_IDS, no_floats, low.ops, low.fl, low.cfg, low.cff, P,
                                      empty, empty, empty, empty, H, steps, seeds,
                                      np.asarray(plan.bounds, dtype=np.int64), info, ws, ms, kernels.blas_addresses())
         if status != kernels.OK:
             raise IndexError(f"fastnn.compile: embedding index {info[1]} out of range for "
                              f"{plan.layers[0].sizes[0]} rows (position {info[0]})")
-        return from_numpy(output.copy())  # the workspace is reused by the next call
+        return from_numpy(output.copy())  # not a view: the rest of the workspace need not stay alive
 
 
 def compile(model: Module, **options: Any) -> CompiledModule:

@@ -29,6 +29,34 @@ def test_inference_forward_equals_the_model():
     assert list(compiled.state_dict()) == ["_orig_mod." + k for k in model.state_dict()]
 
 
+def test_inference_from_several_threads_at_once_gives_each_its_own_output():
+    """Each call works in arrays of its own: threads interleaving calls never see another's rows,
+    and an output stays as it was after later calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = _model()
+    model.eval()
+    compiled = fn.compile(model)
+    rng = np.random.default_rng(1)
+    batches = [rng.standard_normal((7, 6)).astype(np.float32) for _ in range(8)]
+    with fn.no_grad():
+        expected = [model(fn.from_numpy(x)).numpy() for x in batches]
+
+        def run(i):
+            outs = [compiled(fn.from_numpy(batches[i])) for _ in range(30)]
+            return [o.numpy().copy() for o in outs]
+
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(run, range(len(batches))))
+        first = compiled(fn.from_numpy(batches[0]))
+        kept = first.numpy().copy()
+        compiled(fn.from_numpy(batches[1]))
+    for want, outs in zip(expected, results):
+        for got in outs:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(first.numpy(), kept)
+
+
 def test_dropout_in_train_mode_follows_the_seeded_stream():
     model = _model()
     compiled = fn.compile(model)
