@@ -23,7 +23,7 @@ import numpy as np
 # The Numba backend's kernel bodies (imported in this one place; see the module docstring).
 from fastnn.backends.numba import activations, dense, dropout, embedding, losses, optim
 from fastnn.compile.jit import SOURCE_KEY, jit, jit_reassoc  # noqa: F401  (SOURCE_KEY: for the tests)
-from fastnn.compile.products import TINY_WORK, blas_addresses, matmul_nn, matmul_nt, matmul_tn  # noqa: F401
+from fastnn.compile.products import NN, NT, TINY_WORK, TN, blas_addresses, product  # noqa: F401
 from fastnn.compile.views import view1d
 
 OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX = 0, 1, 2, 3, 4
@@ -62,7 +62,7 @@ BLOCK = 4096
 @jit
 def linear_forward(x, w, b, has_bias, code, slope, z, a, blas):
     """z = x @ w.T + b and a = act(z) (a may be z), as the Numba backend's fused linear kernel."""
-    matmul_nt(x, w, z, blas)
+    product(x, w, z, NT, blas)
     bias_activation(z, b, a, has_bias, code, slope)
 
 
@@ -77,9 +77,9 @@ def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, dx, parti
         for c in range(1, partial.shape[0]):
             for j in range(db.shape[0]):
                 db[j] += partial[c, j]
-    matmul_tn(dz, x, dw, blas)
+    product(dz, x, dw, TN, blas)
     if dx.shape[0] != 0:
-        matmul_nn(dz, w, dx, blas)
+        product(dz, w, dx, NN, blas)
 
 
 @jit
@@ -95,6 +95,23 @@ def check_indices(ids, rows, info):
 
 # --------------------------------------------------------------------------------- losses
 @jit
+def counted_labels(target, classes, ignore_index, info):
+    """How many labels are not ignore_index, or -1 when one lies outside [0, classes) (info = its
+    row and value); nothing is written otherwise."""
+    count = 0
+    for i in range(target.shape[0]):
+        t = target[i]
+        if t == ignore_index:
+            continue
+        if t < 0 or t >= classes:
+            info[0] = i
+            info[1] = t
+            return -1
+        count += 1
+    return count
+
+
+@jit
 def cross_entropy(logits, target, ignore_index, smoothing, mean, grad, loss, info):
     """Fused softmax cross-entropy (the backend's kernel; loss (n,) takes the row losses); returns
     (status, loss as float64).
@@ -102,16 +119,9 @@ def cross_entropy(logits, target, ignore_index, smoothing, mean, grad, loss, inf
     Labels are checked first (status BAD_LABEL, nothing written); 'mean' divides by the rows not
     ignored (nan loss and zero gradient when there are none, as PyTorch)."""
     n, c = logits.shape
-    count = 0
-    for i in range(n):
-        t = target[i]
-        if t == ignore_index:
-            continue
-        if t < 0 or t >= c:
-            info[0] = i
-            info[1] = t
-            return BAD_LABEL, 0.0
-        count += 1
+    count = counted_labels(target, c, ignore_index, info)
+    if count < 0:
+        return BAD_LABEL, 0.0
     scale = 1.0 / count if mean and count > 0 else 1.0
     softmax_cross_entropy(logits, target, ignore_index, smoothing, scale, loss, grad)
     total = 0.0
@@ -126,16 +136,9 @@ def cross_entropy(logits, target, ignore_index, smoothing, mean, grad, loss, inf
 def nll_log_softmax(x, target, ignore_index, mean, dx, info):
     """NLLLoss of LogSoftmax(x) over classes, its gradient in dx; returns (status, loss)."""
     n, c = x.shape
-    count = 0
-    for i in range(n):
-        t = target[i]
-        if t == ignore_index:
-            continue
-        if t < 0 or t >= c:
-            info[0] = i
-            info[1] = t
-            return BAD_LABEL, 0.0
-        count += 1
+    count = counted_labels(target, c, ignore_index, info)
+    if count < 0:
+        return BAD_LABEL, 0.0
     logp = np.empty_like(x)
     log_softmax_forward(x, logp)
     glogp = np.zeros_like(x)

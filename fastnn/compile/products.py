@@ -90,15 +90,30 @@ def blas_addresses() -> np.ndarray:
     return np.array([lib.sgemm, lib.dgemm, int(lib.ilp64)], dtype=np.int64)
 
 
+NT, NN, TN = 0, 1, 2  # the forms of product(): a @ b.T, a @ b, a.T @ b
+
+
 @jit
-def matmul_nt(x, w, out, blas):
-    """out = x @ w.T; x (n, k), w (m, k), out (n, m)."""
-    n, k = x.shape
-    m = w.shape[0]
-    if n * k * m > TINY_WORK:
-        gemm(blas, T, N, m, n, k, w, k, x, k, out, m)
+def product(a, b, out, form, blas):
+    """out = a @ b.T (form NT: the forward x @ W.T), a @ b (NN: the input gradient dz @ W) or
+    a.T @ b (TN: the weight gradient dz.T @ x), on BLAS unless tiny."""
+    rows, cols = out.shape
+    inner = a.shape[0] if form == TN else a.shape[1]
+    work = rows * cols * inner
+    if form == NT:
+        if work > TINY_WORK:
+            gemm(blas, T, N, cols, rows, inner, b, inner, a, inner, out, cols)
+        else:
+            tiny_nt(a, b, out)
+    elif form == NN:
+        if work > TINY_WORK:
+            gemm(blas, N, N, cols, rows, inner, b, cols, a, inner, out, cols)
+        else:
+            tiny_product(a, b, out, False)
+    elif work > TINY_WORK // 8:
+        gemm(blas, N, T, cols, rows, inner, b, cols, a, rows, out, cols)
     else:
-        tiny_nt(x, w, out)
+        tiny_product(a, b, out, True)
 
 
 @jit_reassoc
@@ -113,37 +128,15 @@ def tiny_nt(x, w, out):
 
 
 @jit
-def matmul_nn(a, w, out, blas):
-    """out = a @ w; a (n, m), w (m, k), out (n, k)."""
-    n, m = a.shape
-    k = w.shape[1]
-    if n * k * m > TINY_WORK:
-        gemm(blas, N, N, k, n, m, w, k, a, m, out, k)
-        return
+def tiny_product(a, b, out, transposed):
+    """out = A @ b with A = a.T when `transposed`, else a, as row updates out[r] += A[r, j] b[j]
+    (vectorised over b's rows, no reduction)."""
     zero = out.dtype.type(0.0)
-    for i in range(n):
-        for q in range(k):
-            out[i, q] = zero
-        for j in range(m):
-            av = a[i, j]
-            for q in range(k):
-                out[i, q] += av * w[j, q]
-
-
-@jit
-def matmul_tn(a, x, out, blas):
-    """out = a.T @ x; a (n, m), x (n, k), out (m, k)."""
-    n, m = a.shape
-    k = x.shape[1]
-    if n * k * m > TINY_WORK // 8:
-        gemm(blas, N, T, k, m, n, x, k, a, m, out, k)
-        return
-    zero = out.dtype.type(0.0)
-    for j in range(m):
-        for q in range(k):
-            out[j, q] = zero
-    for i in range(n):
-        for j in range(m):
-            av = a[i, j]
-            for q in range(k):
-                out[j, q] += av * x[i, q]
+    inner = a.shape[0] if transposed else a.shape[1]
+    for r in range(out.shape[0]):
+        for q in range(out.shape[1]):
+            out[r, q] = zero
+        for j in range(inner):
+            av = a[j, r] if transposed else a[r, j]
+            for q in range(out.shape[1]):
+                out[r, q] += av * b[j, q]

@@ -19,9 +19,9 @@ def test_products_equal_numpy(dtype, n, k, m):
     dz = rng.standard_normal((n, m)).astype(dtype)
     blas = products.blas_addresses()
     z, dx, dw = np.empty((n, m), dtype), np.empty((n, k), dtype), np.empty((m, k), dtype)
-    products.matmul_nt(x, w, z, blas)
-    products.matmul_nn(dz, w, dx, blas)
-    products.matmul_tn(dz, x, dw, blas)
+    products.product(x, w, z, products.NT, blas)
+    products.product(dz, w, dx, products.NN, blas)
+    products.product(dz, x, dw, products.TN, blas)
     tight = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     for got, want, work, limit in ((z, x @ w.T, n * k * m, products.TINY_WORK),
                                    (dx, dz @ w, n * k * m, products.TINY_WORK),

@@ -283,25 +283,24 @@ def activation_backward(grad_out, saved, activation, negative_slope):
     return out
 
 
-def softmax_forward(x):
-    out = np.empty_like(x)
-    pick(SOFTMAX_FORWARD, x.size, COST_MATH)(x, out)
+def _into_new(kernels: tuple, cost: int, *inputs):
+    """Run the row kernel on `inputs` into a new array shaped like the last input."""
+    out = np.empty_like(inputs[-1])
+    pick(kernels, out.size, cost)(*inputs, out)
     return out
+
+
+def softmax_forward(x):
+    return _into_new(SOFTMAX_FORWARD, COST_MATH, x)
 
 
 def softmax_backward(grad_out, out):
-    dx = np.empty_like(out)
-    pick(SOFTMAX_BACKWARD, out.size, COST_PASS)(grad_out, out, dx)
-    return dx
+    return _into_new(SOFTMAX_BACKWARD, COST_PASS, grad_out, out)
 
 
 def log_softmax_forward(x):
-    out = np.empty_like(x)
-    pick(LOG_SOFTMAX_FORWARD, x.size, COST_MATH)(x, out)
-    return out
+    return _into_new(LOG_SOFTMAX_FORWARD, COST_MATH, x)
 
 
 def log_softmax_backward(grad_out, out):
-    dx = np.empty_like(out)
-    pick(LOG_SOFTMAX_BACKWARD, out.size, COST_MATH)(grad_out, out, dx)
-    return dx
+    return _into_new(LOG_SOFTMAX_BACKWARD, COST_MATH, grad_out, out)
