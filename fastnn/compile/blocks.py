@@ -133,8 +133,11 @@ def cross_entropy(logits, target, ignore_index, smoothing, mean, grad, loss, inf
 
 
 @jit
-def nll_log_softmax(x, target, ignore_index, mean, dx, info):
-    """NLLLoss of LogSoftmax(x) over classes, its gradient in dx; returns (status, loss)."""
+def nll_log_softmax(x, target, weight, ignore_index, smoothing, mean, dx, info):
+    """NLLLoss of LogSoftmax(x) over classes, its gradient in dx; returns (status, loss). With
+    class weights w (C,) (empty: none) and label smoothing eps, as CrossEntropyLoss:
+    loss_i = w_t (1-eps) (-logp_it) + eps sum_c w_c (-logp_ic) / C; 'mean' divides by the rows'
+    total weight sum_i w_t (the count of rows not ignored without weights)."""
     n, c = x.shape
     count = counted_labels(target, c, ignore_index, info)
     if count < 0:
@@ -142,18 +145,46 @@ def nll_log_softmax(x, target, ignore_index, mean, dx, info):
     logp = np.empty_like(x)
     log_softmax_forward(x, logp)
     glogp = np.zeros_like(x)
+    ty = x.dtype.type
     total = 0.0
-    w = x.dtype.type(1.0 / count if mean and count > 0 else 1.0)
-    for i in range(n):
-        t = target[i]
-        if t == ignore_index:
-            continue
-        total -= np.float64(logp[i, t])
-        glogp[i, t] = -w
+    if weight.shape[0] == 0 and smoothing == 0.0:
+        w = ty(1.0 / count if mean and count > 0 else 1.0)
+        for i in range(n):
+            t = target[i]
+            if t == ignore_index:
+                continue
+            total -= np.float64(logp[i, t])
+            glogp[i, t] = -w
+        divisor = np.float64(count)
+    else:
+        weights = np.ones(c, x.dtype)
+        if weight.shape[0] != 0:
+            for j in range(c):
+                weights[j] = ty(weight[j])
+        total_weight = ty(0.0)
+        for i in range(n):
+            if target[i] != ignore_index:
+                total_weight += weights[target[i]]
+        g = ty(1.0) / total_weight if mean else ty(1.0)
+        keep, spread = ty(1.0 - smoothing), ty(smoothing) / ty(c)
+        for i in range(n):
+            t = target[i]
+            if t == ignore_index:
+                continue
+            row = -np.float64(logp[i, t]) * np.float64(weights[t]) * (1.0 - smoothing)
+            glogp[i, t] = -(g * keep) * weights[t]
+            if smoothing != 0.0:
+                smooth = 0.0
+                for j in range(c):
+                    smooth -= np.float64(logp[i, j]) * np.float64(weights[j])
+                    glogp[i, j] -= (g * spread) * weights[j]
+                row += smooth * smoothing / c
+            total += row
+        divisor = np.float64(total_weight)
     log_softmax_backward(glogp, logp, dx)
     if not mean:
         return OK, total
-    return OK, (total / count if count > 0 else np.nan)
+    return OK, (total / divisor if divisor != 0.0 else np.nan)
 
 
 @jit

@@ -53,13 +53,15 @@ LINEAR, ACT, DROPOUT, RES_BEGIN, RES_END, EMBEDDING, BAG = range(1, 8)
 K_KIND, K_IN, K_OUT, K_POFF, K_BOFF, K_CODE, K_COL, K_ZCOL, K_SRC, K_EXTRA, K_MCOL, K_NEEDS = range(12)
 OP_COLUMNS = 12
 # The config (int64): loss kind, ignore_index, mean, optimizer kind, workspace columns, mask
-# columns, widest layer, embedding rows, clipping, forward only, output width.
+# columns, widest layer, embedding rows, clipping, forward only, output width, class weights.
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
-C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW = range(11)
-CONFIG_SIZE = 11
+(C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW,
+ C_WEIGHTS) = range(12)
+CONFIG_SIZE = 12
 CLIP_NONE, CLIP_NORM, CLIP_VALUE = range(3)
-# The float config: label smoothing, clip threshold, clip norm type, and (written) the total norm.
-F_SMOOTHING, F_CLIP, F_NORM_TYPE, F_TOTAL_NORM = range(4)
+# The float config: label smoothing, clip threshold, clip norm type, (written) the total norm, then
+# the cfg[C_WEIGHTS] class weights of the loss (LOSS_NLL; none when 0).
+F_SMOOTHING, F_CLIP, F_NORM_TYPE, F_TOTAL_NORM, F_WEIGHTS = range(5)
 
 
 def workspace_size(cfg: np.ndarray, n: int) -> int:
@@ -141,7 +143,8 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         if status != OK:
             return status, 0.0
     elif loss_kind == LOSS_NLL:
-        status, loss = nll_log_softmax(logits, yi, cfg[C_IGNORE], mean, g, info)
+        weight = view1d(cff, F_WEIGHTS, cfg[C_WEIGHTS])
+        status, loss = nll_log_softmax(logits, yi, weight, cfg[C_IGNORE], cff[F_SMOOTHING], mean, g, info)
         if status != OK:
             return status, 0.0
     else:

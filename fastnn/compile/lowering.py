@@ -44,16 +44,23 @@ class Lowered:
         if loss[0] == "none":  # a forward-only plan (fastnn.compile's inference)
             cfg[K.C_FORWARD_ONLY] = 1
         else:
-            cfg[K.C_LOSS] = LOSSES[loss[0]]
+            # CrossEntropyLoss with class weights runs as NLLLoss of LogSoftmax (as it does eagerly)
+            weighted = loss[0] in ("ce", "nll") and loss[3]
+            cfg[K.C_LOSS] = K.LOSS_NLL if weighted else LOSSES[loss[0]]
             cfg[K.C_IGNORE] = loss[1] if loss[0] in ("ce", "nll") else -100
             cfg[K.C_MEAN] = loss[-1]
+            cfg[K.C_WEIGHTS] = plan.out_features if weighted else 0
         cfg[K.C_OPT] = OPTIMIZERS[plan.optimizer]
         cfg[K.C_COLS], cfg[K.C_MCOLS], cfg[K.C_MAXW], cfg[K.C_ROWS] = self.cols, self.mcols, self.maxw, self.table_rows
         cfg[K.C_OUTW] = width
         self.cfg = cfg
-        self.cff = np.zeros(4, dtype=np.float64)
-        self.cff[K.F_SMOOTHING] = loss[2] if loss[0] == "ce" else 0.0
+        self.cff = np.zeros(K.F_WEIGHTS + cfg[K.C_WEIGHTS], dtype=np.float64)  # the weights: see set_class_weights
+        self.cff[K.F_SMOOTHING] = loss[2] if loss[0] in ("ce", "nll") else 0.0
         self._work: dict[int, tuple] = {}
+
+    def set_class_weights(self, weight: np.ndarray) -> None:
+        """Copy the loss's class weights (read at every step: they may be edited in place)."""
+        self.cff[K.F_WEIGHTS:] = weight
 
     def workspace(self, n: int, reuse: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(float workspace, dropout-mask workspace, view of the model's output in it) for n samples,

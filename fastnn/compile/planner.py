@@ -65,7 +65,7 @@ class Plan:
     """The step as data: layers, loss, optimizer kind, dtype and the flat-buffer layout."""
 
     layers: list
-    loss: tuple                    # ("ce", ignore_index, smoothing, mean) / ("nll", ignore, mean) / ("mse"|"bce", mean)
+    loss: tuple                    # ("ce"|"nll", ignore_index, smoothing, class weights?, mean) / ("mse"|"bce", mean)
     optimizer: str
     dtype: np.dtype
     params: list                   # the parameters in flat-buffer order (the optimizer's order)
@@ -140,6 +140,8 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
     else:
         loss, layers = _loss(loss_fn, layers, watched)
     width = _check_widths(layers)
+    if loss[0] in ("ce", "nll") and loss[3]:
+        _check_class_weights(loss_fn, width[1], next(iter(dtypes)))
     return Plan(layers, loss, kind, next(iter(dtypes)), params, bounds, input_kind, flatten_input, width[0],
                 width[1], watched)
 
@@ -214,6 +216,15 @@ def _param_offsets(layer: Layer) -> tuple:
     return layer.offsets if layer.kind in ("embedding", "bag") else ()
 
 
+def _check_class_weights(loss_fn, classes: int, dtype: np.dtype) -> None:
+    """Unsupported unless the loss's class weights are a (classes,) tensor of the parameters' dtype
+    (the eager loss then raises its own error)."""
+    array = getattr(loss_fn.weight, "array", None)
+    if not isinstance(array, np.ndarray) or array.shape != (classes,) or array.dtype != dtype:
+        raise Unsupported(f"class weights of shape {getattr(array, 'shape', None)} and dtype "
+                          f"{getattr(array, 'dtype', None)} for {classes} classes of {dtype}")
+
+
 def _loss(loss_fn, layers: list, watched: list) -> tuple[tuple, list]:
     kind = type(loss_fn)
     reduction = getattr(loss_fn, "reduction", None)
@@ -225,19 +236,16 @@ def _loss(loss_fn, layers: list, watched: list) -> tuple[tuple, list]:
         raise Unsupported("LogSoftmax before the last layer")
     ends_log_softmax = bool(layers) and layers[-1].kind == "log_softmax"
     if kind is nn.CrossEntropyLoss and not ends_log_softmax:
-        for attr in ("weight", "ignore_index", "label_smoothing"):
-            watched.append((loss_fn, attr, getattr(loss_fn, attr)))
-        if loss_fn.weight is not None:
-            raise Unsupported("CrossEntropyLoss with class weights is not compiled")
-        return ("ce", int(loss_fn.ignore_index), float(loss_fn.label_smoothing), mean), layers
+        watched += [(loss_fn, "ignore_index", loss_fn.ignore_index),
+                    (loss_fn, "label_smoothing", loss_fn.label_smoothing), (loss_fn, "weight", loss_fn.weight)]
+        weighted = loss_fn.weight is not None
+        return ("ce", int(loss_fn.ignore_index), float(loss_fn.label_smoothing), weighted, mean), layers
     if kind is nn.NLLLoss and ends_log_softmax:
-        for attr in ("weight", "ignore_index"):
-            watched.append((loss_fn, attr, getattr(loss_fn, attr)))
-        if loss_fn.weight is not None:
-            raise Unsupported("NLLLoss with class weights is not compiled")
+        watched += [(loss_fn, "ignore_index", loss_fn.ignore_index), (loss_fn, "weight", loss_fn.weight)]
         if layers[-1].module.dim not in (1, -1):
             raise Unsupported("LogSoftmax over other than the class dimension")
-        return ("nll", int(loss_fn.ignore_index), mean), layers[:-1]
+        weighted = loss_fn.weight is not None
+        return ("nll", int(loss_fn.ignore_index), 0.0, weighted, mean), layers[:-1]
     if kind is nn.MSELoss and not ends_log_softmax:
         return ("mse", mean), layers
     if kind is nn.BCEWithLogitsLoss and not ends_log_softmax:

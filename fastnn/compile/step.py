@@ -113,6 +113,7 @@ class CompiledStep:
         self.fallback_reason = None
         self._layout(plan)
         self._class_targets = plan.loss[0] in ("ce", "nll")
+        self._weighted = self._class_targets and plan.loss[3]
         self.plan = plan
 
     def _layout(self, plan: Plan) -> None:
@@ -131,7 +132,7 @@ class CompiledStep:
         self._bounds = np.asarray(plan.bounds, dtype=np.int64)
         self._groups = [(group, group["params"], len(group["params"])) for group in self.optimizer.param_groups]
         self._group_of = [g for g, group in enumerate(self.optimizer.param_groups) for _ in group["params"]]
-        self._watched = watch_groups(plan.watched)
+        self._watched, self._same = watch_groups(plan.watched)
         self._S = [np.empty(0, dtype)] * 3
         self._H = np.zeros((len(plan.params), 8), np.float64)
         self._steps = np.zeros(len(plan.params), np.int64)
@@ -174,6 +175,9 @@ class CompiledStep:
         try:
             for obj, read, values in self._watched:
                 if read(obj) != values:
+                    return False
+            for obj, attr, value in self._same:
+                if getattr(obj, attr) is not value:
                     return False
         except AttributeError:  # an option the plan read was deleted
             return False
@@ -285,6 +289,12 @@ class CompiledStep:
         if inputs is None:
             return self.eager(x, y)
         n, xf, ids, offsets, yi, yf, low = inputs
+        if self._weighted:
+            weight = self.loss_fn.weight.array
+            if weight.shape != (self.plan.out_features,) or weight.dtype != self.plan.dtype:
+                self._replan()  # the weight tensor's array was replaced by an unusable one
+                return self(x, y)
+            low.set_class_weights(weight)
         attach = self._prepare_state()
         seeds = self._seeds
         for k in range(seeds.shape[0]):
@@ -354,16 +364,22 @@ class CompiledStep:
         return loss.detach()
 
 
-def watch_groups(watched: list) -> list:
-    """The plan's watched (object, attribute, value) triples as (object, getter, values) per object:
-    one attrgetter call (C) per object and call instead of a getattr per attribute."""
+def watch_groups(watched: list) -> tuple[list, list]:
+    """The plan's watched (object, attribute, value) triples, split: plain values (numbers, strings,
+    tuples of them) as (object, getter, values) per object, compared by value with one attrgetter
+    call (C) per object and call; the rest (None, tensors: their == is elementwise) as they are,
+    compared by identity."""
     by_object: dict[int, tuple] = {}
+    same = []
     for obj, attr, value in watched:
+        if value is None or not isinstance(value, (bool, int, float, str, tuple)):
+            same.append((obj, attr, value))
+            continue
         _, attrs, values = by_object.setdefault(id(obj), (obj, [], []))
         attrs.append(attr)
         values.append(value)
     return [(obj, operator.attrgetter(*attrs), tuple(values) if len(values) > 1 else values[0])
-            for obj, attrs, values in by_object.values()]
+            for obj, attrs, values in by_object.values()], same
 
 
 def initial_value(kind: str, key: str, group: dict) -> float:

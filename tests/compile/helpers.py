@@ -18,13 +18,18 @@ LAYERS = {
     "gelu_tanh+flatten": lambda: [nn.Flatten(), nn.Linear(IN, HIDDEN, bias=False), nn.GELU("tanh")],
 }
 
-LOSSES = {
-    "ce": (lambda: nn.CrossEntropyLoss(), "labels", []),
-    "ce_smooth_ignore_sum": (lambda: nn.CrossEntropyLoss(ignore_index=1, label_smoothing=0.1, reduction="sum"),
+CLASS_WEIGHTS = [1.0, 2.5, 0.5]
+LOSSES = {  # name: (loss module of a dtype, target kind, layers after the model's last Linear)
+    "ce": (lambda dtype: nn.CrossEntropyLoss(), "labels", []),
+    "ce_smooth_ignore_sum": (lambda dtype: nn.CrossEntropyLoss(ignore_index=1, label_smoothing=0.1, reduction="sum"),
                              "labels", []),
-    "nll": (lambda: nn.NLLLoss(), "labels", [lambda: nn.LogSoftmax(dim=1)]),
-    "mse": (lambda: nn.MSELoss(), "floats", []),
-    "bce": (lambda: nn.BCEWithLogitsLoss(), "binary", []),
+    "ce_weighted_smooth": (lambda dtype: nn.CrossEntropyLoss(weight=fn.tensor(np.array(CLASS_WEIGHTS, dtype)),
+                                                             label_smoothing=0.2), "labels", []),
+    "nll": (lambda dtype: nn.NLLLoss(), "labels", [lambda: nn.LogSoftmax(dim=1)]),
+    "nll_weighted_ignore": (lambda dtype: nn.NLLLoss(weight=fn.tensor(np.array(CLASS_WEIGHTS, dtype)), ignore_index=2),
+                            "labels", [lambda: nn.LogSoftmax(dim=1)]),
+    "mse": (lambda dtype: nn.MSELoss(), "floats", []),
+    "bce": (lambda dtype: nn.BCEWithLogitsLoss(), "binary", []),
 }
 
 OPTIMIZERS = {
@@ -54,7 +59,7 @@ def build(layers: str, loss: str, dtype, seed: int = 0):
     fn.manual_seed(seed)
     make_loss, target, head = LOSSES[loss]
     model = nn.Sequential(*LAYERS[layers](), nn.Linear(HIDDEN, CLASSES), *[h() for h in head])
-    return model.to(dtype), make_loss(), target
+    return model.to(dtype), make_loss(dtype), target
 
 
 def eager_step(model, loss_fn, optimizer, x, y):

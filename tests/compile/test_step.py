@@ -161,7 +161,7 @@ class Custom(nn.Module):
         return self.fc(x) * 2
 
 
-@pytest.mark.parametrize("case", ["custom_forward", "class_weights", "frozen"])
+@pytest.mark.parametrize("case", ["custom_forward", "pos_weight", "frozen"])
 def test_fallbacks_give_the_eager_answer_and_name_their_reason(case):
     results = []
     for compiled in (False, True):
@@ -170,8 +170,8 @@ def test_fallbacks_give_the_eager_answer_and_name_their_reason(case):
         model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
         if case == "custom_forward":
             model = Custom()
-        elif case == "class_weights":
-            loss_fn = nn.CrossEntropyLoss(weight=fn.tensor(np.array([1.0, 2.0, 0.5], np.float32)))
+        elif case == "pos_weight":
+            loss_fn = nn.BCEWithLogitsLoss(pos_weight=fn.tensor(np.array([1.0, 2.0, 0.5], np.float32)))
         elif case == "frozen":
             model[0].weight.requires_grad_(False)
         opt = optim.SGD(model.parameters(), lr=0.1)
@@ -181,13 +181,50 @@ def test_fallbacks_give_the_eager_answer_and_name_their_reason(case):
                 step = fn.compile_step(model, loss_fn, opt)
             assert step.fallback_reason and step.plan is None
             assert len([w for w in caught if "eager" in str(w.message)]) == 1
-            assert {"custom_forward": "Custom", "class_weights": "weights",
+            assert {"custom_forward": "Custom", "pos_weight": "pos_weight",
                     "frozen": "requires_grad"}[case] in step.fallback_reason
         for i in range(4):
-            x, y = data("labels", np.float32, seed=i)
+            x, y = data("binary" if case == "pos_weight" else "labels", np.float32, seed=i)
             step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
         results.append(snapshot(model, opt))
     assert_same(results[0], results[1], np.float32, rtol=0)
+
+
+def test_class_weights_the_eager_loss_refuses_fall_back_to_its_error():
+    """Weights of another dtype or shape: not compiled; the eager loss raises, nothing changes."""
+    for weight in (np.array([1.0, 2.0, 0.5]), np.ones(4, np.float32)):
+        model = nn.Sequential(nn.Linear(6, 3))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        with pytest.warns(UserWarning, match="class weights"):
+            step = fn.compile_step(model, nn.CrossEntropyLoss(weight=fn.tensor(weight)), opt)
+        before = snapshot(model, opt)
+        with pytest.raises((TypeError, ValueError), match="weight"):
+            step(*data("labels", np.float32))
+        assert_same(before, snapshot(model, opt), np.float32, rtol=0)
+
+
+def test_class_weights_edited_or_replaced_between_steps_are_used():
+    """In-place edits of the weight tensor and a new weight tensor both reach the compiled loss."""
+    results = []
+    for compiled in (False, True):
+        fn.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+        loss_fn = nn.CrossEntropyLoss(weight=fn.tensor(np.array([1.0, 2.0, 0.5], np.float32)))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        losses = []
+        for i in range(6):
+            if i == 2:
+                loss_fn.weight.array[1] = 4.0
+            if i == 4:
+                loss_fn.weight = fn.tensor(np.array([0.1, 1.0, 3.0], np.float32))
+            x, y = data("labels", np.float32, seed=i)
+            losses.append(float((step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)).item()))
+        if compiled:
+            assert step.plan is not None, step.fallback_reason
+        results.append((losses, snapshot(model, opt)))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
+    assert_same(results[0][1], results[1][1], np.float32)
 
 
 def test_sparse_adam_falls_back():
@@ -274,7 +311,7 @@ def test_replacing_a_layer_replans():
 torch = pytest.importorskip("torch", reason="torch is needed for the parity tests")
 
 
-@pytest.mark.parametrize("which", ["sgd", "adam"])
+@pytest.mark.parametrize("which", ["sgd", "adam", "adam_class_weights"])
 def test_compiled_trajectory_matches_torch(which):
     fn.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3)).double()
@@ -287,8 +324,11 @@ def test_compiled_trajectory_matches_torch(which):
     else:
         opt = optim.Adam(model.parameters(), lr=0.01, amsgrad=True)
         topt = torch.optim.Adam(ref.parameters(), lr=0.01, amsgrad=True)
-    step = fn.compile_step(model, nn.CrossEntropyLoss(label_smoothing=0.05), opt)
-    tloss = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+    weight = np.array([0.5, 2.0, 1.25]) if which == "adam_class_weights" else None
+    step = fn.compile_step(model, nn.CrossEntropyLoss(weight=None if weight is None else fn.tensor(weight),
+                                                      label_smoothing=0.05), opt)
+    assert step.plan is not None, step.fallback_reason
+    tloss = torch.nn.CrossEntropyLoss(weight=None if weight is None else torch.from_numpy(weight), label_smoothing=0.05)
     for i in range(25):
         x, y = data("labels", np.float64, seed=i)
         loss = step(x, y)
