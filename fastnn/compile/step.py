@@ -71,11 +71,11 @@ MESSAGES = {kernels.BAD_LABEL: "target {1} out of range for {classes} classes (r
 
 class CompiledStep:
     """``step(x, y)``: one training step of (model, loss_fn, optimizer), compiled; returns the loss
-    as a 0-d tensor. Attributes: ``fallback_reason`` (None while compiled), ``compile_seconds``
+    as a 0-d tensor (warn=False: no warning when it falls back to the eager step). Attributes: ``fallback_reason`` (None while compiled), ``compile_seconds``
     (time spent generating and compiling, summed), ``plan`` (the current plan or None)."""
 
     def __init__(self, model, loss_fn, optimizer, *, max_grad_norm: float | None = None, norm_type: float = 2.0,
-                 clip_value: float | None = None) -> None:
+                 clip_value: float | None = None, warn: bool = True) -> None:
         if max_grad_norm is not None and clip_value is not None:
             raise ValueError("compile_step: give max_grad_norm or clip_value, not both")
         norm_type = float(norm_type)
@@ -88,7 +88,7 @@ class CompiledStep:
         self.fallback_reason: str | None = None
         self.compile_seconds = 0.0
         self.plan: Plan | None = None
-        self._warned = False
+        self._warned = not warn  # warn=False: fall back silently (fit's default)
         self._replan(stacklevel=5)  # the warning points at the caller of fastnn.compile_step
 
     def __repr__(self) -> str:

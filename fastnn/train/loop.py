@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fastnn import random
-from fastnn.compile import compile_step
 from fastnn.distributed.training import Replicas
 from fastnn.io import save
 from fastnn.tensor import Tensor
@@ -227,11 +226,22 @@ class _Fit:
         save(state, self.checkpoint)
 
 
+def _compiled_step(replicas: Replicas, loss_fn, optimizer, compile: bool | None):
+    """fit's compiled step (a CompiledStep), or None: for compile=False, and by default when training
+    data-parallel or when the step is not compilable."""
+    if compile is False or compile is None and replicas.model is not replicas.core:
+        return None
+    from fastnn.compile.step import CompiledStep  # imports Numba: only when fit compiles
+
+    step = CompiledStep(replicas.model, loss_fn, optimizer, warn=compile is True)
+    return step if step.plan is not None or compile else None
+
+
 def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable | None = None, epochs: int = 10,
         scheduler=None, metrics=("accuracy",), early_stopping: EarlyStopping | int | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True,
         scheduler_interval: str | None = None, verbose: bool = False, distributed: bool | None = None,
-        compile: bool = False, threads: int | str | None = None) -> History:
+        compile: bool | None = None, threads: int | str | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
     Each epoch: train on every batch (forward, ``loss_fn``, backward, ``optimizer.step()``),
@@ -250,8 +260,12 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
     (so early stopping and ReduceLROnPlateau decide alike); rank 0 alone shows progress, prints and
     writes checkpoints, which every rank resumes from; an exception on any rank ends the whole job.
 
-    ``compile=True`` runs each training step as ``fastnn.compile_step(model, loss_fn, optimizer)``
-    (one compiled call; the eager step, with the reason, where the model is not compilable).
+    ``compile`` (default None: where supported) runs each training step as
+    ``fastnn.compile_step(model, loss_fn, optimizer)``: one compiled call, the same numbers; where the
+    model, loss or optimizer is not compilable (and when training data-parallel) the eager step
+    runs, silently by default, with a warning naming the reason when ``compile=True``;
+    ``compile=False`` always runs the eager step. Compiling moves the parameters into one flat
+    buffer: each parameter tensor stays the same object, its array becomes a view of the buffer.
 
     ``threads`` (an int or "auto") sets the thread count for this call only (None: the process
     setting, "auto" by default: the cores other processes leave free, see fastnn.threads).
@@ -266,7 +280,7 @@ def fit(model, loss_fn, optimizer, train_loader: Iterable, val_loader: Iterable 
     with replicas.guard():
         run = _Fit(replicas, loss_fn, optimizer, train_loader, val_loader, scheduler, options, checkpoint,
                    progress and sys.stderr.isatty(), verbose)
-        run.compiled = compile_step(replicas.model, loss_fn, optimizer) if compile else None
+        run.compiled = _compiled_step(replicas, loss_fn, optimizer, compile)
         if checkpoint is not None and resume and replicas.agree(os.path.exists(checkpoint)):
             run.resume()
         return run.run()
