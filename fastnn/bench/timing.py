@@ -1,4 +1,4 @@
-"""Timing for ``fastnn bench``: interleaved medians, and PyTorch in a worker process of its own."""
+"""Timing for ``fastnn bench``: interleaved medians, and PyTorch and JAX in worker processes of their own."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import fastnn
 
@@ -14,7 +15,7 @@ Timer = Callable[[], None]
 
 
 def median_time(fn: Timer, number: int = 1) -> float:
-    if isinstance(fn, TorchWorker):
+    if isinstance(fn, LibraryWorker):
         return fn.time(number)
     start = time.perf_counter()
     for _ in range(number):
@@ -75,24 +76,26 @@ for line in sys.stdin:
 """
 
 
-class TorchWorker:
-    """PyTorch in a process of its own, timed sample by sample over a pipe.
+class LibraryWorker:
+    """Another library (PyTorch, JAX) in a process of its own, timed sample by sample over a pipe.
 
     PyTorch and fastnn's compiled kernels would share one OpenMP runtime in a single process, so
     whichever loaded first would impose its wait policy on the other (fastnn's PASSIVE made torch's
     small steps ~3x slower). Apart, each runs as its users run it; samples still interleave.
+    The worker's script answers "step B" / "epoch N" (build and warm up a workload) and "run K".
     """
 
-    def __init__(self) -> None:
+    def __init__(self, name: str, script: str) -> None:
+        self.name = name
         env = fastnn.threads.environment_without_fastnn_defaults()
-        self.process = subprocess.Popen([sys.executable, "-c", _TORCH_WORKER, str(fastnn.get_num_threads())],
+        self.process = subprocess.Popen([sys.executable, "-c", script, str(fastnn.get_num_threads())],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.version, self.threads = self._reply().split()
 
     def _reply(self) -> str:
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError("fastnn bench: the PyTorch worker stopped")
+            raise RuntimeError(f"fastnn bench: the {self.name} worker stopped")
         return line.strip()
 
     def _send(self, command: str) -> str:
@@ -100,7 +103,7 @@ class TorchWorker:
         self.process.stdin.flush()
         return self._reply()
 
-    def load(self, workload: str, size: int) -> TorchWorker:
+    def load(self, workload: str, size: int) -> LibraryWorker:
         """Build workload "epoch" (with `size` samples) or "step" (with batch `size`) and run it once."""
         self._send(f"{workload} {size}")
         return self
@@ -114,16 +117,25 @@ class TorchWorker:
         self.process.stdout.close()
 
 
-def torch_worker() -> TorchWorker | None:
-    """A PyTorch worker process, or None when PyTorch is not installed."""
-    try:
-        import importlib.util
+def _installed(module: str) -> bool:
+    import importlib.util
 
-        if importlib.util.find_spec("torch") is None:
-            return None
+    try:
+        return importlib.util.find_spec(module) is not None
     except ValueError:
+        return False
+
+
+def torch_worker() -> LibraryWorker | None:
+    """A PyTorch worker process, or None when PyTorch is not installed."""
+    return LibraryWorker("PyTorch", _TORCH_WORKER) if _installed("torch") else None
+
+
+def jax_worker() -> LibraryWorker | None:
+    """A JAX worker process (each step one jax.jit function), or None when JAX is not installed."""
+    if not _installed("jax"):
         return None
-    return TorchWorker()
+    return LibraryWorker("JAX", (Path(__file__).parent / "jax_worker.py").read_text())
 
 
 def backend_call(name: str, fn: Timer) -> Timer:

@@ -2,7 +2,8 @@
 into ``fastnn bench``).
 
 Figures are medians of interleaved samples taken in one run, so the ratios hold even on a
-loaded machine. PyTorch runs in a process of its own (``fastnn.TorchWorker``); compilation
+loaded machine. PyTorch and JAX (when installed; each step one ``jax.jit`` function) run in
+processes of their own (``fastnn.bench.timing.LibraryWorker``); compilation
 is never timed: every timed function has run once before sampling starts, and the compile cost
 is reported on its own (cold: a fresh Numba cache directory in a subprocess; warm: the on-disk
 cache in a subprocess).
@@ -26,7 +27,7 @@ import numpy as np
 
 import fastnn
 from fastnn import bench, nn, optim
-from fastnn.bench.timing import TorchWorker, interleaved, torch_worker
+from fastnn.bench.timing import LibraryWorker, interleaved, jax_worker, torch_worker
 from fastnn.bench.workloads import fastnn_mlp_epoch, fastnn_small_step, matmuls_only, mlp_epoch_data
 
 SMALL_BATCHES = (1, 32, 512)
@@ -58,24 +59,27 @@ def compiled_mlp_epoch(x: np.ndarray, y: np.ndarray, batch: int = 128) -> Callab
     return epoch
 
 
-def _worker() -> TorchWorker | None:
-    """A PyTorch process, or None when torch is not installed."""
-    return torch_worker()
+def _workers(torch: bool) -> dict[str, LibraryWorker]:
+    """{"pytorch eager": worker, "jax jit": worker} for the libraries installed (none when torch is False)."""
+    if not torch:
+        return {}
+    found = {"pytorch eager": torch_worker(), "jax jit": jax_worker()}
+    return {name: worker for name, worker in found.items() if worker is not None}
 
 
 def small_steps(repeats: int, steps: int, torch: bool = True) -> list[tuple[str, float]]:
     """(name, seconds per step) of workload (s)."""
     rows = []
-    worker = _worker() if torch else None
+    workers = _workers(torch)
     for batch in SMALL_BATCHES:
         impls = {f"fastnn compiled, batch {batch}": compiled_small_step(batch),
                  f"fastnn eager ({fastnn.get_backend().name}), batch {batch}": fastnn_small_step(batch)}
         for run in impls.values():
             run()
-        if worker is not None:
-            impls[f"pytorch eager, batch {batch}"] = worker.load("step", batch)
+        for name, worker in workers.items():
+            impls[f"{name}, batch {batch}"] = worker.load("step", batch)
         rows += list(interleaved(impls, repeats, number=steps).items())
-    if worker is not None:
+    for worker in workers.values():
         worker.close()
     return rows
 
@@ -88,11 +92,11 @@ def mlp_epoch(n: int, repeats: int, torch: bool = True) -> list[tuple[str, float
              "matrix products alone": matmuls_only(x)}
     for run in impls.values():
         run()
-    worker = _worker() if torch else None
-    if worker is not None:
-        impls["pytorch eager"] = worker.load("epoch", n)
+    workers = _workers(torch)
+    for name, worker in workers.items():
+        impls[name] = worker.load("epoch", n)
     rows = list(interleaved(impls, repeats).items())
-    if worker is not None:
+    for worker in workers.values():
         worker.close()
     return rows
 
@@ -183,15 +187,21 @@ def compile_times() -> dict[str, float]:
 
 
 def _rows(title: str, rows: list[tuple[str, float]], scale: float, unit: str) -> list[str]:
-    lines = [title, f"  {'':44s} {unit:>10s}"]
+    """The rows as a table, each with its time over the compiled step's of the same batch size."""
+    lines = [title, f"  {'':44s} {unit:>10s} {'/ compiled':>11s}"]
+    reference = {}
     for name, seconds in rows:
-        lines.append(f"  {name:44s} {seconds * scale:10.{1 if scale > 1 else 3}f}")
+        batch = name.rpartition(", batch ")[2] if ", batch " in name else ""
+        if name.startswith("fastnn compiled"):
+            reference[batch] = seconds
+        ratio = f"{seconds / reference[batch]:10.2f}x" if reference.get(batch) else ""
+        lines.append(f"  {name:44s} {seconds * scale:10.{1 if scale > 1 else 3}f} {ratio}")
     return lines
 
 
 def run(which: str = "sexc", quick: bool = False, torch: bool = True) -> str:
     """The report of the selected workloads (s, e, x, c) as text."""
-    lines = [bench.machine_summary(), "(medians of interleaved samples; PyTorch in its own process)"]
+    lines = [bench.machine_summary(), "(medians of interleaved samples; PyTorch and JAX in processes of their own)"]
     if "s" in which:
         rows = small_steps(repeats=5 if quick else 15, steps=50 if quick else 300, torch=torch)
         lines += _rows("20-64-2 MLP, SGD, one training step", rows, 1e6, "us/step")
@@ -214,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer samples and a 6,000-sample epoch")
     parser.add_argument("--only", default="sexc",
                         help="workloads: s (small steps), e (epoch), x (example steps), c (compile time)")
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch and JAX out")
     parser.add_argument("--threads", type=int, default=None, help="fastnn.set_num_threads before timing")
     args = parser.parse_args(argv)
     if args.threads:

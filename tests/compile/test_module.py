@@ -107,3 +107,20 @@ def test_the_compiled_step_benchmark_runs_and_reports_every_implementation():
     for batch in benchmark.SMALL_BATCHES:
         assert rows[f"fastnn compiled, batch {batch}"] > 0
         assert any(name.startswith("fastnn eager") and name.endswith(f"batch {batch}") for name in rows)
+
+
+@pytest.mark.parametrize("library", ["torch", "jax"])
+def test_library_workers_build_warm_and_time_both_workloads(library):
+    """The comparison libraries' workers (own processes) answer the bench's protocol: a step and a
+    (small) epoch are built, run once, then timed."""
+    pytest.importorskip(library, reason=f"{library} is a benchmark-only extra")
+    from fastnn.bench import timing
+
+    worker = timing.torch_worker() if library == "torch" else timing.jax_worker()
+    try:
+        assert worker.version and int(worker.threads) >= 1
+        assert worker.load("step", 4).time(3) > 0
+        assert worker.load("epoch", 300).time(1) > 0
+    finally:
+        worker.close()
+    assert worker.process.returncode == 0
