@@ -71,8 +71,9 @@ MESSAGES = {kernels.BAD_LABEL: "target {1} out of range for {classes} classes (r
 
 class CompiledStep:
     """``step(x, y)``: one training step of (model, loss_fn, optimizer), compiled; returns the loss
-    as a 0-d tensor (warn=False: no warning when it falls back to the eager step). Attributes: ``fallback_reason`` (None while compiled), ``compile_seconds``
-    (time spent generating and compiling, summed), ``plan`` (the current plan or None)."""
+    as a 0-d tensor (warn=False: no warning when it falls back to the eager step). Attributes:
+    ``fallback_reason`` (None while compiled), ``compile_seconds`` (time spent generating and
+    compiling, summed), ``plan`` (the current plan or None)."""
 
     def __init__(self, model, loss_fn, optimizer, *, max_grad_norm: float | None = None, norm_type: float = 2.0,
                  clip_value: float | None = None, warn: bool = True) -> None:
