@@ -22,7 +22,8 @@ NO_FLOATS = {np.dtype(np.float32): np.zeros((0, 0), np.float32), np.dtype(np.flo
 
 def model_inputs(plan: Plan, x: Any, offsets_cache: dict, who: str) -> tuple | None:
     """The model input as run_step takes it: (n, xf, ids, offsets, window), checked against the
-    plan (TypeError / ValueError naming `who`), or None for an empty batch (run eagerly)."""
+    plan (TypeError / ValueError naming `who`), or None for an empty batch (run eagerly). The
+    arrays are C-contiguous, aligned and writeable (copies where the input is not)."""
     xa = as_array(x)
     if xa.ndim == 0 or xa.shape[0] == 0:
         return None
@@ -32,7 +33,7 @@ def model_inputs(plan: Plan, x: Any, offsets_cache: dict, who: str) -> tuple | N
         first = plan.layers[0]
         if xa.dtype.kind not in "iu":
             raise TypeError(f"{who}: {type(first.module).__name__} input must be integer ids, got {xa.dtype}")
-        xa = np.ascontiguousarray(xa, dtype=np.int64)
+        xa = np.require(xa, np.int64, "CAW")
         flattened = len(plan.layers) > 1 and plan.layers[1].kind == "flatten"
         expected = 2 if first.kind == "bag" or flattened else 1
         if xa.ndim != expected:
@@ -57,8 +58,8 @@ def model_inputs(plan: Plan, x: Any, offsets_cache: dict, who: str) -> tuple | N
         raise ValueError(f"{who}: input must be (N, {plan.in_features}), got shape {xa.shape}")
     if xa.dtype != plan.dtype:
         raise TypeError(f"{who}: input dtype {xa.dtype} differs from the parameters' {plan.dtype}")
-    if not xa.flags.c_contiguous:
-        xa = np.ascontiguousarray(xa)
+    if not xa.flags.carray:  # C-contiguous, aligned, writeable: the one type the compiled code takes
+        xa = np.require(xa, requirements="CAW")
     return n, xa, ids, offsets, window
 
 

@@ -35,8 +35,10 @@ from typing import Any
 import numpy as np
 
 from fastnn import random as fastnn_random
+from fastnn.autograd.engine import wrap
 from fastnn.compile import kernels
 from fastnn.compile.inputs import NO_FLOATS, NO_IDS, as_array, dropouts, model_inputs
+from fastnn.compile.jit import entry_point
 from fastnn.compile.lowering import Lowered
 from fastnn.compile.planner import Plan, Unsupported, make_plan
 from fastnn.nn.functional import log_softmax
@@ -63,6 +65,11 @@ ROWS = {
                           g["maximize"]),
     "adadelta": lambda g: (g["lr"], g["rho"], g["eps"], g["weight_decay"], g["maximize"]),
 }
+ROW_KEYS = {"sgd": ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"),
+            "adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay"),
+            "adagrad": ("lr", "lr_decay", "weight_decay", "eps", "maximize"),
+            "rmsprop": ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
+            "adadelta": ("lr", "rho", "eps", "weight_decay", "maximize")}  # the options each ROWS row reads
 SGD_FIRST_STEP = 6  # the column of an SGD row flagging a momentum buffer's first step
 INT64 = np.dtype(np.int64)
 MESSAGES = {kernels.BAD_LABEL: "target {1} out of range for {classes} classes (row {0})",
@@ -113,6 +120,7 @@ class CompiledStep:
             return
         self.fallback_reason = None
         self._layout(plan)
+        self._dense = plan.input_kind == "dense" and not plan.flatten_input
         self._class_targets = plan.loss[0] in ("ce", "nll")
         self._weighted = self._class_targets and plan.loss[3]
         self.plan = plan
@@ -130,6 +138,9 @@ class CompiledStep:
             param.array = view
             self._views.append(view)
             self._grads.append(from_numpy(self._G[lo:hi].reshape(view.shape)))
+        self._bound = list(zip(plan.params, self._views, self._grads))  # (parameter, its view of P, of G)
+        # run_step's machine code for arguments of the types the step owns and typed inputs (below)
+        self._entry = None
         self._bounds = np.asarray(plan.bounds, dtype=np.int64)
         self._groups = [(group, group["params"], len(group["params"])) for group in self.optimizer.param_groups]
         self._group_of = [g for g, group in enumerate(self.optimizer.param_groups) for _ in group["params"]]
@@ -150,6 +161,8 @@ class CompiledStep:
         """Hyper-parameter rows from the groups, and the state slots (adopting existing arrays)."""
         kind, opt = plan.optimizer, self.optimizer
         self._rows_sig = [ROWS[kind](group) for group, _, _ in self._groups]
+        self._read_row = operator.itemgetter(*ROW_KEYS[kind])
+        self._raw_rows = [frozen(self._read_row(group)) for group, _, _ in self._groups]
         keys_of = [STATE_KEYS[kind](group) for group, _, _ in self._groups]
         used = {buf for keys in keys_of for _, buf in keys}
         for buf in used:
@@ -192,7 +205,7 @@ class CompiledStep:
 
     def _check_params(self) -> None:
         """Re-adopt parameters whose array was replaced (e.g. assigned); re-plan on a new shape."""
-        for param, view in zip(self.plan.params, self._views):
+        for param, view, _ in self._bound:
             if param.array is not view:
                 array = param.array
                 if not param.requires_grad or array.shape != view.shape or array.dtype != view.dtype:
@@ -205,9 +218,13 @@ class CompiledStep:
         """Fill H, steps and new state; returns the (dict, key, view) state entries to attach on success."""
         plan, opt = self.plan, self.optimizer
         kind = plan.optimizer
-        rows = [ROWS[kind](group) for group, _, _ in self._groups]
-        if rows != self._rows_sig or opt.state is not self._state_obj:
-            self._sync_optimizer(plan)
+        read, groups = self._read_row, self._groups
+        if [read(group) for group, _, _ in groups] != self._raw_rows or opt.state is not self._state_obj:
+            # something may have changed: compare the rows themselves (an edited list of betas...)
+            rows = [ROWS[kind](group) for group, _, _ in groups]
+            if rows != self._rows_sig or opt.state is not self._state_obj:
+                self._sync_optimizer(plan)
+            self._raw_rows = [frozen(read(group)) for group, _, _ in groups]
         attach = []
         dicts = self._dicts
         for i in self._first_steps:  # momentum buffers created by the previous call
@@ -240,15 +257,20 @@ class CompiledStep:
     # ------------------------------------------------------------------ inputs
     def _inputs(self, x: Any, y: Any) -> tuple | None:
         """(n, xf, ids, offsets, yi, yf, lowered table) as run_step takes them, or None to run this
-        call eagerly."""
+        call eagerly. Every array is C-contiguous, aligned and writeable (copied if not): so each has
+        the one Numba type the step's entry point was compiled for (and no other is ever compiled)."""
         plan = self.plan
-        if isinstance(x, Tensor) and x.requires_grad:
-            return None  # the caller wants x.grad: the eager path computes it
-        model_in = model_inputs(plan, x, self._offsets, "compiled step")
-        if model_in is None:
-            return None
-        n, xa, ids, offsets, window = model_in
-        ya = y.array if isinstance(y, Tensor) else np.asarray(y)
+        if (type(x) is np.ndarray and self._dense and x.ndim == 2 and x.dtype is plan.dtype and x.shape[0]
+                and x.shape[1] == plan.in_features and x.flags.carray):
+            n, xa, ids, offsets, window = x.shape[0], x, NO_IDS, NO_IDS, 1  # the usual case, checked
+        else:
+            if isinstance(x, Tensor) and x.requires_grad:
+                return None  # the caller wants x.grad: the eager path computes it
+            model_in = model_inputs(plan, x, self._offsets, "compiled step")
+            if model_in is None:
+                return None
+            n, xa, ids, offsets, window = model_in
+        ya = y if type(y) is np.ndarray else y.array if isinstance(y, Tensor) else np.asarray(y)
         if self._class_targets:
             if ya.dtype is not INT64:
                 if ya.dtype.kind == "f":
@@ -257,7 +279,7 @@ class CompiledStep:
                     raise TypeError(f"compiled step: class targets must be integers, got {ya.dtype}")
             if ya.shape != (n,):
                 raise ValueError(f"compiled step: targets must have shape ({n},) for {n} inputs, got {ya.shape}")
-            yi = ya if ya.dtype is INT64 and ya.flags.c_contiguous else np.ascontiguousarray(ya, dtype=np.int64)
+            yi = ya if ya.dtype is INT64 and ya.flags.carray else np.require(ya, np.int64, "CAW")
             yf = self._no_floats
         else:
             if ya.shape != (n, plan.out_features):
@@ -265,7 +287,7 @@ class CompiledStep:
                                  f"shape ({n}, {plan.out_features}), got {ya.shape}")
             if ya.dtype != plan.dtype:
                 raise TypeError(f"compiled step: target dtype {ya.dtype} differs from the output's {plan.dtype}")
-            yi, yf = self._no_ids, (ya if ya.flags.c_contiguous else np.ascontiguousarray(ya))
+            yi, yf = self._no_ids, (ya if ya.flags.carray else np.require(ya, requirements="CAW"))
         lowered = self._lowered.get(window)
         if lowered is None:
             lowered = self._lowered[window] = Lowered(plan, window)
@@ -302,15 +324,20 @@ class CompiledStep:
             seeds[k] = fastnn_random.next_seed()
         S0, S1, S2 = self._S
         ws, ms, output = low.workspace(n)
-        function = kernels.run_step
-        compiled = len(function.overloads)
-        start = time.perf_counter()
-        status, loss = function(n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G, S0,
-                                S1, S2, self._H, self._steps, seeds, self._bounds, self._info, ws, ms, self._blas)
-        if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
-            self.compile_seconds += time.perf_counter() - start
+        args = (n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G, S0, S1, S2, self._H,
+                self._steps, seeds, self._bounds, self._info, ws, ms, self._blas)
+        if self._entry is not None:  # the inputs are checked, and the step's own arrays keep their types
+            status, loss = self._entry(*args)
+        else:  # through the dispatcher, which types every argument (and compiles a new signature)
+            function = kernels.run_step
+            compiled = len(function.overloads)
+            start = time.perf_counter()
+            status, loss = function(*args)
+            if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
+                self.compile_seconds += time.perf_counter() - start
+            self._entry = entry_point(function, args)
         if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD):  # backward ran
-            for param, grad in zip(self.plan.params, self._grads):
+            for param, _, grad in self._bound:
                 if param.grad is not grad:
                     param.grad = grad
         if status != kernels.OK:
@@ -323,7 +350,7 @@ class CompiledStep:
         if self.max_grad_norm is not None:
             self.last_grad_norm = float(low.cff[kernels.F_TOTAL_NORM])
         self._output = output  # a view of the workspace: valid until the next call
-        return from_numpy(np.asarray(loss, dtype=self.plan.dtype))
+        return wrap(np.array(loss, self.plan.dtype))
 
     @property
     def last_output(self) -> Tensor | None:
@@ -381,6 +408,11 @@ def watch_groups(watched: list) -> tuple[list, list]:
         values.append(value)
     return [(obj, operator.attrgetter(*attrs), tuple(values) if len(values) > 1 else values[0])
             for obj, attrs, values in by_object.values()], same
+
+
+def frozen(values: tuple) -> tuple:
+    """values with lists as tuples: a list edited in place (betas) then no longer compares equal."""
+    return tuple(tuple(v) if isinstance(v, list) else v for v in values)
 
 
 def initial_value(kind: str, key: str, group: dict) -> float:

@@ -375,3 +375,28 @@ def test_an_input_that_requires_grad_gets_its_gradient_from_the_eager_path():
     step(x2, y)
     np.testing.assert_array_equal(x1.grad.numpy(), x2.grad.numpy())
     assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32, rtol=0)
+
+
+def test_inputs_of_any_layout_give_the_same_step_and_compile_nothing_new():
+    """Read-only, strided, Fortran-ordered or int32 inputs are copied to the one array type the
+    step's entry point takes: the same numbers as C-contiguous inputs, no new signature compiled."""
+    from fastnn.compile import kernels
+
+    x, y = data("labels", np.float32, n=8)
+    readonly_x, readonly_y = x.copy(), y.copy()
+    readonly_x.flags.writeable = readonly_y.flags.writeable = False
+    variants = [(x, y), (readonly_x, readonly_y), (np.asfortranarray(x), y.astype(np.int32)),
+                (np.repeat(x, 2, axis=0)[::2], np.repeat(y, 2)[::2]), (fn.from_numpy(x), fn.from_numpy(y))]
+    results = []
+    for vx, vy in variants:
+        (model, loss_fn, opt, _), _ = _pair(layers="relu", loss="ce")
+        step = fn.compile_step(model, loss_fn, opt)
+        step(x, y)
+        assert step._entry is not None  # the machine code called without the dispatcher from now on
+        signatures = len(kernels.run_step.overloads)
+        losses = [float(step(vx, vy).item()) for _ in range(3)]
+        assert len(kernels.run_step.overloads) == signatures
+        results.append((losses, snapshot(model, opt)))
+    for losses, state in results[1:]:
+        assert losses == results[0][0]
+        assert_same(results[0][1], state, np.float32, rtol=0)
