@@ -69,7 +69,7 @@ def linear_forward(x, w, b, has_bias, code, slope, z, a, blas):
 @jit
 def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, dx, partial, blas):
     """dz = g * act'(saved) (dz is g itself for the identity); db = column sums of dz (in
-    BIAS_GRAD_CHUNKS chunks, as the backend); dw = dz.T @ x; dx = dz @ w unless dx is empty."""
+    BIAS_GRAD_CHUNKS chunks, as the backend); dw = dz.T @ x and dx = dz @ w unless empty."""
     act_grad_bias_grad(g, saved, dz, partial, code, slope, code != 0)
     if has_bias:
         for j in range(db.shape[0]):
@@ -77,7 +77,8 @@ def linear_backward(g, saved, x, w, code, slope, dz, dw, db, has_bias, dx, parti
         for c in range(1, partial.shape[0]):
             for j in range(db.shape[0]):
                 db[j] += partial[c, j]
-    product(dz, x, dw, TN, blas)
+    if dw.shape[0] != 0:
+        product(dz, x, dw, TN, blas)
     if dx.shape[0] != 0:
         product(dz, w, dx, NN, blas)
 

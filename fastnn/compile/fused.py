@@ -33,7 +33,7 @@ class FusedUpdate(CompiledStep):
         bounds = np.cumsum([0] + [p.array.size for p in params]).tolist()
         self.kind = OPTIMIZERS[type(optimizer)]
         self.plan = SimpleNamespace(params=params, bounds=bounds, dtype=params[0].array.dtype, optimizer=self.kind,
-                                    layers=[], watched=[])
+                                    layers=[], watched=[], trained=len(params))
         self._layout(self.plan)
         self._index = {id(p): i for i, p in enumerate(params)}
 

@@ -89,6 +89,8 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     K_COL.., n rows); dropout masks to a uint8 workspace. Loss, then backward in reverse through
     two gradient buffers; parameter gradients land in G. Then the finiteness check and the
     update of every parameter's slice of P, G, S0..S2 by the optimizer kind with H[i], steps[i].
+    G and S0..S2 (when used) hold the trained parameters, bounds[-1] elements; frozen parameters
+    (requires_grad=False) follow them in P and get no gradient.
     """
     nops = ops.shape[0]
     for k in range(nops):
@@ -149,11 +151,14 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             return status, 0.0
     else:
         loss = pointwise_loss(loss_kind - LOSS_MSE, logits, yf, mean, g)
-    # backward
+    # backward; parameters at offsets from `trained` on are frozen: no gradient (G ends there)
+    trained = G.shape[0]
     which = 0
     for k in range(last, -1, -1):
         kind, win, wout, src = ops[k, K_KIND], ops[k, K_IN], ops[k, K_OUT], ops[k, K_SRC]
         if kind == EMBEDDING or kind == BAG:
+            if ops[k, K_POFF] >= trained:
+                continue  # a frozen table
             rows, dim = cfg[C_ROWS], win
             dw = view2d(G, ops[k, K_POFF], rows, dim)
             dw[:, :] = 0
@@ -174,10 +179,11 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             dz = g if code == 0 else view2d(dzs, 0, n, wout)
             poff, boff = ops[k, K_POFF], ops[k, K_BOFF]
             w = view2d(P, poff, wout, win)
-            dw = view2d(G, poff, wout, win)
-            db = view1d(G, boff, wout) if boff >= 0 else view1d(G, 0, 0)
+            dw = view2d(G, poff, wout, win) if poff < trained else view2d(G, 0, 0, win)  # none when frozen
+            bias_grad = 0 <= boff < trained
+            db = view1d(G, boff, wout) if bias_grad else view1d(G, 0, 0)
             partial = view2d(partials, 0, BIAS_GRAD_CHUNKS, wout)
-            linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, boff >= 0, dst if needs else dst[:0], partial,
+            linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, bias_grad, dst if needs else dst[:0], partial,
                             blas)
             if not needs:
                 break

@@ -34,6 +34,7 @@ class Lowered:
         self.dtype = plan.dtype
         width = plan.in_features
         src, needs = -1, False
+        self.trains = plan.trains
         for layer in plan.layers:
             src, width, needs = self._lower(layer, src, width, needs, window)
         self.out_width = width
@@ -97,7 +98,8 @@ class Lowered:
                 self.cols += out
             k = self._op(K.LINEAR, inn, out, src, needs, poff=layer.offsets[0],
                          boff=layer.offsets[1] if layer.has_bias else -1, code=layer.code, zcol=zcol, f0=layer.slope)
-            return k, out, True
+            trained = self.trains(layer.offsets[0]) or layer.has_bias and self.trains(layer.offsets[1])
+            return k, out, needs or trained  # whether the output needs a gradient
         if kind == "act":
             return self._op(K.ACT, width, width, src, needs, code=layer.code, f0=layer.slope), width, needs
         if kind == "dropout":
@@ -121,7 +123,7 @@ class Lowered:
             out = dim * (window if kind == "embedding" else 1)
             k = self._op(K.EMBEDDING if kind == "embedding" else K.BAG, dim, out, -1, False, poff=layer.offsets[0],
                          code=int(layer.mean), extra=layer.padding)
-            return k, out, True
+            return k, out, self.trains(layer.offsets[0])
         if kind == "flatten":
             return src, width, needs
         raise AssertionError(kind)

@@ -68,13 +68,18 @@ class Plan:
     loss: tuple                    # ("ce"|"nll", ignore_index, smoothing, class weights?, mean) / ("mse"|"bce", mean)
     optimizer: str
     dtype: np.dtype
-    params: list                   # the parameters in flat-buffer order (the optimizer's order)
+    params: list                   # the parameters in flat-buffer order: the optimizer's, then frozen ones
     bounds: list                   # bounds[i]:bounds[i+1] is params[i]'s slice of the flat buffer
     input_kind: str                # "dense" (float features) or "ids" (embedding input)
     flatten_input: bool            # a leading Flatten: reshape the input to (N, -1)
     in_features: int
     out_features: int
     watched: list                  # (object, attribute, value) read at planning time
+    trained: int                   # params[:trained] are updated; the rest (requires_grad=False) are not
+
+    def trains(self, offset: int) -> bool:
+        """Whether the parameter at this flat-buffer offset is trained (frozen ones come after)."""
+        return offset < self.bounds[self.trained]
 
     @property
     def key(self) -> str:
@@ -108,15 +113,22 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
             params.append(param)
             bounds.append(bounds[-1] + param.array.size)
     model_params = list(model.parameters())
-    if {id(p) for p in model_params} != seen or len(model_params) != len(params):
-        raise Unsupported("the optimizer's parameters are not exactly the model's parameters")
+    if not seen <= {id(p) for p in model_params}:
+        raise Unsupported("the optimizer has parameters that are not the model's")
+    if optimizer is not None and not all(p.requires_grad for p in params):
+        raise Unsupported("a parameter in the optimizer has requires_grad=False")
+    trained = len(params)
+    for param in model_params:  # the rest must be frozen: in the forward pass only, after the trained ones
+        if id(param) not in seen:
+            if param.requires_grad:
+                raise Unsupported("a parameter that requires grad is not in the optimizer")
+            params.append(param)
+            bounds.append(bounds[-1] + param.array.size)
     dtypes = {p.array.dtype for p in params}
     if len(dtypes) != 1 or next(iter(dtypes)) not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise Unsupported(f"parameters must share one float dtype, got {sorted(map(str, dtypes))}")
-    if optimizer is not None and not all(p.requires_grad for p in params):
-        raise Unsupported("a parameter has requires_grad=False")
     offset = {id(p): bounds[i] for i, p in enumerate(params)}
-    watched: list = []
+    watched: list = [(p, "requires_grad", p.requires_grad) for p in params] if optimizer is not None else []
     modules = list(model) if type(model) is nn.Sequential else [model]
     input_kind, flatten_input = "dense", False
     if modules and type(modules[0]) in (nn.Embedding, nn.EmbeddingBag):
@@ -143,7 +155,7 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
     if loss[0] in ("ce", "nll") and loss[3]:
         _check_class_weights(loss_fn, width[1], next(iter(dtypes)))
     return Plan(layers, loss, kind, next(iter(dtypes)), params, bounds, input_kind, flatten_input, width[0],
-                width[1], watched)
+                width[1], watched, trained)
 
 
 def _layers(modules: list, offset: dict, watched: list, first: bool) -> list:

@@ -4,8 +4,9 @@ One call does what ``optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.ba
 optimizer.step()`` does, in one generated Numba function (see ``codegen``).
 
 State stays one. At planning time every parameter's array is moved into one flat buffer ``P``
-(``p.array`` becomes a view of it), every gradient lives in a flat buffer ``G`` (``p.grad`` is a
-Tensor viewing it after each step) and every optimizer state array in flat buffers ``S0..S2``
+(``p.array`` becomes a view of it; frozen parameters, requires_grad=False and outside the
+optimizer, come last), every trained parameter's gradient lives in a flat buffer ``G`` (``p.grad``
+is a Tensor viewing it after each step) and every optimizer state array in flat buffers ``S0..S2``
 (``optimizer.state[p][key]`` becomes a view, created at the first step as the eager optimizer
 creates it). So ``state_dict()``, checkpoints and eager steps read and write the same numbers,
 and eager and compiled steps can be mixed. Each call checks, cheaply, that this is still so
@@ -127,9 +128,9 @@ class CompiledStep:
 
     def _layout(self, plan: Plan) -> None:
         """Move the parameters into P (rebinding p.array to views) and make G, S0..S2, H."""
-        size, dtype = plan.bounds[-1], plan.dtype
+        size, dtype, trained = plan.bounds[-1], plan.dtype, plan.trained
         self._P = np.empty(size, dtype)
-        self._G = np.zeros(size, dtype)
+        self._G = np.zeros(plan.bounds[trained], dtype)  # the trained parameters' gradients
         self._views, self._grads = [], []
         for i, param in enumerate(plan.params):
             lo, hi = plan.bounds[i], plan.bounds[i + 1]
@@ -137,17 +138,19 @@ class CompiledStep:
             view[...] = param.array
             param.array = view
             self._views.append(view)
-            self._grads.append(from_numpy(self._G[lo:hi].reshape(view.shape)))
-        self._bound = list(zip(plan.params, self._views, self._grads))  # (parameter, its view of P, of G)
+            if i < trained:
+                self._grads.append(from_numpy(self._G[lo:hi].reshape(view.shape)))
+        self._bound = list(zip(plan.params, self._views))  # (parameter, its view of P)
+        self._attach = list(zip(plan.params, self._grads))  # (trained parameter, its gradient: a view of G)
         # run_step's machine code for arguments of the types the step owns and typed inputs (below)
         self._entry = None
-        self._bounds = np.asarray(plan.bounds, dtype=np.int64)
+        self._bounds = np.asarray(plan.bounds[:trained + 1], dtype=np.int64)
         self._groups = [(group, group["params"], len(group["params"])) for group in self.optimizer.param_groups]
         self._group_of = [g for g, group in enumerate(self.optimizer.param_groups) for _ in group["params"]]
         self._watched, self._same = watch_groups(plan.watched)
         self._S = [np.empty(0, dtype)] * 3
-        self._H = np.zeros((len(plan.params), 8), np.float64)
-        self._steps = np.zeros(len(plan.params), np.int64)
+        self._H = np.zeros((trained, 8), np.float64)
+        self._steps = np.zeros(trained, np.int64)
         self._info = np.zeros(2, np.int64)
         self._seeds = np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64)
         self._offsets: dict[tuple, np.ndarray] = {}
@@ -166,12 +169,13 @@ class CompiledStep:
         keys_of = [STATE_KEYS[kind](group) for group, _, _ in self._groups]
         used = {buf for keys in keys_of for _, buf in keys}
         for buf in used:
-            if self._S[buf].size != self._P.size:
-                self._S[buf] = np.zeros(self._P.size, plan.dtype)
+            if self._S[buf].size != self._G.size:
+                self._S[buf] = np.zeros(self._G.size, plan.dtype)
         self._state_obj = opt.state
-        self._dicts = [opt.state[p] for p in plan.params]
+        trained = plan.params[:plan.trained]
+        self._dicts = [opt.state[p] for p in trained]
         self._slots = []
-        for i, param in enumerate(plan.params):
+        for i, param in enumerate(trained):
             group = self._groups[self._group_of[i]][0]
             self._H[i, :len(self._rows_sig[self._group_of[i]])] = self._rows_sig[self._group_of[i]]
             lo, hi = plan.bounds[i], plan.bounds[i + 1]
@@ -205,10 +209,10 @@ class CompiledStep:
 
     def _check_params(self) -> None:
         """Re-adopt parameters whose array was replaced (e.g. assigned); re-plan on a new shape."""
-        for param, view, _ in self._bound:
+        for param, view in self._bound:
             if param.array is not view:
                 array = param.array
-                if not param.requires_grad or array.shape != view.shape or array.dtype != view.dtype:
+                if array.shape != view.shape or array.dtype != view.dtype:
                     self._replan()
                     return
                 view[...] = array
@@ -337,7 +341,7 @@ class CompiledStep:
                 self.compile_seconds += time.perf_counter() - start
             self._entry = entry_point(function, args)
         if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD):  # backward ran
-            for param, _, grad in self._bound:
+            for param, grad in self._attach:
                 if param.grad is not grad:
                     param.grad = grad
         if status != kernels.OK:

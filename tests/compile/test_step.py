@@ -400,3 +400,69 @@ def test_inputs_of_any_layout_give_the_same_step_and_compile_nothing_new():
     for losses, state in results[1:]:
         assert losses == results[0][0]
         assert_same(results[0][1], state, np.float32, rtol=0)
+
+
+def _frozen_model(case):
+    fn.manual_seed(0)
+    if case == "embedding_bag":  # frozen pretrained vectors, as the DAN example's --freeze
+        model = nn.Sequential(nn.EmbeddingBag(30, 6, mode="mean", padding_idx=0), nn.Linear(6, 5), nn.ReLU(),
+                              nn.Linear(5, 3))
+        frozen = [model[0].weight]
+    else:
+        model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 5), nn.ReLU(), nn.Linear(5, 3))
+        frozen = {"first_layer": list(model[0].parameters()), "middle_layer": list(model[2].parameters()),
+                  "a_bias": [model[2].bias], "last_weight": [model[4].weight]}[case]
+    for p in frozen:
+        p.requires_grad_(False)
+    return model, frozen
+
+
+@pytest.mark.parametrize("case", ["embedding_bag", "first_layer", "middle_layer", "a_bias", "last_weight"])
+def test_frozen_parameters_compile_and_match_eager(case):
+    """Parameters with requires_grad=False outside the optimizer: compiled (not a fallback), read by
+    the forward pass, no gradient (grad stays None), never changed; the rest as eagerly."""
+    results = []
+    for compiled in (False, True):
+        model, frozen = _frozen_model(case)
+        before = [p.numpy().copy() for p in frozen]
+        opt = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.01)
+        loss_fn = nn.CrossEntropyLoss()
+        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        if compiled:
+            assert step.plan is not None, step.fallback_reason
+        rng = np.random.default_rng(0)
+        for _ in range(10):
+            x = rng.integers(0, 30, (8, 4)) if case == "embedding_bag" else rng.standard_normal((8, 6), np.float32)
+            y = rng.integers(0, 3, 8)
+            step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
+        for p, value in zip(frozen, before):
+            assert p.grad is None
+            np.testing.assert_array_equal(p.numpy(), value)
+        results.append(({k: v.numpy().copy() for k, v in model.state_dict().items()},
+                        [None if p.grad is None else p.grad.numpy().copy() for p in model.parameters()]))
+    for key in results[0][0]:
+        np.testing.assert_allclose(results[1][0][key], results[0][0][key], rtol=2e-4, atol=2e-6, err_msg=key)
+    for eager_grad, compiled_grad in zip(results[0][1], results[1][1]):
+        assert (eager_grad is None) == (compiled_grad is None)
+        if eager_grad is not None:
+            np.testing.assert_allclose(compiled_grad, eager_grad, rtol=2e-4, atol=2e-6)
+
+
+def test_unfreezing_mid_training_replans_and_trains_the_layer():
+    results = []
+    for compiled in (False, True):
+        model, frozen = _frozen_model("first_layer")
+        opt = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        for i in range(8):
+            if i == 4:  # fine-tune the whole network from here on
+                for p in frozen:
+                    p.requires_grad_(True)
+                opt.add_param_group({"params": frozen, "lr": 0.01})
+            x, y = data("labels", np.float32, seed=i)
+            step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
+        if compiled:
+            assert step.plan is not None and step.plan.trained == 6, step.fallback_reason
+        results.append(snapshot(model, opt))
+    assert_same(results[0], results[1], np.float32)
