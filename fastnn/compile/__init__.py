@@ -13,7 +13,8 @@ from fastnn.optim import optimizer as _optimizer_module
 def compile_step(model, loss_fn, optimizer, *, max_grad_norm: float | None = None, norm_type: float = 2.0,
                  clip_value: float | None = None):
     """``step(x, y)`` doing ``optimizer.zero_grad(); loss_fn(model(x), y).backward(); optimizer.step()``
-    in one compiled call, returning the loss as a 0-d tensor (see CompiledStep). With max_grad_norm
+    in one compiled call, returning the loss as a 0-d tensor (see CompiledStep). ``optimizer`` may
+    be a list of optimizers (each over its own parameters: zero_grad and step of each). With max_grad_norm
     (clip_value) the gradients are clipped between backward and step as
     ``fastnn.nn.utils.clip_grad_norm_(params, max_grad_norm, norm_type)`` (``clip_grad_value_``) would."""
     from fastnn.compile.step import CompiledStep

@@ -28,6 +28,7 @@ from fastnn.compile.views import view1d
 
 OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX = 0, 1, 2, 3, 4
 OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
+H_COLUMNS, H_KIND = 9, 8  # a parameter's hyper-parameter row: its options (update_*), then its optimizer kind
 
 BIAS_GRAD_CHUNKS = dense.BIAS_GRAD_CHUNKS
 ACTIVATION_CODES = dict(activations.ACTIVATION_CODES)
@@ -289,11 +290,11 @@ def grad_norm(grads, norm_type):
 
 
 @jit
-def update_all(kind, P, G, S0, S1, S2, H, steps, bounds):
-    """The update of optimizer `kind` on every parameter's slice of the flat buffers (S0..S2 may be
-    empty), with parameter i's hyper-parameter row H[i] and step count steps[i]. When every
-    parameter has the same row and count (one group: the usual case) the update, elementwise, runs
-    once over the whole buffers, with the same result."""
+def update_all(P, G, S0, S1, S2, H, steps, bounds):
+    """The update of every parameter's slice of the flat buffers (S0..S2 may be empty) by its
+    optimizer kind H[i, H_KIND], with its hyper-parameter row H[i] and step count steps[i]. When
+    every parameter has the same row and count (one group: the usual case) the update, elementwise,
+    runs once over the whole buffers, with the same result."""
     count = bounds.shape[0] - 1
     uniform = True
     for i in range(1, count):
@@ -307,6 +308,7 @@ def update_all(kind, P, G, S0, S1, S2, H, steps, bounds):
         s0 = view1d(S0, lo, hi - lo) if S0.size else S0
         s1 = view1d(S1, lo, hi - lo) if S1.size else S1
         s2 = view1d(S2, lo, hi - lo) if S2.size else S2
+        kind = int(H[i, H_KIND])
         if kind == OPT_SGD:
             update_sgd(p, d, s0, s1, s2, H[i], steps[i])
         elif kind == OPT_ADAM:

@@ -14,6 +14,8 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     BIAS_GRAD_CHUNKS,
     GELU_CODE,
     GELU_TANH_CODE,
+    H_COLUMNS,
+    H_KIND,
     LEAKY_RELU_CODE,
     NONFINITE_GRAD,
     NONFINITE_LOSS,
@@ -52,12 +54,11 @@ from fastnn.compile.views import view1d, view2d
 LINEAR, ACT, DROPOUT, RES_BEGIN, RES_END, EMBEDDING, BAG = range(1, 8)
 K_KIND, K_IN, K_OUT, K_POFF, K_BOFF, K_CODE, K_COL, K_ZCOL, K_SRC, K_EXTRA, K_MCOL, K_NEEDS = range(12)
 OP_COLUMNS = 12
-# The config (int64): loss kind, ignore_index, mean, optimizer kind, workspace columns, mask
-# columns, widest layer, embedding rows, clipping, forward only, output width, class weights.
+# The config (int64): loss kind, ignore_index, mean, workspace columns, mask columns, widest layer,
+# embedding rows, clipping, forward only, output width, class weights.
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
-(C_LOSS, C_IGNORE, C_MEAN, C_OPT, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW,
- C_WEIGHTS) = range(12)
-CONFIG_SIZE = 12
+C_LOSS, C_IGNORE, C_MEAN, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW, C_WEIGHTS = range(11)
+CONFIG_SIZE = 11
 CLIP_NONE, CLIP_NORM, CLIP_VALUE = range(3)
 # The float config: label smoothing, clip threshold, clip norm type, (written) the total norm, then
 # the cfg[C_WEIGHTS] class weights of the loss (LOSS_NLL; none when 0).
@@ -88,7 +89,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     empty). Forward: each op writes its output to its own slot of one workspace (columns
     K_COL.., n rows); dropout masks to a uint8 workspace. Loss, then backward in reverse through
     two gradient buffers; parameter gradients land in G. Then the finiteness check and the
-    update of every parameter's slice of P, G, S0..S2 by the optimizer kind with H[i], steps[i].
+    update of every parameter's slice of P, G, S0..S2 by its optimizer kind with H[i], steps[i].
     G and S0..S2 (when used) hold the trained parameters, bounds[-1] elements; frozen parameters
     (requires_grad=False) follow them in P and get no gradient.
     """
@@ -223,5 +224,5 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         hi = G.dtype.type(cff[F_CLIP])
         for j in range(G.shape[0]):
             G[j] = min(max(G[j], -hi), hi)
-    update_all(cfg[C_OPT], P, G, S0, S1, S2, H, steps, bounds)
+    update_all(P, G, S0, S1, S2, H, steps, bounds)
     return OK, loss

@@ -16,8 +16,6 @@ from fastnn.compile import kernels as K
 from fastnn.compile.planner import Plan
 
 LOSSES = {"ce": K.LOSS_CE, "nll": K.LOSS_NLL, "mse": K.LOSS_MSE, "bce": K.LOSS_BCE}
-OPTIMIZERS = {"sgd": K.OPT_SGD, "adam": K.OPT_ADAM, "adagrad": K.OPT_ADAGRAD, "rmsprop": K.OPT_RMSPROP,
-              "adadelta": K.OPT_ADADELTA}
 
 
 class Lowered:
@@ -51,7 +49,6 @@ class Lowered:
             cfg[K.C_IGNORE] = loss[1] if loss[0] in ("ce", "nll") else -100
             cfg[K.C_MEAN] = loss[-1]
             cfg[K.C_WEIGHTS] = plan.out_features if weighted else 0
-        cfg[K.C_OPT] = OPTIMIZERS[plan.optimizer]
         cfg[K.C_COLS], cfg[K.C_MCOLS], cfg[K.C_MAXW], cfg[K.C_ROWS] = self.cols, self.mcols, self.maxw, self.table_rows
         cfg[K.C_OUTW] = width
         self.cfg = cfg

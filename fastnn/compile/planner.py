@@ -66,7 +66,7 @@ class Plan:
 
     layers: list
     loss: tuple                    # ("ce"|"nll", ignore_index, smoothing, class weights?, mean) / ("mse"|"bce", mean)
-    optimizer: str
+    optimizers: list               # the kind ("sgd", "adam"...) of each optimizer (none: forward only)
     dtype: np.dtype
     params: list                   # the parameters in flat-buffer order: the optimizer's, then frozen ones
     bounds: list                   # bounds[i]:bounds[i+1] is params[i]'s slice of the flat buffer
@@ -83,7 +83,7 @@ class Plan:
 
     @property
     def key(self) -> str:
-        return "|".join([",".join(layer.key() for layer in self.layers), repr(self.loss), self.optimizer,
+        return "|".join([",".join(layer.key() for layer in self.layers), repr(self.loss), ",".join(self.optimizers),
                          self.dtype.name, self.input_kind])
 
 
@@ -99,12 +99,15 @@ def activation_of(module) -> tuple[int, float] | None:
 def make_plan(model, loss_fn, optimizer) -> Plan:
     """Describe the step, or raise Unsupported naming the first thing that is not compilable.
     With loss_fn and optimizer None: the forward pass alone (parameters in the model's order)."""
-    kind = OPTIMIZERS.get(type(optimizer)) if optimizer is not None else "sgd"
-    if kind is None:
-        raise Unsupported(f"optimizer {type(optimizer).__name__} is not compiled")
+    optimizers = optimizers_of(optimizer)
+    kinds = [OPTIMIZERS.get(type(opt)) for opt in optimizers]
+    for opt, kind in zip(optimizers, kinds):
+        if kind is None:
+            raise Unsupported(f"optimizer {type(opt).__name__} is not compiled")
     params, bounds = [], [0]
     seen: set[int] = set()
-    groups = optimizer.param_groups if optimizer is not None else [{"params": list(model.parameters())}]
+    groups = ([group for opt in optimizers for group in opt.param_groups] if optimizers
+              else [{"params": list(model.parameters())}])
     for group in groups:
         for param in group["params"]:
             if id(param) in seen:
@@ -115,7 +118,7 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
     model_params = list(model.parameters())
     if not seen <= {id(p) for p in model_params}:
         raise Unsupported("the optimizer has parameters that are not the model's")
-    if optimizer is not None and not all(p.requires_grad for p in params):
+    if optimizers and not all(p.requires_grad for p in params):
         raise Unsupported("a parameter in the optimizer has requires_grad=False")
     trained = len(params)
     for param in model_params:  # the rest must be frozen: in the forward pass only, after the trained ones
@@ -128,7 +131,7 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
     if len(dtypes) != 1 or next(iter(dtypes)) not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise Unsupported(f"parameters must share one float dtype, got {sorted(map(str, dtypes))}")
     offset = {id(p): bounds[i] for i, p in enumerate(params)}
-    watched: list = [(p, "requires_grad", p.requires_grad) for p in params] if optimizer is not None else []
+    watched: list = [(p, "requires_grad", p.requires_grad) for p in params] if optimizers else []
     modules = list(model) if type(model) is nn.Sequential else [model]
     input_kind, flatten_input = "dense", False
     if modules and type(modules[0]) in (nn.Embedding, nn.EmbeddingBag):
@@ -154,8 +157,15 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
     width = _check_widths(layers)
     if loss[0] in ("ce", "nll") and loss[3]:
         _check_class_weights(loss_fn, width[1], next(iter(dtypes)))
-    return Plan(layers, loss, kind, next(iter(dtypes)), params, bounds, input_kind, flatten_input, width[0],
+    return Plan(layers, loss, kinds, next(iter(dtypes)), params, bounds, input_kind, flatten_input, width[0],
                 width[1], watched, trained)
+
+
+def optimizers_of(optimizer) -> list:
+    """compile_step's optimizer argument as a list: one optimizer, a list or tuple of them, or None."""
+    if optimizer is None:
+        return []
+    return list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
 
 
 def _layers(modules: list, offset: dict, watched: list, first: bool) -> list:
@@ -194,7 +204,7 @@ def _layers(modules: list, offset: dict, watched: list, first: bool) -> list:
             inner = list(module.module) if type(module.module) is nn.Sequential else [module.module]
             layers.append(Layer("residual", module, body=_layers(inner, offset, watched, first=False)))
         elif kind in (nn.Embedding, nn.EmbeddingBag) and first and index == 0:
-            if module.sparse:
+            if module.sparse and module.weight.requires_grad:  # (a frozen table has no gradient at all)
                 raise Unsupported("sparse embedding gradients are not compiled")
             watched += [(module, "padding_idx", module.padding_idx), (module, "sparse", module.sparse)]
             bag = kind is nn.EmbeddingBag

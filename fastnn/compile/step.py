@@ -38,40 +38,16 @@ import numpy as np
 from fastnn import random as fastnn_random
 from fastnn.autograd.engine import wrap
 from fastnn.compile import kernels
-from fastnn.compile.inputs import NO_FLOATS, NO_IDS, as_array, dropouts, model_inputs
+from fastnn.compile.inputs import NO_FLOATS, NO_IDS, dropouts, model_inputs
 from fastnn.compile.jit import entry_point
 from fastnn.compile.lowering import Lowered
-from fastnn.compile.planner import Plan, Unsupported, make_plan
+from fastnn.compile.planner import Plan, Unsupported, make_plan, optimizers_of
+from fastnn.compile.state import FlatState, flatten_parameters
 from fastnn.nn.functional import log_softmax
 from fastnn.nn.module import structure_version
 from fastnn.nn.utils import clip_grad_norm_, clip_grad_value_
 from fastnn.tensor import Tensor, from_numpy
 
-# Per optimizer kind: the state each group needs as (key, buffer), whether it counts steps, the
-# group options forming a hyper-parameter row (see blocks.update_*), and each state's start.
-STATE_KEYS = {
-    "sgd": lambda g: [("momentum_buffer", 0)] if g["momentum"] != 0 else [],
-    "adam": lambda g: [("exp_avg", 0), ("exp_avg_sq", 1)] + ([("max_exp_avg_sq", 2)] if g["amsgrad"] else []),
-    "adagrad": lambda g: [("sum", 0)],
-    "rmsprop": lambda g: ([("square_avg", 0)] + ([("momentum_buffer", 1)] if g["momentum"] > 0 else [])
-                          + ([("grad_avg", 2)] if g["centered"] else [])),
-    "adadelta": lambda g: [("square_avg", 0), ("acc_delta", 1)],
-}
-ROWS = {
-    "sgd": lambda g: (g["lr"], g["momentum"], g["dampening"], g["weight_decay"], g["nesterov"], g["maximize"], 0.0),
-    "adam": lambda g: (g["lr"], g["betas"][0], g["betas"][1], g["eps"], g["weight_decay"], g["amsgrad"],
-                       g["maximize"], g["decoupled_weight_decay"]),
-    "adagrad": lambda g: (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"], g["maximize"]),
-    "rmsprop": lambda g: (g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"],
-                          g["maximize"]),
-    "adadelta": lambda g: (g["lr"], g["rho"], g["eps"], g["weight_decay"], g["maximize"]),
-}
-ROW_KEYS = {"sgd": ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"),
-            "adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay"),
-            "adagrad": ("lr", "lr_decay", "weight_decay", "eps", "maximize"),
-            "rmsprop": ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
-            "adadelta": ("lr", "rho", "eps", "weight_decay", "maximize")}  # the options each ROWS row reads
-SGD_FIRST_STEP = 6  # the column of an SGD row flagging a momentum buffer's first step
 INT64 = np.dtype(np.int64)
 MESSAGES = {kernels.BAD_LABEL: "target {1} out of range for {classes} classes (row {0})",
             kernels.BAD_INDEX: "embedding index {1} out of range for {rows} rows (position {0})"}
@@ -91,6 +67,7 @@ class CompiledStep:
         if norm_type <= 0:
             raise ValueError(f"compile_step: norm_type must be positive or inf, got {norm_type}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self._optimizers = optimizers_of(optimizer)
         self.max_grad_norm, self.norm_type, self.clip_value = max_grad_norm, norm_type, clip_value
         self.last_grad_norm: float | None = None
         self._output: np.ndarray | Tensor | None = None
@@ -102,15 +79,14 @@ class CompiledStep:
 
     def __repr__(self) -> str:
         how = f"eager fallback: {self.fallback_reason}" if self.plan is None else "compiled"
-        return f"CompiledStep({type(self.model).__name__}, {type(self.loss_fn).__name__}, " \
-               f"{type(self.optimizer).__name__}; {how})"
+        names = "+".join(type(opt).__name__ for opt in self._optimizers)
+        return f"CompiledStep({type(self.model).__name__}, {type(self.loss_fn).__name__}, {names}; {how})"
 
     # ------------------------------------------------------------------ planning
     def _replan(self, stacklevel: int = 4) -> None:
         """Plan (or re-plan) and lay the state out in flat buffers; on Unsupported, fall back."""
         self.plan = None
         self._version = structure_version()
-        self._state_obj = None
         try:
             plan = make_plan(self.model, self.loss_fn, self.optimizer)
         except Unsupported as exc:
@@ -127,63 +103,24 @@ class CompiledStep:
         self.plan = plan
 
     def _layout(self, plan: Plan) -> None:
-        """Move the parameters into P (rebinding p.array to views) and make G, S0..S2, H."""
-        size, dtype, trained = plan.bounds[-1], plan.dtype, plan.trained
-        self._P = np.empty(size, dtype)
+        """Move the parameters into P (rebinding p.array to views); make G and the optimizer state."""
+        self._entry = None  # run_step's machine code for the argument types the step passes (see __call__)
+        trained, dtype = plan.trained, plan.dtype
+        self._P, self._views = flatten_parameters(plan.params, plan.bounds, dtype)
         self._G = np.zeros(plan.bounds[trained], dtype)  # the trained parameters' gradients
-        self._views, self._grads = [], []
-        for i, param in enumerate(plan.params):
-            lo, hi = plan.bounds[i], plan.bounds[i + 1]
-            view = self._P[lo:hi].reshape(param.array.shape)
-            view[...] = param.array
-            param.array = view
-            self._views.append(view)
-            if i < trained:
-                self._grads.append(from_numpy(self._G[lo:hi].reshape(view.shape)))
+        self._grads = [from_numpy(self._G[plan.bounds[i]:plan.bounds[i + 1]].reshape(view.shape))
+                       for i, view in enumerate(self._views[:trained])]
         self._bound = list(zip(plan.params, self._views))  # (parameter, its view of P)
         self._attach = list(zip(plan.params, self._grads))  # (trained parameter, its gradient: a view of G)
-        # run_step's machine code for arguments of the types the step owns and typed inputs (below)
-        self._entry = None
         self._bounds = np.asarray(plan.bounds[:trained + 1], dtype=np.int64)
-        self._groups = [(group, group["params"], len(group["params"])) for group in self.optimizer.param_groups]
-        self._group_of = [g for g, group in enumerate(self.optimizer.param_groups) for _ in group["params"]]
+        self._state = FlatState(self._optimizers, plan.optimizers, plan.params[:trained], plan.bounds, dtype)
         self._watched, self._same = watch_groups(plan.watched)
-        self._S = [np.empty(0, dtype)] * 3
-        self._H = np.zeros((trained, 8), np.float64)
-        self._steps = np.zeros(trained, np.int64)
         self._info = np.zeros(2, np.int64)
         self._seeds = np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64)
         self._offsets: dict[tuple, np.ndarray] = {}
         self._lowered: dict[int, Lowered] = {}
         self._no_ids, self._no_floats = NO_IDS, NO_FLOATS[plan.dtype]
         self._blas = kernels.blas_addresses()
-        self._rows_sig = None
-        self._sync_optimizer(plan)
-
-    def _sync_optimizer(self, plan: Plan) -> None:
-        """Hyper-parameter rows from the groups, and the state slots (adopting existing arrays)."""
-        kind, opt = plan.optimizer, self.optimizer
-        self._rows_sig = [ROWS[kind](group) for group, _, _ in self._groups]
-        self._read_row = operator.itemgetter(*ROW_KEYS[kind])
-        self._raw_rows = [frozen(self._read_row(group)) for group, _, _ in self._groups]
-        keys_of = [STATE_KEYS[kind](group) for group, _, _ in self._groups]
-        used = {buf for keys in keys_of for _, buf in keys}
-        for buf in used:
-            if self._S[buf].size != self._G.size:
-                self._S[buf] = np.zeros(self._G.size, plan.dtype)
-        self._state_obj = opt.state
-        trained = plan.params[:plan.trained]
-        self._dicts = [opt.state[p] for p in trained]
-        self._slots = []
-        for i, param in enumerate(trained):
-            group = self._groups[self._group_of[i]][0]
-            self._H[i, :len(self._rows_sig[self._group_of[i]])] = self._rows_sig[self._group_of[i]]
-            lo, hi = plan.bounds[i], plan.bounds[i + 1]
-            for key, buf in keys_of[self._group_of[i]]:
-                view = self._S[buf][lo:hi].reshape(param.array.shape)
-                self._slots.append((i, key, view, initial_value(kind, key, group)))
-        self._counts_steps = kind != "sgd"
-        self._first_steps: list[int] = []
 
     # ------------------------------------------------------------------ checks
     def _current(self) -> bool:
@@ -199,13 +136,7 @@ class CompiledStep:
                     return False
         except AttributeError:  # an option the plan read was deleted
             return False
-        groups = self.optimizer.param_groups
-        if len(groups) != len(self._groups):
-            return False
-        for group, (cached, params, count) in zip(groups, self._groups):
-            if group is not cached or group["params"] is not params or len(params) != count:
-                return False
-        return True
+        return self._state.current()
 
     def _check_params(self) -> None:
         """Re-adopt parameters whose array was replaced (e.g. assigned); re-plan on a new shape."""
@@ -217,46 +148,6 @@ class CompiledStep:
                     return
                 view[...] = array
                 param.array = view
-
-    def _prepare_state(self) -> list:
-        """Fill H, steps and new state; returns the (dict, key, view) state entries to attach on success."""
-        plan, opt = self.plan, self.optimizer
-        kind = plan.optimizer
-        read, groups = self._read_row, self._groups
-        if [read(group) for group, _, _ in groups] != self._raw_rows or opt.state is not self._state_obj:
-            # something may have changed: compare the rows themselves (an edited list of betas...)
-            rows = [ROWS[kind](group) for group, _, _ in groups]
-            if rows != self._rows_sig or opt.state is not self._state_obj:
-                self._sync_optimizer(plan)
-            self._raw_rows = [frozen(read(group)) for group, _, _ in groups]
-        attach = []
-        dicts = self._dicts
-        for i in self._first_steps:  # momentum buffers created by the previous call
-            self._H[i, SGD_FIRST_STEP] = 0.0
-        self._first_steps = []
-        for i, key, view, initial in self._slots:
-            current = dicts[i].get(key)
-            if current is view:
-                continue
-            if current is None:
-                if kind == "sgd":
-                    self._H[i, SGD_FIRST_STEP] = 1.0
-                    self._first_steps.append(i)
-                else:
-                    view.fill(initial)
-                attach.append((dicts[i], key, view))
-            else:
-                array = as_array(current)
-                if array.shape != view.shape:
-                    raise ValueError(f"compiled step: optimizer state '{key}' of parameter {i} has shape "
-                                     f"{array.shape}, expected {view.shape}")
-                view[...] = array
-                dicts[i][key] = view
-        if self._counts_steps:
-            steps = [d.get("step", 0) + 1 for d in dicts]
-            self._steps[:] = steps
-            attach.append(steps)
-        return attach
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, x: Any, y: Any) -> tuple | None:
@@ -322,14 +213,15 @@ class CompiledStep:
                 self._replan()  # the weight tensor's array was replaced by an unusable one
                 return self(x, y)
             low.set_class_weights(weight)
-        attach = self._prepare_state()
+        state = self._state
+        attach = state.prepare()
         seeds = self._seeds
         for k in range(seeds.shape[0]):
             seeds[k] = fastnn_random.next_seed()
-        S0, S1, S2 = self._S
+        S0, S1, S2 = state.S
         ws, ms, output = low.workspace(n)
-        args = (n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G, S0, S1, S2, self._H,
-                self._steps, seeds, self._bounds, self._info, ws, ms, self._blas)
+        args = (n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G, S0, S1, S2, state.H,
+                state.steps, seeds, self._bounds, self._info, ws, ms, self._blas)
         if self._entry is not None:  # the inputs are checked, and the step's own arrays keep their types
             status, loss = self._entry(*args)
         else:  # through the dispatcher, which types every argument (and compiles a new signature)
@@ -346,11 +238,7 @@ class CompiledStep:
                     param.grad = grad
         if status != kernels.OK:
             self._raise(status, loss)
-        if attach and isinstance(attach[-1], list):
-            for d, s in zip(self._dicts, attach.pop()):
-                d["step"] = s
-        for d, key, view in attach:
-            d[key] = view
+        state.commit(attach)
         if self.max_grad_norm is not None:
             self.last_grad_norm = float(low.cff[kernels.F_TOTAL_NORM])
         self._output = output  # a view of the workspace: valid until the next call
@@ -382,17 +270,19 @@ class CompiledStep:
 
     def eager(self, x: Any, y: Any) -> Tensor:
         """The same step on the eager path (used for what is not compiled)."""
-        self.optimizer.zero_grad()
+        for opt in self._optimizers:
+            opt.zero_grad()
         output = self.model(x if isinstance(x, Tensor) else from_numpy(np.asarray(x)))
         loss = self.loss_fn(output, y if isinstance(y, Tensor) else from_numpy(np.asarray(y)))
         loss.backward()
         self._output = output.detach()
-        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        params = [p for opt in self._optimizers for group in opt.param_groups for p in group["params"]]
         if self.max_grad_norm is not None:
             self.last_grad_norm = float(clip_grad_norm_(params, self.max_grad_norm, self.norm_type).item())
         elif self.clip_value is not None:
             clip_grad_value_(params, self.clip_value)
-        self.optimizer.step()
+        for opt in self._optimizers:
+            opt.step()
         return loss.detach()
 
 
@@ -412,15 +302,6 @@ def watch_groups(watched: list) -> tuple[list, list]:
         values.append(value)
     return [(obj, operator.attrgetter(*attrs), tuple(values) if len(values) > 1 else values[0])
             for obj, attrs, values in by_object.values()], same
-
-
-def frozen(values: tuple) -> tuple:
-    """values with lists as tuples: a list edited in place (betas) then no longer compares equal."""
-    return tuple(tuple(v) if isinstance(v, list) else v for v in values)
-
-
-def initial_value(kind: str, key: str, group: dict) -> float:
-    return float(group["initial_accumulator_value"]) if kind == "adagrad" and key == "sum" else 0.0
 
 
 __all__ = ["CompiledStep"]

@@ -12,7 +12,7 @@ import fastnn as fn
 from fastnn import nn, optim
 from fastnn.optim.lr_scheduler import StepLR
 
-from .helpers import assert_same, build, data, eager_step, snapshot
+from .helpers import OPTIMIZERS, assert_same, build, data, eager_step, snapshot
 
 
 def _pair(layers="tanh+dropout", loss="ce", dtype=np.float32, make_opt=lambda p: optim.Adam(p, lr=0.01)):
@@ -35,7 +35,7 @@ def test_parameters_and_state_are_views_of_flat_buffers_and_state_dict_sees_them
         assert np.shares_memory(p.numpy(), flat)
         assert np.shares_memory(p.grad.numpy(), step._G)
         for key in ("exp_avg", "exp_avg_sq"):
-            assert np.shares_memory(opt.state[p][key], step._S[0] if key == "exp_avg" else step._S[1])
+            assert np.shares_memory(opt.state[p][key], step._state.S[0] if key == "exp_avg" else step._state.S[1])
         assert opt.state[p]["step"] == 1
     saved = model.state_dict()
     before = {k: v.numpy().copy() for k, v in saved.items()}
@@ -91,7 +91,7 @@ def test_load_state_dict_into_a_compiled_model_and_optimizer_is_adopted():
         s2(*data(target, np.float32, seed=i))
     assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32, rtol=0)
     p = next(iter(m2.parameters()))
-    assert np.shares_memory(o2.state[p]["exp_avg"], s2._S[0])
+    assert np.shares_memory(o2.state[p]["exp_avg"], s2._state.S[0])
 
 
 def test_scheduler_and_param_group_edits_apply_at_every_call():
@@ -466,3 +466,31 @@ def test_unfreezing_mid_training_replans_and_trains_the_layer():
             assert step.plan is not None and step.plan.trained == 6, step.fallback_reason
         results.append(snapshot(model, opt))
     assert_same(results[0], results[1], np.float32)
+
+
+@pytest.mark.parametrize("kinds", [("adam_amsgrad", "sgd_nesterov_wd_max"), ("rmsprop", "adagrad", "adamw")])
+def test_several_optimizers_compile_as_one_step(kinds):
+    """compile_step(model, loss, [opt1, opt2, ...]): each optimizer updates its own parameters with
+    its own kind and state, as zero_grad / backward / step of each would eagerly."""
+    results = []
+    for compiled in (False, True):
+        model, loss_fn, target = build("leaky+residual", "ce", np.float32)
+        params = list(model.parameters())
+        parts = np.array_split(np.arange(len(params)), len(kinds))
+        opts = [OPTIMIZERS[kind]([params[i] for i in part]) for kind, part in zip(kinds, parts)]
+        step = fn.compile_step(model, loss_fn, opts) if compiled else None
+        if compiled:
+            assert step.plan is not None, step.fallback_reason
+        for i in range(12):
+            x, y = data(target, np.float32, seed=i % 4)
+            if compiled:
+                step(x, y)
+            else:
+                for opt in opts:
+                    opt.zero_grad()
+                loss_fn(model(fn.from_numpy(x)), fn.from_numpy(y)).backward()
+                for opt in opts:
+                    opt.step()
+        results.append([snapshot(model, opt) for opt in opts])
+    for eager, compiled in zip(*results):
+        assert_same(eager, compiled, np.float32)
