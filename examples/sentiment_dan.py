@@ -203,11 +203,11 @@ def train_fastnn(corpus: Corpus, args: argparse.Namespace, seed: int,
         forward = DistributedDataParallel(model)  # rank 0's weights everywhere; gradients averaged
         fastnn.manual_seed(seed + 1_000_003 * distributed.get_rank())  # each rank its own dropout masks
     loss_fn = nn.CrossEntropyLoss()
-    # One optimizer (dense updates): the whole step runs compiled, on padded bags; SparseAdam's
-    # lazy row updates run on the eager path.
+    # The whole step (both optimizers: SparseAdam's row updates too) runs compiled, on padded bags;
+    # data-parallel training runs eagerly, through DistributedDataParallel's gradient averaging.
     step = None
-    if getattr(args, "compile", True) and len(optimizers) == 1:
-        step = fastnn.compile_step(nn.Sequential(model.embedding, *model.classifier), loss_fn, optimizers[0])
+    if getattr(args, "compile", True) and not args.distributed:
+        step = fastnn.compile_step(nn.Sequential(model.embedding, *model.classifier), loss_fn, optimizers)
     watch = Stopwatch()
     best_dev, best_state = -1.0, None
     for batches in epochs_data:

@@ -27,7 +27,7 @@ from fastnn.compile.products import NN, NT, TINY_WORK, TN, blas_addresses, produ
 from fastnn.compile.views import view1d
 
 OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX = 0, 1, 2, 3, 4
-OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA = range(5)
+OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA, OPT_SPARSE_ADAM = range(6)  # (sparse: see sparse.py)
 H_COLUMNS, H_KIND = 9, 8  # a parameter's hyper-parameter row: its options (update_*), then its optimizer kind
 
 BIAS_GRAD_CHUNKS = dense.BIAS_GRAD_CHUNKS
@@ -296,6 +296,8 @@ def update_all(P, G, S0, S1, S2, H, steps, bounds):
     every parameter has the same row and count (one group: the usual case) the update, elementwise,
     runs once over the whole buffers, with the same result."""
     count = bounds.shape[0] - 1
+    if count == 0:
+        return
     uniform = True
     for i in range(1, count):
         uniform = uniform and steps[i] == steps[0]
@@ -317,5 +319,5 @@ def update_all(P, G, S0, S1, S2, H, steps, bounds):
             update_adagrad(p, d, s0, s1, s2, H[i], steps[i])
         elif kind == OPT_RMSPROP:
             update_rmsprop(p, d, s0, s1, s2, H[i], steps[i])
-        else:
+        elif kind == OPT_ADADELTA:
             update_adadelta(p, d, s0, s1, s2, H[i], steps[i])

@@ -25,6 +25,7 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     OPT_ADAM,
     OPT_RMSPROP,
     OPT_SGD,
+    OPT_SPARSE_ADAM,
     SAVES_INPUT,
     TINY_WORK,
     backward_into,
@@ -45,8 +46,10 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     linear_forward,
     nll_log_softmax,
     pointwise_loss,
+    span_finite,
     update_all,
 )
+from fastnn.compile.sparse import sparse_adam_rows, sparse_table_grad
 from fastnn.compile.views import view1d, view2d
 
 # ---------------------------------------------------------------------------- interpreter
@@ -55,10 +58,12 @@ LINEAR, ACT, DROPOUT, RES_BEGIN, RES_END, EMBEDDING, BAG = range(1, 8)
 K_KIND, K_IN, K_OUT, K_POFF, K_BOFF, K_CODE, K_COL, K_ZCOL, K_SRC, K_EXTRA, K_MCOL, K_NEEDS = range(12)
 OP_COLUMNS = 12
 # The config (int64): loss kind, ignore_index, mean, workspace columns, mask columns, widest layer,
-# embedding rows, clipping, forward only, output width, class weights.
+# embedding rows, clipping, forward only, output width, class weights, the row-sparse table's
+# parameter index (-1: none).
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
-C_LOSS, C_IGNORE, C_MEAN, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW, C_WEIGHTS = range(11)
-CONFIG_SIZE = 11
+(C_LOSS, C_IGNORE, C_MEAN, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW, C_WEIGHTS,
+ C_SPARSE) = range(12)
+CONFIG_SIZE = 12
 CLIP_NONE, CLIP_NORM, CLIP_VALUE = range(3)
 # The float config: label smoothing, clip threshold, clip norm type, (written) the total norm, then
 # the cfg[C_WEIGHTS] class weights of the loss (LOSS_NLL; none when 0).
@@ -78,7 +83,7 @@ def _slot(ws, n, col, width):
 
 @jit
 def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info,
-             ws, ms, blas):
+             ws, ms, srows, svalues, spos, blas):
     """One training step of the op table on a batch of n samples; returns (status, loss). The
     model's output (the logits before the LogSoftmax of an NLLLoss plan) is left in the workspace
     ws (workspace_size(cfg, n) elements, owned by the caller, as the uint8 dropout masks ms of
@@ -90,8 +95,10 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     K_COL.., n rows); dropout masks to a uint8 workspace. Loss, then backward in reverse through
     two gradient buffers; parameter gradients land in G. Then the finiteness check and the
     update of every parameter's slice of P, G, S0..S2 by its optimizer kind with H[i], steps[i].
-    G and S0..S2 (when used) hold the trained parameters, bounds[-1] elements; frozen parameters
-    (requires_grad=False) follow them in P and get no gradient.
+    G holds the gradients of the parameters with dense ones, bounds[-1] elements; a row-sparse
+    table (parameter cfg[C_SPARSE], updated by SparseAdam) follows them in P, S0 and S1 and its
+    gradient goes to srows (rows, >= 2 len(ids) int64) and svalues (>= len(ids) * dim), info[2]
+    rows (spos: all -1, one per table row); frozen parameters (requires_grad=False) come last in P.
     """
     nops = ops.shape[0]
     for k in range(nops):
@@ -152,12 +159,16 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             return status, 0.0
     else:
         loss = pointwise_loss(loss_kind - LOSS_MSE, logits, yf, mean, g)
-    # backward; parameters at offsets from `trained` on are frozen: no gradient (G ends there)
+    # backward; parameters at offsets from `trained` on (G ends there) get no dense gradient
     trained = G.shape[0]
     which = 0
     for k in range(last, -1, -1):
         kind, win, wout, src = ops[k, K_KIND], ops[k, K_IN], ops[k, K_OUT], ops[k, K_SRC]
         if kind == EMBEDDING or kind == BAG:
+            if cfg[C_SPARSE] >= 0:
+                info[2] = sparse_table_grad(kind == BAG, g, ids, offsets, ops[k, K_CODE] != 0, ops[k, K_EXTRA], win,
+                                            srows, svalues, spos)
+                continue
             if ops[k, K_POFF] >= trained:
                 continue  # a frozen table
             rows, dim = cfg[C_ROWS], win
@@ -214,6 +225,10 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
     status = finite_status(loss, G, bounds, info)
     if status != OK:
         return status, loss
+    table = cfg[C_SPARSE]
+    if table >= 0 and not span_finite(svalues, 0, info[2] * ops[0, K_IN]):
+        info[0] = table
+        return NONFINITE_GRAD, loss
     if cfg[C_CLIP] == CLIP_NORM:
         total = grad_norm(G, cff[F_NORM_TYPE])
         cff[F_TOTAL_NORM] = total
@@ -225,4 +240,6 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         for j in range(G.shape[0]):
             G[j] = min(max(G[j], -hi), hi)
     update_all(P, G, S0, S1, S2, H, steps, bounds)
+    if table >= 0:
+        sparse_adam_rows(P, S0, S1, ops[0, K_POFF], ops[0, K_IN], srows, info[2], svalues, H[table], steps[table])
     return OK, loss

@@ -49,6 +49,7 @@ class Lowered:
             cfg[K.C_IGNORE] = loss[1] if loss[0] in ("ce", "nll") else -100
             cfg[K.C_MEAN] = loss[-1]
             cfg[K.C_WEIGHTS] = plan.out_features if weighted else 0
+            cfg[K.C_SPARSE] = plan.dense if plan.trained > plan.dense else -1  # the one sparse table's index
         cfg[K.C_COLS], cfg[K.C_MCOLS], cfg[K.C_MAXW], cfg[K.C_ROWS] = self.cols, self.mcols, self.maxw, self.table_rows
         cfg[K.C_OUTW] = width
         self.cfg = cfg

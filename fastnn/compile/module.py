@@ -79,7 +79,8 @@ class CompiledModule(Module):
         ws, ms, output = low.workspace(n, reuse=False)  # inference may run in several threads at once
         status, _ = kernels.run_step(n, xf, ids, offsets, NO_IDS, no_floats, low.ops, low.fl, low.cfg, low.cff, P,
                                      empty, empty, empty, empty, H, steps, seeds,
-                                     np.asarray(plan.bounds, dtype=np.int64), info, ws, ms, kernels.blas_addresses())
+                                     np.asarray(plan.bounds, dtype=np.int64), info, ws, ms, NO_IDS, empty, NO_IDS,
+                                     kernels.blas_addresses())
         if status != kernels.OK:
             raise IndexError(f"fastnn.compile: embedding index {info[1]} out of range for "
                              f"{plan.layers[0].sizes[0]} rows (position {info[0]})")

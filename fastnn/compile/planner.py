@@ -23,7 +23,7 @@ FUSED_ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn
                      nn.GELU: None}
 
 OPTIMIZERS = {optim.SGD: "sgd", optim.Adam: "adam", optim.AdamW: "adam", optim.Adagrad: "adagrad",
-              optim.RMSprop: "rmsprop", optim.Adadelta: "adadelta"}
+              optim.RMSprop: "rmsprop", optim.Adadelta: "adadelta", optim.SparseAdam: "sparse_adam"}
 
 
 class Unsupported(Exception):
@@ -44,6 +44,7 @@ class Layer:
     p: float = 0.0                 # dropout probability
     padding: int = -1              # embedding padding_idx (-1: none)
     mean: bool = False             # embedding bag mode
+    sparse: bool = False           # embedding: a trained table with a row-sparse gradient
     body: list = field(default_factory=list)  # residual: the wrapped layers
 
     def key(self) -> str:
@@ -56,7 +57,7 @@ class Layer:
         if self.kind == "residual":
             return "R[" + ",".join(layer.key() for layer in self.body) + "]"
         if self.kind in ("embedding", "bag"):
-            return f"E{self.kind}{self.sizes}p{self.padding}m{self.mean}"
+            return f"E{self.kind}{self.sizes}p{self.padding}m{self.mean}s{self.sparse}"
         return self.kind
 
 
@@ -66,9 +67,9 @@ class Plan:
 
     layers: list
     loss: tuple                    # ("ce"|"nll", ignore_index, smoothing, class weights?, mean) / ("mse"|"bce", mean)
-    optimizers: list               # the kind ("sgd", "adam"...) of each optimizer (none: forward only)
+    optimizers: list               # the kind ("sgd", "adam"...) of each optimizer in `order` (none: forward only)
     dtype: np.dtype
-    params: list                   # the parameters in flat-buffer order: the optimizer's, then frozen ones
+    params: list                   # in flat-buffer order: the optimizers' (SparseAdam's last), then frozen ones
     bounds: list                   # bounds[i]:bounds[i+1] is params[i]'s slice of the flat buffer
     input_kind: str                # "dense" (float features) or "ids" (embedding input)
     flatten_input: bool            # a leading Flatten: reshape the input to (N, -1)
@@ -76,6 +77,8 @@ class Plan:
     out_features: int
     watched: list                  # (object, attribute, value) read at planning time
     trained: int                   # params[:trained] are updated; the rest (requires_grad=False) are not
+    dense: int                     # params[:dense] have dense gradients; params[dense:trained] row-sparse ones
+    order: list                    # the optimizers' order in the flat buffers (dense kinds first)
 
     def trains(self, offset: int) -> bool:
         """Whether the parameter at this flat-buffer offset is trained (frozen ones come after)."""
@@ -104,6 +107,10 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
     for opt, kind in zip(optimizers, kinds):
         if kind is None:
             raise Unsupported(f"optimizer {type(opt).__name__} is not compiled")
+    order = sorted(range(len(optimizers)), key=lambda k: kinds[k] == "sparse_adam")  # row-sparse ones last
+    optimizers, kinds = [optimizers[k] for k in order], [kinds[k] for k in order]
+    dense = sum(len(group["params"]) for opt, kind in zip(optimizers, kinds) if kind != "sparse_adam"
+                for group in opt.param_groups)
     params, bounds = [], [0]
     seen: set[int] = set()
     groups = ([group for opt in optimizers for group in opt.param_groups] if optimizers
@@ -157,8 +164,13 @@ def make_plan(model, loss_fn, optimizer) -> Plan:
     width = _check_widths(layers)
     if loss[0] in ("ce", "nll") and loss[3]:
         _check_class_weights(loss_fn, width[1], next(iter(dtypes)))
+    if not optimizers:  # the forward pass alone
+        dense = trained
+    elif {id(layer.module.weight) for layer in layers if layer.sparse} != {id(p) for p in params[dense:trained]}:
+        raise Unsupported("row-sparse gradients (Embedding(sparse=True)) are compiled with SparseAdam updating "
+                          "exactly the sparse tables")
     return Plan(layers, loss, kinds, next(iter(dtypes)), params, bounds, input_kind, flatten_input, width[0],
-                width[1], watched, trained)
+                width[1], watched, trained, dense, order)
 
 
 def optimizers_of(optimizer) -> list:
@@ -204,8 +216,6 @@ def _layers(modules: list, offset: dict, watched: list, first: bool) -> list:
             inner = list(module.module) if type(module.module) is nn.Sequential else [module.module]
             layers.append(Layer("residual", module, body=_layers(inner, offset, watched, first=False)))
         elif kind in (nn.Embedding, nn.EmbeddingBag) and first and index == 0:
-            if module.sparse and module.weight.requires_grad:  # (a frozen table has no gradient at all)
-                raise Unsupported("sparse embedding gradients are not compiled")
             watched += [(module, "padding_idx", module.padding_idx), (module, "sparse", module.sparse)]
             bag = kind is nn.EmbeddingBag
             if bag:
@@ -217,7 +227,8 @@ def _layers(modules: list, offset: dict, watched: list, first: bool) -> list:
             rows, dim = module.weight.array.shape
             pad = -1 if module.padding_idx is None else int(module.padding_idx) % rows
             layers.append(Layer("bag" if bag else "embedding", module, (rows, dim), (offset[id(module.weight)],),
-                                padding=pad, mean=bag and module.mode == "mean"))
+                                padding=pad, mean=bag and module.mode == "mean",
+                                sparse=module.sparse and module.weight.requires_grad))  # a frozen table: no grad
         elif type(module) is nn.LogSoftmax:
             watched.append((module, "dim", module.dim))
             layers.append(Layer("log_softmax", module))

@@ -27,6 +27,7 @@ STATE_KEYS = {
     "rmsprop": lambda g: ([("square_avg", 0)] + ([("momentum_buffer", 1)] if g["momentum"] > 0 else [])
                           + ([("grad_avg", 2)] if g["centered"] else [])),
     "adadelta": lambda g: [("square_avg", 0), ("acc_delta", 1)],
+    "sparse_adam": lambda g: [("exp_avg", 0), ("exp_avg_sq", 1)],
 }
 ROWS = {
     "sgd": lambda g: (g["lr"], g["momentum"], g["dampening"], g["weight_decay"], g["nesterov"], g["maximize"], 0.0),
@@ -36,14 +37,16 @@ ROWS = {
     "rmsprop": lambda g: (g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"],
                           g["maximize"]),
     "adadelta": lambda g: (g["lr"], g["rho"], g["eps"], g["weight_decay"], g["maximize"]),
+    "sparse_adam": lambda g: (g["lr"], g["betas"][0], g["betas"][1], g["eps"], g["maximize"]),
 }
 ROW_KEYS = {"sgd": ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"),
             "adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay"),
             "adagrad": ("lr", "lr_decay", "weight_decay", "eps", "maximize"),
             "rmsprop": ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
-            "adadelta": ("lr", "rho", "eps", "weight_decay", "maximize")}
+            "adadelta": ("lr", "rho", "eps", "weight_decay", "maximize"),
+            "sparse_adam": ("lr", "betas", "eps", "maximize")}
 KIND_CODES = {"sgd": kernels.OPT_SGD, "adam": kernels.OPT_ADAM, "adagrad": kernels.OPT_ADAGRAD,
-              "rmsprop": kernels.OPT_RMSPROP, "adadelta": kernels.OPT_ADADELTA}
+              "rmsprop": kernels.OPT_RMSPROP, "adadelta": kernels.OPT_ADADELTA, "sparse_adam": kernels.OPT_SPARSE_ADAM}
 SGD_FIRST_STEP = 6  # the column of an SGD row flagging a momentum buffer's first step
 
 

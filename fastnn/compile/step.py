@@ -46,7 +46,7 @@ from fastnn.compile.state import FlatState, flatten_parameters
 from fastnn.nn.functional import log_softmax
 from fastnn.nn.module import structure_version
 from fastnn.nn.utils import clip_grad_norm_, clip_grad_value_
-from fastnn.tensor import Tensor, from_numpy
+from fastnn.tensor import SparseTensor, Tensor, from_numpy
 
 INT64 = np.dtype(np.int64)
 MESSAGES = {kernels.BAD_LABEL: "target {1} out of range for {classes} classes (row {0})",
@@ -89,6 +89,8 @@ class CompiledStep:
         self._version = structure_version()
         try:
             plan = make_plan(self.model, self.loss_fn, self.optimizer)
+            if plan.trained > plan.dense and (self.max_grad_norm is not None or self.clip_value is not None):
+                raise Unsupported("gradient clipping with a row-sparse gradient is not compiled")
         except Unsupported as exc:
             self.fallback_reason = str(exc)
             if not self._warned:
@@ -105,17 +107,21 @@ class CompiledStep:
     def _layout(self, plan: Plan) -> None:
         """Move the parameters into P (rebinding p.array to views); make G and the optimizer state."""
         self._entry = None  # run_step's machine code for the argument types the step passes (see __call__)
-        trained, dtype = plan.trained, plan.dtype
+        trained, dense, dtype = plan.trained, plan.dense, plan.dtype
         self._P, self._views = flatten_parameters(plan.params, plan.bounds, dtype)
-        self._G = np.zeros(plan.bounds[trained], dtype)  # the trained parameters' gradients
+        self._G = np.zeros(plan.bounds[dense], dtype)  # the dense gradients
         self._grads = [from_numpy(self._G[plan.bounds[i]:plan.bounds[i + 1]].reshape(view.shape))
-                       for i, view in enumerate(self._views[:trained])]
+                       for i, view in enumerate(self._views[:dense])]
         self._bound = list(zip(plan.params, self._views))  # (parameter, its view of P)
         self._attach = list(zip(plan.params, self._grads))  # (trained parameter, its gradient: a view of G)
-        self._bounds = np.asarray(plan.bounds[:trained + 1], dtype=np.int64)
-        self._state = FlatState(self._optimizers, plan.optimizers, plan.params[:trained], plan.bounds, dtype)
+        self._bounds = np.asarray(plan.bounds[:dense + 1], dtype=np.int64)
+        optimizers = [self._optimizers[k] for k in plan.order]
+        self._state = FlatState(optimizers, plan.optimizers, plan.params[:trained], plan.bounds, dtype)
+        # the row-sparse table (SparseAdam's), if any: its gradient rows are found through _position
+        self._table = plan.params[dense] if trained > dense else None
+        self._position = np.full(self._views[dense].shape[0] if trained > dense else 0, -1, np.int64)
         self._watched, self._same = watch_groups(plan.watched)
-        self._info = np.zeros(2, np.int64)
+        self._info = np.zeros(3, np.int64)
         self._seeds = np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64)
         self._offsets: dict[tuple, np.ndarray] = {}
         self._lowered: dict[int, Lowered] = {}
@@ -220,8 +226,13 @@ class CompiledStep:
             seeds[k] = fastnn_random.next_seed()
         S0, S1, S2 = state.S
         ws, ms, output = low.workspace(n)
+        table = self._table
+        if table is None:
+            srows, svalues = NO_IDS, self._no_floats.reshape(-1)
+        else:  # new arrays each step: the sparse gradient attached to the table owns them
+            srows, svalues = np.empty(2 * ids.shape[0], np.int64), np.empty(ids.shape[0] * table.shape[1], xf.dtype)
         args = (n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G, S0, S1, S2, state.H,
-                state.steps, seeds, self._bounds, self._info, ws, ms, self._blas)
+                state.steps, seeds, self._bounds, self._info, ws, ms, srows, svalues, self._position, self._blas)
         if self._entry is not None:  # the inputs are checked, and the step's own arrays keep their types
             status, loss = self._entry(*args)
         else:  # through the dispatcher, which types every argument (and compiles a new signature)
@@ -236,6 +247,9 @@ class CompiledStep:
             for param, grad in self._attach:
                 if param.grad is not grad:
                     param.grad = grad
+            if table is not None:
+                rows, dim = int(self._info[2]), table.shape[1]
+                table.grad = SparseTensor(srows[:rows], svalues[:rows * dim].reshape(rows, dim), table.shape)
         if status != kernels.OK:
             self._raise(status, loss)
         state.commit(attach)

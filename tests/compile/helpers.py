@@ -63,10 +63,14 @@ def build(layers: str, loss: str, dtype, seed: int = 0):
 
 
 def eager_step(model, loss_fn, optimizer, x, y):
-    optimizer.zero_grad()
+    """The eager step of one optimizer or of a list of them (zero_grad each, backward, step each)."""
+    optimizers = optimizer if isinstance(optimizer, list) else [optimizer]
+    for opt in optimizers:
+        opt.zero_grad()
     loss = loss_fn(model(fn.from_numpy(x)), fn.from_numpy(y))
     loss.backward()
-    optimizer.step()
+    for opt in optimizers:
+        opt.step()
     return loss
 
 

@@ -227,14 +227,6 @@ def test_class_weights_edited_or_replaced_between_steps_are_used():
     assert_same(results[0][1], results[1][1], np.float32)
 
 
-def test_sparse_adam_falls_back():
-    model = nn.Sequential(nn.Embedding(10, 4, sparse=True), nn.Linear(4, 3))
-    opt = optim.SparseAdam(list(model[0].parameters()))
-    with pytest.warns(UserWarning, match="eager"):
-        step = fn.compile_step(model, nn.CrossEntropyLoss(), opt)
-    assert "SparseAdam" in step.fallback_reason or "optimizer" in step.fallback_reason
-
-
 def test_probability_targets_run_eagerly_per_call():
     (m1, l1, o1, _), (m2, l2, o2, _) = _pair(layers="relu")
     step = fn.compile_step(m2, l2, o2)
@@ -483,14 +475,7 @@ def test_several_optimizers_compile_as_one_step(kinds):
             assert step.plan is not None, step.fallback_reason
         for i in range(12):
             x, y = data(target, np.float32, seed=i % 4)
-            if compiled:
-                step(x, y)
-            else:
-                for opt in opts:
-                    opt.zero_grad()
-                loss_fn(model(fn.from_numpy(x)), fn.from_numpy(y)).backward()
-                for opt in opts:
-                    opt.step()
+            step(x, y) if compiled else eager_step(model, loss_fn, opts, x, y)
         results.append([snapshot(model, opt) for opt in opts])
     for eager, compiled in zip(*results):
         assert_same(eager, compiled, np.float32)
