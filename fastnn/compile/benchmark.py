@@ -111,15 +111,20 @@ def _digits_problem(batch: int = 32):
     return model, optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss(), x, y
 
 
-def _dan_problem(batch: int = 256, vocab: int = 20000, dim: int = 50, hidden: int = 300, length: int = 20):
-    """examples/sentiment_dan.py's dense DAN (EmbeddingBag mean with padding, 2 ReLU layers of 300,
-    dropout 0.2, Adam with the table in a group of its own) on random sentences of 1..2*length words."""
+def _dan_problem(batch: int = 256, vocab: int = 20000, dim: int = 50, hidden: int = 300, length: int = 20,
+                 sparse: bool = False):
+    """examples/sentiment_dan.py's DAN (EmbeddingBag mean with padding, 2 ReLU layers of 300, dropout
+    0.2; Adam, with the table in a group of its own, or, sparse, updated by SparseAdam as the
+    example's default) on random sentences of 1..2*length words."""
     fastnn.manual_seed(0)
-    bag = nn.EmbeddingBag(vocab, dim, mode="mean", padding_idx=0)
+    bag = nn.EmbeddingBag(vocab, dim, mode="mean", padding_idx=0, sparse=sparse)
     classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(0.2),
                                nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, 2))
     model = nn.Sequential(bag, *classifier)
-    opt = optim.Adam([{"params": list(classifier.parameters())}, {"params": [bag.weight]}], lr=3e-3)
+    if sparse:
+        opt = [optim.Adam(classifier.parameters(), lr=3e-3), optim.SparseAdam([bag.weight], lr=3e-3)]
+    else:
+        opt = optim.Adam([{"params": list(classifier.parameters())}, {"params": [bag.weight]}], lr=3e-3)
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 2 * length, batch)
     padded = np.zeros((batch, lengths.max()), dtype=np.int64)
@@ -134,7 +139,10 @@ def _dan_problem(batch: int = 256, vocab: int = 20000, dim: int = 50, hidden: in
 def example_steps(repeats: int, steps: int) -> list[tuple[str, float]]:
     """(name, seconds per step) of the digits demo's and the DAN example's training steps."""
     impls = {}
-    for name, problem in (("digits demo", _digits_problem), ("DAN sentiment (dense)", _dan_problem)):
+    problems = (("digits demo", _digits_problem),
+                ("DAN sentiment (sparse, SparseAdam)", lambda: _dan_problem(sparse=True)),
+                ("DAN sentiment (dense)", _dan_problem))
+    for name, problem in problems:
         for compiled in (True, False):
             model, opt, loss_fn, x, y = problem()
             if compiled:
@@ -157,10 +165,14 @@ def _eager_step(model, opt, loss_fn, x, y) -> Callable[[], None]:
         xt = fastnn.from_numpy(x)
         forward = lambda: model(xt)  # noqa: E731
 
+    optimizers = opt if isinstance(opt, list) else [opt]
+
     def step() -> None:
-        opt.zero_grad()
+        for each in optimizers:
+            each.zero_grad()
         loss_fn(forward(), yt).backward()
-        opt.step()
+        for each in optimizers:
+            each.step()
     return step
 
 

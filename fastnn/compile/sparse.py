@@ -20,7 +20,8 @@ from fastnn.compile.views import view1d, view2d
 @jit
 def distinct_rows(ids, rows, compact, position):
     """rows[:u] = the distinct ids, sorted; compact[i] = ids[i]'s place among them; returns u.
-    position (one entry per table row, all -1) is left all -1."""
+    position (one entry per table row, all -1) is left all -1. The rows are sorted by a scan of
+    the marked table rows when the table is not much larger than the batch, else by a sort."""
     u = 0
     for i in range(ids.shape[0]):
         r = ids[i]
@@ -29,7 +30,14 @@ def distinct_rows(ids, rows, compact, position):
             rows[u] = r
             u += 1
     distinct = rows[:u]
-    distinct.sort()
+    if position.shape[0] <= 16 * ids.shape[0]:
+        u = 0
+        for r in range(position.shape[0]):
+            if position[r] == 0:
+                rows[u] = r
+                u += 1
+    else:
+        distinct.sort()
     for j in range(u):
         position[distinct[j]] = j
     for i in range(ids.shape[0]):
