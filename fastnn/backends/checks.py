@@ -162,21 +162,29 @@ def disjoint(kernel: str, written: dict, others: dict) -> None:
 
 def ready_for_update(param, grad, states) -> bool:
     """True when the optimizer kernels' arrays need no conversion and cannot overlap: ndarrays of one
-    float dtype and shape, C-contiguous, param and states writeable, each owning its memory and each
-    a distinct object. (Anything else takes the full checks, :func:`disjoint` included.)"""
+    float dtype and shape, C-contiguous, param and states writeable, and disjoint: each owning its
+    memory and a distinct object, or (views, e.g. of the compiled step's flat buffers) with byte
+    ranges that do not intersect, which for C-contiguous arrays is exact. (Anything else takes the
+    full checks, :func:`disjoint` included.)"""
     if type(param) is not np.ndarray or type(grad) is not np.ndarray or param.dtype not in FLOAT_DTYPES:
         return False
     shape, dtype = param.shape, param.dtype
-    if grad.dtype != dtype or grad.shape != shape or grad.base is not None or not grad.flags.c_contiguous:
+    if grad.dtype != dtype or grad.shape != shape or not grad.flags.c_contiguous:
         return False
-    seen = {id(grad)}
+    arrays = [grad]
     for a in (param, *states):
         if a is None:
             continue
-        if (type(a) is not np.ndarray or a.base is not None or a.shape != shape or a.dtype != dtype
-                or id(a) in seen or not a.flags.c_contiguous or not a.flags.writeable):
+        if (type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous
+                or not a.flags.writeable):
             return False
-        seen.add(id(a))
+        arrays.append(a)
+    if all(a.base is None for a in arrays):
+        return len({id(a) for a in arrays}) == len(arrays)
+    for i in range(1, len(arrays)):  # np.may_share_memory compares byte bounds: exact for contiguous arrays
+        for j in range(i):
+            if np.may_share_memory(arrays[i], arrays[j]):
+                return False
     return True
 
 

@@ -58,8 +58,8 @@ LINEAR, ACT, DROPOUT, RES_BEGIN, RES_END, EMBEDDING, BAG = range(1, 8)
 K_KIND, K_IN, K_OUT, K_POFF, K_BOFF, K_CODE, K_COL, K_ZCOL, K_SRC, K_EXTRA, K_MCOL, K_NEEDS = range(12)
 OP_COLUMNS = 12
 # The config (int64): loss kind, ignore_index, mean, workspace columns, mask columns, widest layer,
-# embedding rows, clipping, forward only, output width, class weights, the row-sparse table's
-# parameter index (-1: none).
+# embedding rows, clipping, forward only (inference), output width, class weights, the row-sparse
+# table's parameter index (-1: none).
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
 (C_LOSS, C_IGNORE, C_MEAN, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW, C_WEIGHTS,
  C_SPARSE) = range(12)
@@ -82,24 +82,9 @@ def _slot(ws, n, col, width):
 
 
 @jit
-def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info,
-             ws, ms, srows, svalues, spos, blas):
-    """One training step of the op table on a batch of n samples; returns (status, loss). The
-    model's output (the logits before the LogSoftmax of an NLLLoss plan) is left in the workspace
-    ws (workspace_size(cfg, n) elements, owned by the caller, as the uint8 dropout masks ms of
-    n * cfg[C_MCOLS]): the last op's slot. blas: the gemm addresses (blocks.blas_addresses()).
-
-    xf (n, in) float features (or an empty array when the first op is an embedding, whose ids
-    (flat) and bag offsets come in ids/offsets); yi int64 labels or yf float targets (the other
-    empty). Forward: each op writes its output to its own slot of one workspace (columns
-    K_COL.., n rows); dropout masks to a uint8 workspace. Loss, then backward in reverse through
-    two gradient buffers; parameter gradients land in G. Then the finiteness check and the
-    update of every parameter's slice of P, G, S0..S2 by its optimizer kind with H[i], steps[i].
-    G holds the gradients of the parameters with dense ones, bounds[-1] elements; a row-sparse
-    table (parameter cfg[C_SPARSE], updated by SparseAdam) follows them in P, S0 and S1 and its
-    gradient goes to srows (rows, >= 2 len(ids) int64) and svalues (>= len(ids) * dim), info[2]
-    rows (spos: all -1, one per table row); frozen parameters (requires_grad=False) come last in P.
-    """
+def run_forward(n, xf, ids, offsets, ops, fl, cfg, P, seeds, info, ws, ms, blas):
+    """The forward pass of the op table (see run_step): each op's output to its workspace slot;
+    returns OK or BAD_INDEX (an embedding index out of range, info = (position, id))."""
     nops = ops.shape[0]
     for k in range(nops):
         kind, win, wout, src = ops[k, K_KIND], ops[k, K_IN], ops[k, K_OUT], ops[k, K_SRC]
@@ -109,7 +94,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             table = view2d(P, ops[k, K_POFF], rows, dim)
             status = check_indices(ids, rows, info)
             if status != OK:
-                return status, 0.0
+                return status
             if kind == EMBEDDING:
                 embedding_forward(table, ids, out.reshape((-1, dim)))
             else:
@@ -134,10 +119,34 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             for i in range(n):
                 for j in range(wout):
                     out[i, j] = skip[i, j] + h[i, j]
+    return OK
+
+
+@jit
+def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info,
+             ws, ms, srows, svalues, spos, blas):
+    """One training step of the op table on a batch of n samples; returns (status, loss). The
+    model's output (the logits before the LogSoftmax of an NLLLoss plan) is left in the workspace
+    ws (workspace_size(cfg, n) elements, owned by the caller, as the uint8 dropout masks ms of
+    n * cfg[C_MCOLS]): the last op's slot. blas: the gemm addresses (blocks.blas_addresses()).
+
+    xf (n, in) float features (or an empty array when the first op is an embedding, whose ids
+    (flat) and bag offsets come in ids/offsets); yi int64 labels or yf float targets (the other
+    empty). Forward: each op writes its output to its own slot of one workspace (columns
+    K_COL.., n rows); dropout masks to a uint8 workspace. Loss, then backward in reverse through
+    two gradient buffers; parameter gradients land in G. Then the finiteness check and the
+    update of every parameter's slice of P, G, S0..S2 by its optimizer kind with H[i], steps[i].
+    G holds the gradients of the parameters with dense ones, bounds[-1] elements; a row-sparse
+    table (parameter cfg[C_SPARSE], updated by SparseAdam) follows them in P, S0 and S1 and its
+    gradient goes to srows (rows, >= 2 len(ids) int64) and svalues (>= len(ids) * dim), info[2]
+    rows (spos: all -1, one per table row); frozen parameters (requires_grad=False) come last in P.
+    """
+    status = run_forward(n, xf, ids, offsets, ops, fl, cfg, P, seeds, info, ws, ms, blas)
+    if status != OK or cfg[C_FORWARD_ONLY] != 0:  # inference: the model's output, nothing else
+        return status, 0.0
+    nops = ops.shape[0]
     last = nops - 1
     logits = _slot(ws, n, ops[last, K_COL], ops[last, K_OUT])
-    if cfg[C_FORWARD_ONLY] != 0:  # inference: the model's output, nothing else read or written
-        return OK, 0.0
     maxw, outw = cfg[C_MAXW], cfg[C_OUTW]
     at = n * cfg[C_COLS]  # the backward buffers follow the forward columns
     g_loss = view2d(ws, at, n, outw)
@@ -182,7 +191,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         needs = ops[k, K_NEEDS] != 0
         if kind != LINEAR and not needs:
             continue
-        dst = view2d(gb if which == 1 else ga, 0, n, win)
+        dst = view2d(gb if which == 1 else ga, 0, n if needs else 0, win)  # the input's gradient (none: 0 rows)
         if kind == LINEAR:
             h = xf if src < 0 else _slot(ws, n, ops[src, K_COL], win)
             out = _slot(ws, n, ops[k, K_COL], wout)
@@ -195,7 +204,7 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
             bias_grad = 0 <= boff < trained
             db = view1d(G, boff, wout) if bias_grad else view1d(G, 0, 0)
             partial = view2d(partials, 0, BIAS_GRAD_CHUNKS, wout)
-            linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, bias_grad, dst if needs else dst[:0], partial,
+            linear_backward(g, saved, h, w, code, fl[k, 0], dz, dw, db, bias_grad, dst, partial,
                             blas)
             if not needs:
                 break

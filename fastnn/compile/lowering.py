@@ -40,6 +40,7 @@ class Lowered:
         self.fl = np.asarray(self.floats, dtype=np.float64).reshape(-1, 2)
         cfg = np.zeros(K.CONFIG_SIZE, dtype=np.int64)
         loss = plan.loss
+        cfg[K.C_SPARSE] = plan.dense if plan.trained > plan.dense else -1  # the one sparse table's index
         if loss[0] == "none":  # a forward-only plan (fastnn.compile's inference)
             cfg[K.C_FORWARD_ONLY] = 1
         else:
@@ -49,7 +50,6 @@ class Lowered:
             cfg[K.C_IGNORE] = loss[1] if loss[0] in ("ce", "nll") else -100
             cfg[K.C_MEAN] = loss[-1]
             cfg[K.C_WEIGHTS] = plan.out_features if weighted else 0
-            cfg[K.C_SPARSE] = plan.dense if plan.trained > plan.dense else -1  # the one sparse table's index
         cfg[K.C_COLS], cfg[K.C_MCOLS], cfg[K.C_MAXW], cfg[K.C_ROWS] = self.cols, self.mcols, self.maxw, self.table_rows
         cfg[K.C_OUTW] = width
         self.cfg = cfg
@@ -81,7 +81,7 @@ class Lowered:
             code: int = 0, zcol: int = -1, extra: int = 0, mcol: int = 0, f0: float = 0.0, f1: float = 0.0) -> int:
         col = self.cols
         self.cols += wout
-        self.maxw = max(self.maxw, win, wout)
+        self.maxw = max(self.maxw, wout, win if needs else 1)  # (an input gradient is only made when needed)
         self.rows.append([kind, win, wout, poff, boff, code, col, zcol, src, extra, mcol, int(needs)])
         self.floats.append((f0, f1))
         return len(self.rows) - 1

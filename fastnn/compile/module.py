@@ -51,7 +51,7 @@ class CompiledModule(Module):
             return None
         object.__setattr__(self, "fallback_reason", None)
         count = len(plan.params)
-        state = (plan, {}, np.zeros((count, 8)), np.zeros(count, np.int64),
+        state = (plan, {}, np.zeros((count, kernels.H_COLUMNS)), np.zeros(count, np.int64),
                  np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64), np.zeros(2, np.int64), {})
         object.__setattr__(self, "_cache", (structure_version(), *state))
         return state
