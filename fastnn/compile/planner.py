@@ -1,9 +1,8 @@
 """The planner: reads a model, a loss and an optimizer and describes the step as plain data.
 
 A :class:`Plan` lists the layers (:class:`Layer` records: kind, shapes, offsets of their
-parameters in the flat buffer, options), the loss and the optimizer kind. Its ``key`` is a
-string that names everything the generated code depends on (never a parameter value or a
-batch size), so one generated function serves every model of the same architecture.
+parameters in the flat buffer, options), the loss, the optimizers' kinds and the flat-buffer
+layout; ``fastnn.compile.lowering`` turns it into the op table the interpreter runs.
 
 Anything the planner does not know raises :class:`Unsupported` with the reason; the compiled
 step then runs the eager path instead. Only exact classes are planned (a subclass may override
@@ -47,19 +46,6 @@ class Layer:
     sparse: bool = False           # embedding: a trained table with a row-sparse gradient
     body: list = field(default_factory=list)  # residual: the wrapped layers
 
-    def key(self) -> str:
-        if self.kind == "linear":
-            return f"L{self.sizes}{self.has_bias}a{self.code}s{self.slope!r}"
-        if self.kind == "act":
-            return f"A{self.code}s{self.slope!r}"
-        if self.kind == "dropout":
-            return f"D{self.p!r}"
-        if self.kind == "residual":
-            return "R[" + ",".join(layer.key() for layer in self.body) + "]"
-        if self.kind in ("embedding", "bag"):
-            return f"E{self.kind}{self.sizes}p{self.padding}m{self.mean}s{self.sparse}"
-        return self.kind
-
 
 @dataclass
 class Plan:
@@ -83,11 +69,6 @@ class Plan:
     def trains(self, offset: int) -> bool:
         """Whether the parameter at this flat-buffer offset is trained (frozen ones come after)."""
         return offset < self.bounds[self.trained]
-
-    @property
-    def key(self) -> str:
-        return "|".join([",".join(layer.key() for layer in self.layers), repr(self.loss), ",".join(self.optimizers),
-                         self.dtype.name, self.input_kind])
 
 
 def activation_of(module) -> tuple[int, float] | None:

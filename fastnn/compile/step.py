@@ -1,7 +1,8 @@
 """The compiled training step: ``step = compile_step(model, loss_fn, optimizer); loss = step(x, y)``.
 
 One call does what ``optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward();
-optimizer.step()`` does, in one generated Numba function (see ``codegen``).
+optimizer.step()`` does, in one call of the compiled interpreter (``kernels.run_step``) over the
+plan's op table (``lowering``).
 
 State stays one. At planning time every parameter's array is moved into one flat buffer ``P``
 (``p.array`` becomes a view of it; frozen parameters, requires_grad=False and outside the
