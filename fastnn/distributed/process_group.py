@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from fastnn.tensor import Tensor
+
+ABORT_GRACE_SECONDS = 0.3  # between printing why a job aborts and MPI_Abort (see abort)
 
 # Environment variables that MPI launchers set in every process they start (MPICH/Hydra and
 # Intel MPI: PMI_*; Open MPI: OMPI_COMM_WORLD_*; PMIx-based launchers such as Slurm's srun: PMIX_RANK).
@@ -98,6 +101,9 @@ def abort(reason: str, errorcode: int = 1) -> None:
     print(f"fastnn.distributed: rank {_GROUP.rank}: {reason}; aborting the job", file=sys.stderr, flush=True)
     if _GROUP.comm is None:
         raise SystemExit(errorcode)
+    # MPI_Abort tears every rank down at once, and the launcher may drop output it has not forwarded
+    # yet (seen: a traceback cut after its first line, 1 job in 5): give it a moment to forward ours
+    time.sleep(ABORT_GRACE_SECONDS)
     _load_mpi().COMM_WORLD.Abort(errorcode)
 
 
