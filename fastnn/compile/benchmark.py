@@ -199,14 +199,15 @@ def compile_times() -> dict[str, float]:
 
 
 def _rows(title: str, rows: list[tuple[str, float]], scale: float, unit: str) -> list[str]:
-    """The rows as a table, each with its time over the compiled step's of the same batch size."""
+    """The rows as a table, each with its time over the compiled step's of the same workload (the
+    same batch size, or the same name before ", compiled" / ", eager")."""
     lines = [title, f"  {'':44s} {unit:>10s} {'/ compiled':>11s}"]
     reference = {}
     for name, seconds in rows:
-        batch = name.rpartition(", batch ")[2] if ", batch " in name else ""
-        if name.startswith("fastnn compiled"):
-            reference[batch] = seconds
-        ratio = f"{seconds / reference[batch]:10.2f}x" if reference.get(batch) else ""
+        group = name.rpartition(", batch ")[2] if ", batch " in name else name.rpartition(", ")[0]
+        if "compiled" in name:
+            reference[group] = seconds
+        ratio = f"{seconds / reference[group]:10.2f}x" if reference.get(group) else ""
         lines.append(f"  {name:44s} {seconds * scale:10.{1 if scale > 1 else 3}f} {ratio}")
     return lines
 
