@@ -243,7 +243,7 @@ class CompiledStep:
             status, loss = function(*args)
             if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
                 self.compile_seconds += time.perf_counter() - start
-            self._entry = entry_point(function, args)
+            self._entry = entry_point(function, args) or function  # (a Numba without entry points: the dispatcher)
         if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD):  # backward ran
             for param, grad in self._attach:
                 if param.grad is not grad:
