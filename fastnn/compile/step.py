@@ -47,6 +47,7 @@ from fastnn.compile.state import FlatState, flatten_parameters
 from fastnn.nn.functional import log_softmax
 from fastnn.nn.module import structure_version
 from fastnn.nn.utils import clip_grad_norm_, clip_grad_value_
+from fastnn.optim import Optimizer
 from fastnn.tensor import SparseTensor, Tensor, from_numpy
 
 INT64 = np.dtype(np.int64)
@@ -69,6 +70,12 @@ class CompiledStep:
             raise ValueError(f"compile_step: norm_type must be positive or inf, got {norm_type}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self._optimizers = optimizers_of(optimizer)
+        if not self._optimizers:
+            raise ValueError("compile_step: no optimizer given")
+        for opt in self._optimizers:
+            if not isinstance(opt, Optimizer):
+                raise TypeError(f"compile_step: expected an optimizer or a list of optimizers, "
+                                f"got {type(opt).__name__}")
         self.max_grad_norm, self.norm_type, self.clip_value = max_grad_norm, norm_type, clip_value
         self.last_grad_norm: float | None = None
         self._output: np.ndarray | Tensor | None = None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fastnn import random
 from fastnn.distributed.training import Replicas
 from fastnn.io import save
+from fastnn.optim import Optimizer
 from fastnn.tensor import Tensor
 from fastnn.threads import timed_step, use_threads
 from fastnn.train.evaluation import as_array, evaluation_totals, split_batch
@@ -229,8 +230,9 @@ class _Fit:
 def _compiled_step(replicas: Replicas, loss_fn, optimizer, compile: bool | None):
     """fit's compiled step (a CompiledStep), or None: for compile=False, and by default when training
     data-parallel or when the step is not compilable."""
-    if compile is False or compile is None and replicas.model is not replicas.core:
-        return None
+    if compile is False or compile is None and (replicas.model is not replicas.core
+                                                 or not isinstance(optimizer, Optimizer)):
+        return None  # (an optimizer-like object of the user's own runs its own step)
     from fastnn.compile.step import CompiledStep  # imports Numba: only when fit compiles
 
     step = CompiledStep(replicas.model, loss_fn, optimizer, warn=compile is True)

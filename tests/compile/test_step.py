@@ -479,3 +479,11 @@ def test_several_optimizers_compile_as_one_step(kinds):
         results.append([snapshot(model, opt) for opt in opts])
     for eager, compiled in zip(*results):
         assert_same(eager, compiled, np.float32)
+
+
+def test_compile_step_refuses_no_optimizer_and_what_is_not_one():
+    model = nn.Sequential(nn.Linear(6, 3))
+    for bad, error, match in (([], ValueError, "no optimizer"), ((), ValueError, "no optimizer"),
+                              ([optim.SGD(model.parameters(), lr=0.1), "sgd"], TypeError, "got str")):
+        with pytest.raises(error, match=match):
+            fn.compile_step(model, nn.CrossEntropyLoss(), bad)
