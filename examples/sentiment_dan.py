@@ -294,7 +294,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sparse", action=argparse.BooleanOptionalAction, default=True,
                         help="row-sparse embedding gradient and SparseAdam for the table (--no-sparse: dense Adam)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
-                        help="run each dense-update training step as fastnn.compile_step (default on)")
+                        help="run each training step as fastnn.compile_step (SparseAdam's row updates too; default "
+                             "on; --distributed runs eagerly)")
     parser.add_argument("--compare-sparse", action="store_true",
                         help="also train with the other embedding update (sparse/dense) on the same batches")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
