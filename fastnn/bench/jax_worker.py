@@ -1,9 +1,9 @@
 """The JAX side of ``fastnn bench``: the same workloads as PyTorch's worker, each training step one
 ``jax.jit`` function (forward, loss, ``jax.grad``, update), run in a process of its own.
 
-Started by :class:`fastnn.bench.timing.LibraryWorker` as ``python -c <this file> THREADS`` (the
-fastnn package is not imported here), it speaks the torch worker's protocol on stdin/stdout:
-``step B`` / ``epoch N`` build and warm up (compile) a workload, ``run K`` times K calls.
+Started by :class:`fastnn.bench.timing.LibraryWorker` as ``python -c <this file + the protocol
+loop> THREADS`` (the fastnn package is not imported here): ``step B`` / ``epoch N`` build and warm
+up (compile) a workload, ``run K`` times K calls.
 With THREADS == 1, XLA's CPU thread pool is limited to one thread (``XLA_FLAGS``).
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 
 def _setup(threads: int):
@@ -94,24 +93,7 @@ def _workloads(jax):
     return small_step, mlp_epoch
 
 
-def main() -> None:
-    jax = _setup(int(sys.argv[1]))
-    small_step, mlp_epoch = _workloads(jax)
-    threads = 1 if int(sys.argv[1]) == 1 else os.cpu_count()
-    print(jax.__version__, threads, flush=True)
-    run = None
-    for line in sys.stdin:
-        command, arg = line.split()
-        if command == "run":
-            start = time.perf_counter()
-            for _ in range(int(arg)):
-                run()
-            print((time.perf_counter() - start) / int(arg), flush=True)
-        else:
-            run = mlp_epoch(int(arg)) if command == "epoch" else small_step(int(arg))
-            run()
-            print("ready", flush=True)
-
-
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # run by LibraryWorker, which appends the protocol loop (timing._SERVE)
+    _jax = _setup(int(sys.argv[1]))
+    small_step, mlp_epoch = _workloads(_jax)
+    VERSION, THREADS = _jax.__version__, 1 if int(sys.argv[1]) == 1 else os.cpu_count()

@@ -61,16 +61,23 @@ def small_step(batch):  # workload (b)
         opt.zero_grad(); loss_fn(model(xb), yb).backward(); opt.step()
     return step
 
-print(torch.__version__, torch.get_num_threads(), flush=True)
-for line in sys.stdin:
-    cmd, arg = line.split()
-    if cmd == "run":
-        start = time.perf_counter()
-        for _ in range(int(arg)):
+VERSION, THREADS = torch.__version__, torch.get_num_threads()
+"""
+
+# Appended to every worker's script, which defines VERSION, THREADS, small_step(batch) and
+# mlp_epoch(samples): the protocol, "step B" / "epoch N" (build and run once) and "run K" (time K calls).
+_SERVE = """
+import sys as _sys, time as _time
+print(VERSION, THREADS, flush=True)
+for _line in _sys.stdin:
+    _command, _arg = _line.split()
+    if _command == "run":
+        _start = _time.perf_counter()
+        for _ in range(int(_arg)):
             run()
-        print((time.perf_counter() - start) / int(arg), flush=True)
+        print((_time.perf_counter() - _start) / int(_arg), flush=True)
     else:
-        run = mlp_epoch(int(arg)) if cmd == "epoch" else small_step(int(arg))
+        run = mlp_epoch(int(_arg)) if _command == "epoch" else small_step(int(_arg))
         run()
         print("ready", flush=True)
 """
@@ -82,13 +89,13 @@ class LibraryWorker:
     PyTorch and fastnn's compiled kernels would share one OpenMP runtime in a single process, so
     whichever loaded first would impose its wait policy on the other (fastnn's PASSIVE made torch's
     small steps ~3x slower). Apart, each runs as its users run it; samples still interleave.
-    The worker's script answers "step B" / "epoch N" (build and warm up a workload) and "run K".
+    The worker's script defines the workloads; the protocol loop (_SERVE) is appended to it.
     """
 
     def __init__(self, name: str, script: str) -> None:
         self.name = name
         env = fastnn.threads.environment_without_fastnn_defaults()
-        self.process = subprocess.Popen([sys.executable, "-c", script, str(fastnn.get_num_threads())],
+        self.process = subprocess.Popen([sys.executable, "-c", script + _SERVE, str(fastnn.get_num_threads())],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.version, self.threads = self._reply().split()
 
