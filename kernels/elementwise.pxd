@@ -180,18 +180,20 @@ cdef inline void act_backward_span(floating* out, const floating* g, const float
                                    int act, floating slope) noexcept nogil:
     """out[i] = g[i] * act'(.) from `saved` (the output, or the input for leaky_relu/gelu*)."""
     cdef Py_ssize_t i
-    cdef floating y, th, c = <floating>SQRT_2_OVER_PI, k = <floating>GELU_TANH_COEF
+    cdef floating y, gv, th, c = <floating>SQRT_2_OVER_PI, k = <floating>GELU_TANH_COEF
     cdef floating k3 = <floating>(3 * GELU_TANH_COEF), r2 = <floating>INV_SQRT2
     cdef floating r2pi = <floating>INV_SQRT_2PI, zero = 0, one = 1, half = 0.5
     if act == IDENTITY:
         for i in range(n):
             out[i] = g[i]
-    elif act == RELU:
-        for i in range(n):
-            out[i] = zero if saved[i] <= 0 else g[i]  # a NaN output passes its gradient, as in PyTorch
+    elif act == RELU:  # a NaN output passes its gradient, as in PyTorch; g[i] is loaded before the
+        for i in range(n):  # choice, so the compiler selects instead of branching (random signs mispredict)
+            y, gv = saved[i], g[i]
+            out[i] = zero if y <= 0 else gv
     elif act == LEAKY_RELU:
         for i in range(n):
-            out[i] = g[i] if saved[i] > 0 else g[i] * slope
+            y, gv = saved[i], g[i]
+            out[i] = gv if y > 0 else gv * slope
     elif act == SIGMOID:
         for i in range(n):
             y = saved[i]

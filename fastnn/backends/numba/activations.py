@@ -5,6 +5,13 @@ activation kernels below and the fused linear kernels of ``dense`` both call the
 so an activation's maths is written once. Activations are passed as integer codes (``CODES``);
 each code has its own inner loop so that LLVM can vectorise it. Backward takes ``saved``: the
 output for identity/relu/sigmoid/tanh, the input for leaky_relu/gelu/gelu_tanh.
+
+Two things decide whether LLVM vectorises such a loop (measured on relu's backward over 32k
+float32: 212 us as first written, 6 us after both). A signed index from a range that does not
+start at 0 keeps Numba's negative-index wrap-around in the loop (no vector loads): the loops run
+over ``range(uint64(lo), uint64(hi))``. A conditional expression with a load in one arm
+(``0 if y <= 0 else g[i]``) is a branch, mispredicted half the time on real activations: both
+operands are loaded first, and the choice becomes a select.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
+from numba import prange, uint64
 from numba.extending import overload
 
 from fastnn.backends.contract import (
@@ -25,7 +32,7 @@ from fastnn.backends.contract import (
     INV_SQRT_2PI,
     SQRT_2_OVER_PI,
 )
-from fastnn.backends.numba.jit import BLOCK, jit, pick, serial_and_parallel
+from fastnn.backends.numba.jit import BLOCK, jit, jit_inline, pick, serial_and_parallel
 from fastnn.backends.numba.mathfun import exp_, norm_cdf, tanh_
 from fastnn.backends.numba.reductions import row_dot, row_max, row_total
 
@@ -127,58 +134,68 @@ def _gelu_tanh_grad(x):
 @jit
 def forward_into(src, dst, lo, hi, code, negative_slope):
     """dst[i] = act(src[i]) for lo <= i < hi, on 1-D arrays (dst may be src). A range, not a slice:
-    slicing costs an atomic reference count, more than a short range's arithmetic."""
+    slicing costs an atomic reference count, more than a short range's arithmetic. The index is
+    unsigned (see the module docstring)."""
     zero = src.dtype.type(0.0)
     slope = src.dtype.type(negative_slope)
+    first, stop = uint64(lo), uint64(hi)
     if code == IDENTITY:
-        for i in range(lo, hi):
+        for i in range(first, stop):
             dst[i] = src[i]
     elif code == RELU:  # written so that NaN passes through, as np.maximum does
-        for i in range(lo, hi):
-            dst[i] = zero if src[i] < zero else src[i]
+        for i in range(first, stop):
+            x = src[i]
+            dst[i] = zero if x < zero else x
     elif code == LEAKY_RELU:
-        for i in range(lo, hi):
-            dst[i] = src[i] if src[i] > zero else src[i] * slope
+        for i in range(first, stop):
+            x = src[i]
+            dst[i] = x if x > zero else x * slope
     elif code == SIGMOID:
-        for i in range(lo, hi):
+        for i in range(first, stop):
             dst[i] = sigmoid(src[i])
     elif code == TANH:
-        for i in range(lo, hi):
+        for i in range(first, stop):
             dst[i] = tanh_(src[i])
     elif code == GELU:
-        for i in range(lo, hi):
+        for i in range(first, stop):
             dst[i] = gelu(src[i])
     else:
-        for i in range(lo, hi):
+        for i in range(first, stop):
             dst[i] = gelu_tanh(src[i])
 
 
 @jit
 def backward_into(grad_out, saved, dst, lo, hi, code, negative_slope):
-    """dst[i] = grad_out[i] * act'(.) for lo <= i < hi on 1-D arrays, from the saved output (or input)."""
+    """dst[i] = grad_out[i] * act'(.) for lo <= i < hi on 1-D arrays, from the saved output (or input).
+    Both operands are loaded before any choice (a select, not a branch: see the module docstring)."""
     zero = saved.dtype.type(0.0)
     one = saved.dtype.type(1.0)
     slope = saved.dtype.type(negative_slope)
+    first, stop = uint64(lo), uint64(hi)
     if code == IDENTITY:
-        for i in range(lo, hi):
+        for i in range(first, stop):
             dst[i] = grad_out[i]
     elif code == RELU:  # zero where y <= 0, so a NaN output passes its gradient (as PyTorch)
-        for i in range(lo, hi):
-            dst[i] = zero if saved[i] <= zero else grad_out[i]
+        for i in range(first, stop):
+            g, y = grad_out[i], saved[i]
+            dst[i] = zero if y <= zero else g
     elif code == LEAKY_RELU:
-        for i in range(lo, hi):
-            dst[i] = grad_out[i] if saved[i] > zero else grad_out[i] * slope
+        for i in range(first, stop):
+            g, x = grad_out[i], saved[i]
+            dst[i] = g if x > zero else g * slope
     elif code == SIGMOID:
-        for i in range(lo, hi):
-            dst[i] = grad_out[i] * saved[i] * (one - saved[i])
+        for i in range(first, stop):
+            y = saved[i]
+            dst[i] = grad_out[i] * y * (one - y)
     elif code == TANH:
-        for i in range(lo, hi):
-            dst[i] = grad_out[i] * (one - saved[i] * saved[i])
+        for i in range(first, stop):
+            y = saved[i]
+            dst[i] = grad_out[i] * (one - y * y)
     elif code == GELU:
-        for i in range(lo, hi):
+        for i in range(first, stop):
             dst[i] = grad_out[i] * gelu_grad(saved[i])
     else:
-        for i in range(lo, hi):
+        for i in range(first, stop):
             dst[i] = grad_out[i] * gelu_tanh_grad(saved[i])
 
 
@@ -200,7 +217,7 @@ def _activation_backward(grad_out, saved, out, code, negative_slope):
         backward_into(grad_out, saved, out, lo, hi, code, negative_slope)
 
 
-@jit
+@jit_inline
 def shifted_exp(x, out, r):
     """out[r] = exp(x[r] - max x[r]) for a row with at least one column; returns (max, sum of out[r])."""
     m = row_max(x, r)

@@ -54,6 +54,13 @@ def jit(func):
     return njit(cache=True, error_model="numpy")(keyed(func))
 
 
+def jit_inline(func):
+    """As :func:`jit`, inlined into its callers by Numba itself (``inline="always"``): for small helpers
+    called once per row that take arrays, which LLVM leaves as calls (a call per row of a softmax
+    cost more than the row's arithmetic: 26 against 13 us on 512 rows of 2 classes)."""
+    return njit(cache=True, error_model="numpy", inline="always")(keyed(func))
+
+
 def jit_reassoc(func):
     """As :func:`jit`, but the compiler may reassociate float additions (for vectorised sums only)."""
     return njit(cache=True, error_model="numpy", fastmath={"reassoc"})(keyed(func))

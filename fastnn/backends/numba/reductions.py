@@ -59,6 +59,12 @@ def row_max(a, r):
     """max of row r of a 2-D array with at least one column (a NaN may or may not win; callers only
     need NaN to spread through later arithmetic, which it does)."""
     n = a.shape[1]
+    if n < 16:  # a short row: one running maximum (the eight below cost more than they save)
+        m = a[r, 0]
+        for i in range(1, n):
+            v = a[r, i]
+            m = v if v > m else m
+        return m
     m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = a[r, 0]
     tail = n - n % 8
     for i in range(0, tail, 8):
