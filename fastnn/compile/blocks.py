@@ -11,7 +11,7 @@ BLAS calls inside it use BLAS's own threads.
 
 Status codes returned by the loss blocks: ``OK``; ``BAD_LABEL`` (``info`` holds the row and the
 label); the step function adds ``NONFINITE_LOSS`` and ``NONFINITE_GRAD`` (``info[0]`` = index
-of the parameter).
+of the parameter); ``update_all`` refuses (``BAD_STATE``) state buffers shorter than an update needs.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from fastnn.compile.jit import SOURCE_KEY, jit, jit_reassoc  # noqa: F401  (SOUR
 from fastnn.compile.products import NN, NT, TINY_WORK, TN, blas_addresses, product  # noqa: F401
 from fastnn.compile.views import view1d
 
-OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX = 0, 1, 2, 3, 4
+OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_GRAD, BAD_INDEX, BAD_STATE = 0, 1, 2, 3, 4, 5
 OPT_SGD, OPT_ADAM, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADADELTA, OPT_SPARSE_ADAM = range(6)  # (sparse: see sparse.py)
 H_COLUMNS, H_KIND = 9, 8  # a parameter's hyper-parameter row: its options (update_*), then its optimizer kind
 
@@ -292,14 +292,35 @@ def grad_norm(grads, norm_type):
 
 
 @jit
+def state_needed(kind, h):
+    """Which state buffers (bits 1, 2, 4: S0, S1, S2) the update of `kind` with hyper-parameter row h
+    reads and writes (the buffers of ``state.STATE_KEYS``)."""
+    if kind == OPT_SGD:
+        return 1 if h[1] != 0.0 else 0
+    if kind == OPT_ADAM:
+        return 3 | (4 if h[5] != 0.0 else 0)
+    if kind == OPT_ADAGRAD:
+        return 1
+    if kind == OPT_RMSPROP:
+        return 1 | (2 if h[4] > 0.0 else 0) | (4 if h[5] != 0.0 else 0)
+    return 3  # adadelta
+
+
+@jit
 def update_all(P, G, S0, S1, S2, H, steps, bounds):
     """The update of every parameter's slice of the flat buffers (S0..S2 may be empty) by its
     optimizer kind H[i, H_KIND], with its hyper-parameter row H[i] and step count steps[i]. When
     every parameter has the same row and count (one group: the usual case) the update, elementwise,
-    runs once over the whole buffers, with the same result."""
+    runs once over the whole buffers, with the same result. Returns False, changing nothing, when a
+    state buffer an update needs is shorter than the parameters (the kernels index it unchecked)."""
     count = bounds.shape[0] - 1
     if count == 0:
-        return
+        return True
+    for i in range(count):
+        needed = state_needed(int(H[i, H_KIND]), H[i])
+        hi = bounds[i + 1]
+        if (needed & 1 and S0.shape[0] < hi) or (needed & 2 and S1.shape[0] < hi) or (needed & 4 and S2.shape[0] < hi):
+            return False
     uniform = True
     for i in range(1, count):
         uniform = uniform and steps[i] == steps[0]
@@ -323,3 +344,4 @@ def update_all(P, G, S0, S1, S2, H, steps, bounds):
             update_rmsprop(p, d, s0, s1, s2, H[i], steps[i])
         elif kind == OPT_ADADELTA:
             update_adadelta(p, d, s0, s1, s2, H[i], steps[i])
+    return True

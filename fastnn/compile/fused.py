@@ -62,7 +62,9 @@ class FusedUpdate:
         state = self._state
         attach = state.prepare()
         S0, S1, S2 = state.S
-        kernels.update_all(self._P, self._G, S0, S1, S2, state.H, state.steps, self._bounds)
+        if not kernels.update_all(self._P, self._G, S0, S1, S2, state.H, state.steps, self._bounds):
+            raise RuntimeError(f"{type(self.optimizer).__name__}(fused=True): the state buffers are shorter than the "
+                               "options need (an internal error of fastnn); no parameter was changed")
         state.commit(attach)
         return True
 

@@ -11,6 +11,7 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     ACTIVATION_CODES,
     BAD_INDEX,
     BAD_LABEL,
+    BAD_STATE,
     BIAS_GRAD_CHUNKS,
     GELU_CODE,
     GELU_TANH_CODE,
@@ -48,6 +49,29 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     pointwise_loss,
     span_finite,
     update_all,
+)
+from fastnn.compile.frame import (
+    F_BLAS,
+    F_BOUNDS,
+    F_CFF,
+    F_CFG,
+    F_FL,
+    F_G,
+    F_H,
+    F_INFO,
+    F_MS,
+    F_OPS,
+    F_P,
+    F_S0,
+    F_S1,
+    F_S2,
+    F_SEEDS,
+    F_SPOS,
+    F_SROWS,
+    F_STEPS,
+    F_SVALUES,
+    F_WS,
+    slot,
 )
 from fastnn.compile.sparse import sparse_adam_rows, sparse_table_grad
 from fastnn.compile.views import view1d, view2d
@@ -123,8 +147,27 @@ def run_forward(n, xf, ids, offsets, ops, fl, cfg, P, seeds, info, ws, ms, blas)
 
 
 @jit
-def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info,
-             ws, ms, srows, svalues, spos, blas):
+def run_step(n, xf, ids, offsets, yi, yf, frame):
+    """One training step on a batch of n samples (inputs xf/ids/offsets, targets yi/yf), the step's
+    own arrays in `frame` (a ``frame.Frame``'s table: one array to convert per call instead of
+    twenty); returns (status, loss). See step_arrays."""
+    ty = xf.dtype
+    ops_flat = slot(frame, F_OPS, np.int64)
+    nops = ops_flat.shape[0] // OP_COLUMNS
+    h_flat = slot(frame, F_H, np.float64)
+    return step_arrays(n, xf, ids, offsets, yi, yf, view2d(ops_flat, 0, nops, OP_COLUMNS),
+                       view2d(slot(frame, F_FL, np.float64), 0, nops, 2), slot(frame, F_CFG, np.int64),
+                       slot(frame, F_CFF, np.float64), slot(frame, F_P, ty), slot(frame, F_G, ty),
+                       slot(frame, F_S0, ty), slot(frame, F_S1, ty), slot(frame, F_S2, ty),
+                       view2d(h_flat, 0, h_flat.shape[0] // H_COLUMNS, H_COLUMNS), slot(frame, F_STEPS, np.int64),
+                       slot(frame, F_SEEDS, np.uint64), slot(frame, F_BOUNDS, np.int64), slot(frame, F_INFO, np.int64),
+                       slot(frame, F_WS, ty), slot(frame, F_MS, np.uint8), slot(frame, F_SROWS, np.int64),
+                       slot(frame, F_SVALUES, ty), slot(frame, F_SPOS, np.int64), slot(frame, F_BLAS, np.int64))
+
+
+@jit
+def step_arrays(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info,
+                ws, ms, srows, svalues, spos, blas):
     """One training step of the op table on a batch of n samples; returns (status, loss). The
     model's output (the logits before the LogSoftmax of an NLLLoss plan) is left in the workspace
     ws (workspace_size(cfg, n) elements, owned by the caller, as the uint8 dropout masks ms of
@@ -248,7 +291,8 @@ def run_step(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H
         hi = G.dtype.type(cff[F_CLIP])
         for j in range(G.shape[0]):
             G[j] = min(max(G[j], -hi), hi)
-    update_all(P, G, S0, S1, S2, H, steps, bounds)
+    if not update_all(P, G, S0, S1, S2, H, steps, bounds):
+        return BAD_STATE, loss
     if table >= 0:
         sparse_adam_rows(P, S0, S1, ops[0, K_POFF], ops[0, K_IN], srows, info[2], svalues, H[table], steps[table])
     return OK, loss

@@ -55,27 +55,19 @@ class Lowered:
         self.cfg = cfg
         self.cff = np.zeros(K.F_WEIGHTS + cfg[K.C_WEIGHTS], dtype=np.float64)  # the weights: see set_class_weights
         self.cff[K.F_SMOOTHING] = loss[2] if loss[0] in ("ce", "nll") else 0.0
-        self._work: dict[int, tuple] = {}
 
     def set_class_weights(self, weight: np.ndarray) -> None:
         """Copy the loss's class weights (read at every step: they may be edited in place)."""
         self.cff[K.F_WEIGHTS:] = weight
 
-    def workspace(self, n: int, reuse: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(float workspace, dropout-mask workspace, view of the model's output in it) for n samples,
-        kept for reuse (a few batch sizes: the full batch and the last partial one), or, with
-        reuse=False, new arrays (for callers that may run in several threads at once)."""
-        work = self._work.get(n) if reuse else None
-        if work is None:
-            ws = np.empty(K.workspace_size(self.cfg, n), self.dtype)
-            col = self.rows[-1][K.K_COL]
-            work = (ws, np.empty(n * self.mcols, np.uint8),
-                    ws[n * col:n * (col + self.out_width)].reshape(n, self.out_width))
-            if reuse:
-                if len(self._work) > 8:
-                    self._work.clear()
-                self._work[n] = work
-        return work
+    def workspace(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """New (float workspace, dropout-mask workspace, view of the model's output in it) for n
+        samples (the step keeps one per batch size in its frames; inference takes one per call, as it
+        may run in several threads at once)."""
+        ws = np.empty(K.workspace_size(self.cfg, n), self.dtype)
+        col = self.rows[-1][K.K_COL]
+        return (ws, np.empty(n * self.mcols, np.uint8),
+                ws[n * col:n * (col + self.out_width)].reshape(n, self.out_width))
 
     def _op(self, kind: int, win: int, wout: int, src: int, needs: bool, *, poff: int = 0, boff: int = -1,
             code: int = 0, zcol: int = -1, extra: int = 0, mcol: int = 0, f0: float = 0.0, f1: float = 0.0) -> int:

@@ -4,7 +4,7 @@ The result is a Module wrapping ``model`` (registered as ``_orig_mod``, as torch
 OptimizedModule does, so its state_dict keys carry that prefix and its parameters are the
 model's). Calling it with gradients disabled (``fastnn.no_grad()``, ``predict``, ``evaluate``)
 or with no parameter requiring a gradient runs the forward pass of the compiled interpreter
-(``kernels.run_step`` in forward-only mode) on a flat copy of the parameters; with gradients on
+(``kernels.run_forward``) on a flat copy of the parameters; with gradients on
 it runs the model eagerly, so backward and any optimizer work unchanged (for a compiled training
 step use :func:`fastnn.compile_step` / ``fit(compile=True)``). What the planner cannot compile
 runs eagerly too, with ``fallback_reason`` set.
@@ -21,7 +21,7 @@ from fastnn import random as fastnn_random
 from fastnn.compile import kernels
 from fastnn.compile.lowering import Lowered
 from fastnn.compile.planner import Unsupported, make_plan
-from fastnn.compile.step import NO_FLOATS, NO_IDS, dropouts, model_inputs
+from fastnn.compile.step import dropouts, model_inputs
 from fastnn.nn.module import Module, structure_version
 from fastnn.tensor import Tensor, from_numpy, is_grad_enabled
 
@@ -36,7 +36,7 @@ class CompiledModule(Module):
         object.__setattr__(self, "_cache", None)
 
     def _plan(self) -> tuple | None:
-        """(plan, lowered tables by window, H, steps, seeds, info, offsets cache) or None (eager)."""
+        """(plan, lowered tables by window, seeds, info, offsets cache) or None (eager)."""
         cache = self.__dict__.get("_cache")
         if cache is not None and cache[0] == structure_version() and all(
                 getattr(obj, attr, None) == value for obj, attr, value in cache[1].watched):
@@ -50,9 +50,7 @@ class CompiledModule(Module):
             object.__setattr__(self, "_cache", None)
             return None
         object.__setattr__(self, "fallback_reason", None)
-        count = len(plan.params)
-        state = (plan, {}, np.zeros((count, kernels.H_COLUMNS)), np.zeros(count, np.int64),
-                 np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64), np.zeros(2, np.int64), {})
+        state = (plan, {}, np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64), np.zeros(2, np.int64), {})
         object.__setattr__(self, "_cache", (structure_version(), *state))
         return state
 
@@ -63,7 +61,7 @@ class CompiledModule(Module):
         planned = self._plan()
         if planned is None:
             return self._orig_mod(input)
-        plan, lowered_by_window, H, steps, seeds, info, offsets_cache = planned
+        plan, lowered_by_window, seeds, info, offsets_cache = planned
         model_in = model_inputs(plan, input, offsets_cache, "fastnn.compile")
         if model_in is None:
             return self._orig_mod(input)
@@ -74,12 +72,8 @@ class CompiledModule(Module):
         P = np.concatenate([p.array.reshape(-1) for p in plan.params])
         for k in range(seeds.shape[0]):
             seeds[k] = fastnn_random.next_seed()
-        no_floats = NO_FLOATS[plan.dtype]
-        empty = no_floats.reshape(-1)
-        ws, ms, output = low.workspace(n, reuse=False)  # inference may run in several threads at once
-        status, _ = kernels.run_step(n, xf, ids, offsets, NO_IDS, no_floats, low.ops, low.fl, low.cfg, low.cff, P,
-                                     empty, empty, empty, empty, H, steps, seeds,
-                                     np.asarray(plan.bounds, dtype=np.int64), info, ws, ms, NO_IDS, empty, NO_IDS,
+        ws, ms, output = low.workspace(n)  # one per call: inference may run in several threads at once
+        status = kernels.run_forward(n, xf, ids, offsets, low.ops, low.fl, low.cfg, P, seeds, info, ws, ms,
                                      kernels.blas_addresses())
         if status != kernels.OK:
             raise IndexError(f"fastnn.compile: embedding index {info[1]} out of range for "

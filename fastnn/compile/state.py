@@ -74,6 +74,7 @@ class FlatState:
         self.group_of = [g for g, (_, params_, _, _) in enumerate(self.groups) for _ in params_]
         self.owner = [k for k, opt in enumerate(optimizers) for group in opt.param_groups for _ in group["params"]]
         self.S = [np.empty(0, dtype)] * 3
+        self.version = 0  # counts sync()s: each may replace the buffers of S
         self.H = np.zeros((len(params), kernels.H_COLUMNS), np.float64)
         self.steps = np.zeros(len(params), np.int64)
         self.sync()
@@ -95,6 +96,7 @@ class FlatState:
         self.reads = [operator.itemgetter(*ROW_KEYS[kind]) for _, _, _, kind in self.groups]
         self.raw_rows = [frozen(read(group)) for read, (group, _, _, _) in zip(self.reads, self.groups)]
         keys_of = [STATE_KEYS[kind](group) for group, _, _, kind in self.groups]
+        self.version += 1
         size = self.bounds[len(self.params)]
         for buf in {buf for keys in keys_of for _, buf in keys}:
             if self.S[buf].size != size:

@@ -39,6 +39,7 @@ import numpy as np
 from fastnn import random as fastnn_random
 from fastnn.autograd.engine import wrap
 from fastnn.compile import kernels
+from fastnn.compile.frame import F_SROWS, F_SVALUES, Frame
 from fastnn.compile.inputs import NO_FLOATS, NO_IDS, dropouts, model_inputs
 from fastnn.compile.jit import entry_point
 from fastnn.compile.lowering import Lowered
@@ -133,6 +134,7 @@ class CompiledStep:
         self._seeds = np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64)
         self._offsets: dict[tuple, np.ndarray] = {}
         self._lowered: dict[int, Lowered] = {}
+        self._frames: dict[tuple, Frame] = {}  # by (input window, batch size)
         self._no_ids, self._no_floats = NO_IDS, NO_FLOATS[plan.dtype]
         self._blas = kernels.blas_addresses()
 
@@ -165,7 +167,7 @@ class CompiledStep:
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, x: Any, y: Any) -> tuple | None:
-        """(n, xf, ids, offsets, yi, yf, lowered table) as run_step takes them, or None to run this
+        """(n, xf, ids, offsets, yi, yf, lowered table, window) as run_step takes them, or None to run this
         call eagerly. Every array is C-contiguous, aligned and writeable (copied if not): so each has
         the one Numba type the step's entry point was compiled for (and no other is ever compiled)."""
         plan = self.plan
@@ -206,7 +208,27 @@ class CompiledStep:
             elif self.clip_value is not None:
                 lowered.cfg[kernels.C_CLIP] = kernels.CLIP_VALUE
                 lowered.cff[kernels.F_CLIP] = self.clip_value
-        return n, xa, ids, offsets, yi, yf, lowered
+        return n, xa, ids, offsets, yi, yf, lowered, window
+
+    def _frame(self, low: Lowered, n: int, window: int) -> Frame:
+        """The frame of run_step's own arrays for this input window and batch size, with its workspace
+        (kept: a step allocates nothing); a new one after the optimizer state's buffers changed."""
+        key = (window, n)
+        frame = self._frames.get(key)
+        state = self._state
+        if frame is not None and frame.state_version == state.version:
+            return frame
+        ws, ms, output = low.workspace(n)
+        S0, S1, S2 = state.S
+        empty = self._no_floats.reshape(-1)
+        frame = Frame(self.plan.dtype, dict(
+            ops=low.ops, fl=low.fl, cfg=low.cfg, cff=low.cff, P=self._P, G=self._G, S0=S0, S1=S1, S2=S2, H=state.H,
+            steps=state.steps, seeds=self._seeds, bounds=self._bounds, info=self._info, ws=ws, ms=ms, srows=NO_IDS,
+            svalues=empty, spos=self._position, blas=self._blas), state_version=state.version, output=output)
+        if len(self._frames) > 8:  # a few batch sizes in turn (the full batch and the last partial one)
+            self._frames.clear()
+        self._frames[key] = frame
+        return frame
 
     # ------------------------------------------------------------------ the step
     def __call__(self, x: Any, y: Any) -> Tensor:
@@ -220,7 +242,7 @@ class CompiledStep:
         inputs = self._inputs(x, y)
         if inputs is None:
             return self.eager(x, y)
-        n, xf, ids, offsets, yi, yf, low = inputs
+        n, xf, ids, offsets, yi, yf, low, window = inputs
         if self._weighted:
             weight = self.loss_fn.weight.array
             if weight.shape != (self.plan.out_features,) or weight.dtype != self.plan.dtype:
@@ -232,15 +254,13 @@ class CompiledStep:
         seeds = self._seeds
         for k in range(seeds.shape[0]):
             seeds[k] = fastnn_random.next_seed()
-        S0, S1, S2 = state.S
-        ws, ms, output = low.workspace(n)
+        frame = self._frame(low, n, window)
         table = self._table
-        if table is None:
-            srows, svalues = NO_IDS, self._no_floats.reshape(-1)
-        else:  # new arrays each step: the sparse gradient attached to the table owns them
+        if table is not None:  # new arrays each step: the sparse gradient attached to the table owns them
             srows, svalues = np.empty(2 * ids.shape[0], np.int64), np.empty(ids.shape[0] * table.shape[1], xf.dtype)
-        args = (n, xf, ids, offsets, yi, yf, low.ops, low.fl, low.cfg, low.cff, self._P, self._G, S0, S1, S2, state.H,
-                state.steps, seeds, self._bounds, self._info, ws, ms, srows, svalues, self._position, self._blas)
+            frame.set(F_SROWS, srows)
+            frame.set(F_SVALUES, svalues)
+        args = (n, xf, ids, offsets, yi, yf, frame.table)
         if self._entry is not None:  # the inputs are checked, and the step's own arrays keep their types
             status, loss = self._entry(*args)
         else:  # through the dispatcher, which types every argument (and compiles a new signature)
@@ -251,7 +271,7 @@ class CompiledStep:
             if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
                 self.compile_seconds += time.perf_counter() - start
             self._entry = entry_point(function, args) or function  # (a Numba without entry points: the dispatcher)
-        if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD):  # backward ran
+        if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD, kernels.BAD_STATE):  # backward ran
             for param, grad in self._attach:
                 if param.grad is not grad:
                     param.grad = grad
@@ -263,7 +283,7 @@ class CompiledStep:
         state.commit(attach)
         if self.max_grad_norm is not None:
             self.last_grad_norm = float(low.cff[kernels.F_TOTAL_NORM])
-        self._output = output  # a view of the workspace: valid until the next call
+        self._output = frame.output  # a view of the workspace: valid until the next call
         return wrap(np.array(loss, self.plan.dtype))
 
     @property
@@ -286,6 +306,9 @@ class CompiledStep:
         if status == kernels.NONFINITE_LOSS:
             raise ValueError(f"compiled step: the loss is {loss} (not finite); no parameter or optimizer state "
                              "was changed")
+        if status == kernels.BAD_STATE:
+            raise RuntimeError("compiled step: the optimizer state buffers are shorter than the optimizer's options "
+                               "need (an internal error of fastnn); no parameter or optimizer state was changed")
         i = int(self._info[0])
         raise ValueError(f"compiled step: the gradient of parameter {i} {self._views[i].shape} has non-finite "
                          "values (nan or inf); no parameter or optimizer state was changed")

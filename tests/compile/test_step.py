@@ -114,6 +114,74 @@ def test_scheduler_and_param_group_edits_apply_at_every_call():
     assert_same(run(False), run(True), np.float32)
 
 
+def test_state_buffers_made_mid_training_reach_the_compiled_call():
+    """Momentum switched on after some steps: the optimizer state's buffers are made then, and the
+    step's frame (run_step's addresses of its arrays) must point at them, at every batch size used."""
+    def run(compiled):
+        fn.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.CrossEntropyLoss()
+        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        for i in range(8):
+            x, y = data("labels", np.float32, n=8 if i % 2 else 3, seed=i)
+            step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
+            if i == 3:
+                opt.param_groups[0]["momentum"] = 0.9
+        if compiled:
+            assert step._state.S[0].size == sum(p.numpy().size for p in model.parameters())
+        return snapshot(model, opt)
+    assert_same(run(False), run(True), np.float32)
+
+
+def test_frame_refuses_an_array_of_another_dtype_or_layout():
+    from fastnn.compile.frame import F_P, F_SEEDS, Frame
+    from fastnn.compile.lowering import Lowered
+    model = nn.Linear(3, 2)
+    step = fn.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    frame = step._frame(Lowered(step.plan), 4, 1)
+    with pytest.raises(TypeError, match="slot P needs a C-contiguous float32"):
+        frame.set(F_P, np.zeros(6, np.float64))
+    with pytest.raises(TypeError, match="slot seeds"):
+        frame.set(F_SEEDS, np.zeros(4, np.uint64)[::2])
+    with pytest.raises(ValueError, match="no array for"):
+        Frame(np.float32, {"P": np.zeros(3, np.float32)})
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: optim.SGD(p, lr=0.1), lambda p: optim.SGD(p, lr=0.1, momentum=0.9),
+    lambda p: optim.Adam(p), lambda p: optim.Adam(p, amsgrad=True), lambda p: optim.AdamW(p),
+    lambda p: optim.Adagrad(p), lambda p: optim.RMSprop(p), lambda p: optim.RMSprop(p, momentum=0.5),
+    lambda p: optim.RMSprop(p, centered=True, momentum=0.5), lambda p: optim.Adadelta(p)])
+def test_update_refuses_state_buffers_shorter_than_the_options_need(make):
+    """update_all's own check of the state buffers (the kernels index them unchecked) agrees with the
+    buffers FlatState makes (STATE_KEYS), and a short buffer changes nothing."""
+    from fastnn.compile import kernels
+    from fastnn.compile.blocks import state_needed
+    from fastnn.compile.planner import OPTIMIZERS as KINDS
+    from fastnn.compile.state import KIND_CODES, ROWS, STATE_KEYS
+    opt = make(nn.Linear(2, 2).parameters())
+    group = opt.param_groups[0]
+    kind = KINDS[type(opt)]
+    h = np.zeros(kernels.H_COLUMNS)
+    row = ROWS[kind](group)
+    h[:len(row)], h[kernels.H_KIND] = row, KIND_CODES[kind]
+    expected = sum(1 << buf for _, buf in STATE_KEYS[kind](group))
+    assert state_needed(KIND_CODES[kind], h) == expected
+    P, G = np.ones(6, np.float32), np.full(6, 0.5, np.float32)
+    full, short = np.zeros(6, np.float32), np.zeros(5, np.float32)
+    S = [full if expected & (1 << b) else np.empty(0, np.float32) for b in range(3)]
+    bounds, H, steps = np.array([0, 6]), h.reshape(1, -1), np.ones(1, np.int64)
+    for b in range(3):
+        if expected & (1 << b):
+            bad = list(S)
+            bad[b] = short
+            assert not kernels.update_all(P, G, *bad, H, steps, bounds)
+            assert (P == 1).all() and (full == 0).all()
+    assert kernels.update_all(P, G, *S, H, steps, bounds)
+    assert (P != 1).all()
+
+
 def test_eval_mode_turns_dropout_off_and_batch_size_may_change():
     (m1, l1, o1, target), (m2, l2, o2, _) = _pair()
     step = fn.compile_step(m2, l2, o2)
