@@ -93,15 +93,15 @@ class FlatState:
     def sync(self) -> None:
         """Hyper-parameter rows from the groups, and the state slots (adopting existing arrays)."""
         self.rows = [ROWS[kind](group) for group, _, _, kind in self.groups]
-        self.reads = [operator.itemgetter(*ROW_KEYS[kind]) for _, _, _, kind in self.groups]
-        self.raw_rows = [frozen(read(group)) for read, (group, _, _, _) in zip(self.reads, self.groups)]
+        self.row_reads = [(operator.itemgetter(*ROW_KEYS[kind]), group) for group, _, _, kind in self.groups]
+        self.raw_rows = [frozen(read(group)) for read, group in self.row_reads]
         keys_of = [STATE_KEYS[kind](group) for group, _, _, kind in self.groups]
         self.version += 1
         size = self.bounds[len(self.params)]
         for buf in {buf for keys in keys_of for _, buf in keys}:
             if self.S[buf].size != size:
                 self.S[buf] = np.zeros(size, self.dtype)
-        self.state_objs = [opt.state for opt in self.optimizers]
+        self.state_pairs = [(opt, opt.state) for opt in self.optimizers]
         self.dicts = [self.optimizers[self.owner[i]].state[p] for i, p in enumerate(self.params)]
         self.slots = []
         stepped = []
@@ -122,14 +122,15 @@ class FlatState:
 
     def prepare(self) -> list:
         """Fill H, steps and new state before an update; returns what commit() attaches after it."""
-        groups = self.groups
-        if [read(group) for read, (group, _, _, _) in zip(self.reads, groups)] != self.raw_rows or any(
-                opt.state is not obj for opt, obj in zip(self.optimizers, self.state_objs)):
+        same_states = True
+        for opt, obj in self.state_pairs:
+            same_states = same_states and opt.state is obj
+        if not same_states or [read(group) for read, group in self.row_reads] != self.raw_rows:
             # something may have changed: compare the rows themselves (an edited list of betas...)
-            rows = [ROWS[kind](group) for group, _, _, kind in groups]
-            if rows != self.rows or any(opt.state is not obj for opt, obj in zip(self.optimizers, self.state_objs)):
+            rows = [ROWS[kind](group) for group, _, _, kind in self.groups]
+            if rows != self.rows or not same_states:
                 self.sync()
-            self.raw_rows = [frozen(read(group)) for read, (group, _, _, _) in zip(self.reads, groups)]
+            self.raw_rows = [frozen(read(group)) for read, group in self.row_reads]
         attach = []
         dicts, H = self.dicts, self.H
         for i in self.first_steps:  # momentum buffers created by the previous call

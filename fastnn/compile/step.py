@@ -46,12 +46,13 @@ from fastnn.compile.lowering import Lowered
 from fastnn.compile.planner import Plan, Unsupported, make_plan, optimizers_of
 from fastnn.compile.state import FlatState, flatten_parameters
 from fastnn.nn.functional import log_softmax
-from fastnn.nn.module import structure_version
+from fastnn.nn.module import Module, structure_version
 from fastnn.nn.utils import clip_grad_norm_, clip_grad_value_
 from fastnn.optim import Optimizer
 from fastnn.tensor import SparseTensor, Tensor, from_numpy
 
 INT64 = np.dtype(np.int64)
+BACKWARD_RAN = (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD, kernels.BAD_STATE)  # gradients made
 MESSAGES = {kernels.BAD_LABEL: "target {1} out of range for {classes} classes (row {0})",
             kernels.BAD_INDEX: "embedding index {1} out of range for {rows} rows (position {0})"}
 
@@ -211,13 +212,10 @@ class CompiledStep:
         return n, xa, ids, offsets, yi, yf, lowered, window
 
     def _frame(self, low: Lowered, n: int, window: int) -> Frame:
-        """The frame of run_step's own arrays for this input window and batch size, with its workspace
-        (kept: a step allocates nothing); a new one after the optimizer state's buffers changed."""
-        key = (window, n)
-        frame = self._frames.get(key)
+        """A new frame of run_step's own arrays for this input window and batch size, with its workspace,
+        kept for the next calls (a step allocates nothing); __call__ makes a new one after the optimizer
+        state's buffers changed (FlatState.version)."""
         state = self._state
-        if frame is not None and frame.state_version == state.version:
-            return frame
         ws, ms, output = low.workspace(n)
         S0, S1, S2 = state.S
         empty = self._no_floats.reshape(-1)
@@ -227,7 +225,7 @@ class CompiledStep:
             svalues=empty, spos=self._position, blas=self._blas), state_version=state.version, output=output)
         if len(self._frames) > 8:  # a few batch sizes in turn (the full batch and the last partial one)
             self._frames.clear()
-        self._frames[key] = frame
+        self._frames[(window, n)] = frame
         return frame
 
     # ------------------------------------------------------------------ the step
@@ -235,9 +233,11 @@ class CompiledStep:
         """One training step on the batch (x, y); returns the loss (0-d tensor, no graph)."""
         if self.plan is not None and not self._current() or self.plan is None and self._version != structure_version():
             self._replan()
-        if self.plan is not None:
-            self._check_params()
         if self.plan is None:
+            return self.eager(x, y)
+        self._check_params()  # (re-plans when a parameter's shape changed)
+        plan = self.plan
+        if plan is None:
             return self.eager(x, y)
         inputs = self._inputs(x, y)
         if inputs is None:
@@ -245,16 +245,19 @@ class CompiledStep:
         n, xf, ids, offsets, yi, yf, low, window = inputs
         if self._weighted:
             weight = self.loss_fn.weight.array
-            if weight.shape != (self.plan.out_features,) or weight.dtype != self.plan.dtype:
+            if weight.shape != (plan.out_features,) or weight.dtype != plan.dtype:
                 self._replan()  # the weight tensor's array was replaced by an unusable one
                 return self(x, y)
             low.set_class_weights(weight)
         state = self._state
         attach = state.prepare()
         seeds = self._seeds
-        for k in range(seeds.shape[0]):
-            seeds[k] = fastnn_random.next_seed()
-        frame = self._frame(low, n, window)
+        if seeds.shape[0]:
+            for k in range(seeds.shape[0]):
+                seeds[k] = fastnn_random.next_seed()
+        frame = self._frames.get((window, n))
+        if frame is None or frame.state_version != state.version:
+            frame = self._frame(low, n, window)
         table = self._table
         if table is not None:  # new arrays each step: the sparse gradient attached to the table owns them
             srows, svalues = np.empty(2 * ids.shape[0], np.int64), np.empty(ids.shape[0] * table.shape[1], xf.dtype)
@@ -271,7 +274,7 @@ class CompiledStep:
             if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
                 self.compile_seconds += time.perf_counter() - start
             self._entry = entry_point(function, args) or function  # (a Numba without entry points: the dispatcher)
-        if status in (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD, kernels.BAD_STATE):  # backward ran
+        if status in BACKWARD_RAN:
             for param, grad in self._attach:
                 if param.grad is not grad:
                     param.grad = grad
@@ -284,7 +287,7 @@ class CompiledStep:
         if self.max_grad_norm is not None:
             self.last_grad_norm = float(low.cff[kernels.F_TOTAL_NORM])
         self._output = frame.output  # a view of the workspace: valid until the next call
-        return wrap(np.array(loss, self.plan.dtype))
+        return wrap(np.array(loss, plan.dtype))
 
     @property
     def last_output(self) -> Tensor | None:
@@ -332,13 +335,17 @@ class CompiledStep:
 
 
 def watch_groups(watched: list) -> tuple[list, list]:
-    """The plan's watched (object, attribute, value) triples, split: plain values (numbers, strings,
-    tuples of them) as (object, getter, values) per object, compared by value with one attrgetter
-    call (C) per object and call; the rest (None, tensors: their == is elementwise) as they are,
-    compared by identity."""
+    """The plan's watched (object, attribute, value) triples that a call must compare, split: plain
+    values (numbers, strings, tuples of them) as (object, getter, values) per object, compared by
+    value with one attrgetter call (C) per object and call; the rest (None, tensors: their == is
+    elementwise) as they are, compared by identity. A module's attributes are left out, but for
+    ``training``: setting one goes through Module.__setattr__, which moves structure_version()
+    (checked first), while train()/eval() set ``training`` without it."""
     by_object: dict[int, tuple] = {}
     same = []
     for obj, attr, value in watched:
+        if isinstance(obj, Module) and attr != "training":
+            continue
         if value is None or not isinstance(value, (bool, int, float, str, tuple)):
             same.append((obj, attr, value))
             continue
