@@ -29,6 +29,7 @@ from fastnn.compile.blocks import (  # noqa: F401  (re-exported for step.py, fus
     OPT_SPARSE_ADAM,
     SAVES_INPUT,
     TINY_WORK,
+    WT_MAX,
     backward_into,
     bag_backward,
     bag_forward,
@@ -83,11 +84,11 @@ K_KIND, K_IN, K_OUT, K_POFF, K_BOFF, K_CODE, K_COL, K_ZCOL, K_SRC, K_EXTRA, K_MC
 OP_COLUMNS = 12
 # The config (int64): loss kind, ignore_index, mean, workspace columns, mask columns, widest layer,
 # embedding rows, clipping, forward only (inference), output width, class weights, the row-sparse
-# table's parameter index (-1: none).
+# table's parameter index (-1: none), the largest weight the forward pass transposes (blocks.WT_MAX).
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
 (C_LOSS, C_IGNORE, C_MEAN, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW, C_WEIGHTS,
- C_SPARSE) = range(12)
-CONFIG_SIZE = 12
+ C_SPARSE, C_WT) = range(13)
+CONFIG_SIZE = 13
 CLIP_NONE, CLIP_NORM, CLIP_VALUE = range(3)
 # The float config: label smoothing, clip threshold, clip norm type, (written) the total norm, then
 # the cfg[C_WEIGHTS] class weights of the loss (LOSS_NLL; none when 0).
@@ -96,8 +97,16 @@ F_SMOOTHING, F_CLIP, F_NORM_TYPE, F_TOTAL_NORM, F_WEIGHTS = range(5)
 
 def workspace_size(cfg: np.ndarray, n: int) -> int:
     """Elements of the float workspace run_step needs for n samples: the forward columns, the
-    loss gradient, three backward buffers, the bias-gradient partial sums and the row losses."""
-    return n * (int(cfg[C_COLS]) + int(cfg[C_OUTW]) + 3 * int(cfg[C_MAXW]) + 1) + BIAS_GRAD_CHUNKS * int(cfg[C_MAXW])
+    loss gradient, three backward buffers, the bias-gradient partial sums, the row losses and
+    the transposed weight of the forward pass."""
+    return (n * (int(cfg[C_COLS]) + int(cfg[C_OUTW]) + 3 * int(cfg[C_MAXW]) + 1)
+            + BIAS_GRAD_CHUNKS * int(cfg[C_MAXW]) + int(cfg[C_WT]))
+
+
+@jit
+def _transposed(ws, n, cfg):
+    """The workspace's last cfg[C_WT] elements: room for a small weight, transposed."""
+    return view1d(ws, ws.shape[0] - cfg[C_WT], cfg[C_WT])
 
 
 @jit
@@ -130,7 +139,7 @@ def run_forward(n, xf, ids, offsets, ops, fl, cfg, P, seeds, info, ws, ms, blas)
             boff = ops[k, K_BOFF]
             b = view1d(P, boff, wout) if boff >= 0 else view1d(P, 0, 0)
             z = out if ops[k, K_ZCOL] < 0 else _slot(ws, n, ops[k, K_ZCOL], wout)
-            linear_forward(h, w, b, boff >= 0, ops[k, K_CODE], fl[k, 0], z, out, blas)
+            linear_forward(h, w, b, boff >= 0, ops[k, K_CODE], fl[k, 0], z, out, blas, _transposed(ws, n, cfg))
         elif kind == ACT:
             forward_into(h.reshape(-1), out.reshape(-1), 0, n * win, ops[k, K_CODE], fl[k, 0])
         elif kind == DROPOUT:

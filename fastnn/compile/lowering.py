@@ -29,6 +29,7 @@ class Lowered:
         self.maxw = 1
         self.dropouts = 0
         self.table_rows = 0
+        self.transposed = 0  # the largest weight the forward pass transposes (blocks.WT_MAX)
         self.dtype = plan.dtype
         width = plan.in_features
         src, needs = -1, False
@@ -52,6 +53,7 @@ class Lowered:
             cfg[K.C_WEIGHTS] = plan.out_features if weighted else 0
         cfg[K.C_COLS], cfg[K.C_MCOLS], cfg[K.C_MAXW], cfg[K.C_ROWS] = self.cols, self.mcols, self.maxw, self.table_rows
         cfg[K.C_OUTW] = width
+        cfg[K.C_WT] = self.transposed
         self.cfg = cfg
         self.cff = np.zeros(K.F_WEIGHTS + cfg[K.C_WEIGHTS], dtype=np.float64)  # the weights: see set_class_weights
         self.cff[K.F_SMOOTHING] = loss[2] if loss[0] in ("ce", "nll") else 0.0
@@ -86,6 +88,8 @@ class Lowered:
             if layer.code in K.SAVES_INPUT:
                 zcol = self.cols
                 self.cols += out
+            if inn * out <= K.WT_MAX:
+                self.transposed = max(self.transposed, inn * out)
             k = self._op(K.LINEAR, inn, out, src, needs, poff=layer.offsets[0],
                          boff=layer.offsets[1] if layer.has_bias else -1, code=layer.code, zcol=zcol, f0=layer.slope)
             trained = self.trains(layer.offsets[0]) or layer.has_bias and self.trains(layer.offsets[1])

@@ -61,3 +61,25 @@ def test_views_are_bounds_checked():
             views.view2d(*bad)
     with pytest.raises(IndexError, match="out of its buffer"):
         views.view1d(buf, 10, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k,m", [(32, 20, 64), (512, 20, 64), (128, 128, 10), (3, 20, 64), (16, 100, 50)])
+def test_linear_forward_through_a_transposed_small_weight(dtype, n, k, m):
+    """linear_forward transposes a weight of at most WT_MAX elements into `wt` and multiplies on
+    BLAS's (N, N) path; a larger one, or a tiny product, keeps x @ w.T. Either gives x @ w.T + b."""
+    from fastnn.compile import blocks
+
+    rng = np.random.default_rng(n + k + m)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((n, k), (m, k), (m,)))
+    z, a = np.empty((n, m), dtype), np.empty((n, m), dtype)
+    transposes = m * k <= blocks.WT_MAX and n * m * k > products.TINY_WORK
+    wt = np.full(m * k if transposes else 0, np.nan, dtype)
+    blocks.linear_forward(x, w, b, True, blocks.ACTIVATION_CODES["relu"], 0.0, z, a, products.blas_addresses(), wt)
+    tight = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(z, x @ w.T + b, **tight)
+    np.testing.assert_allclose(a, np.maximum(x @ w.T + b, 0), **tight)
+    if transposes:
+        np.testing.assert_array_equal(wt.reshape(k, m), w.T)
+        with pytest.raises(IndexError, match="out of its buffer"):  # a short scratch is refused, never overrun
+            blocks.linear_forward(x, w, b, True, 0, 0.0, z, a, products.blas_addresses(), wt[:-1])

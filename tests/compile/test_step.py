@@ -182,6 +182,24 @@ def test_update_refuses_state_buffers_shorter_than_the_options_need(make):
     assert (P != 1).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wider_layers_and_batches_through_the_transposed_forward_product(dtype):
+    """Layers whose weights the forward pass transposes (<= WT_MAX elements, products above
+    TINY_WORK) and one too large for it, at batch sizes on either side: compiled = eager."""
+    def run(compiled):
+        fn.manual_seed(0)
+        model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 80), nn.Tanh(), nn.Linear(80, 3)).to(dtype)
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        loss_fn = nn.CrossEntropyLoss()
+        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        rng = np.random.default_rng(0)
+        for n in (64, 1, 200, 64):
+            x, y = rng.standard_normal((n, 20)).astype(dtype), rng.integers(0, 3, n)
+            step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
+        return snapshot(model, opt)
+    assert_same(run(False), run(True), dtype)
+
+
 def test_eval_mode_turns_dropout_off_and_batch_size_may_change():
     (m1, l1, o1, target), (m2, l2, o2, _) = _pair()
     step = fn.compile_step(m2, l2, o2)
