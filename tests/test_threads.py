@@ -258,3 +258,75 @@ def test_busy_bench_worker_runs_an_epoch_in_a_fresh_process():
     seconds, chosen = run_epoch("fastnn", "1", "numpy")
     assert seconds > 0
     assert chosen == "1"
+
+
+# ------------------------------------------------------------------ per-step thread choice
+def _feed(choice, allowed: int, seconds_on, calls: int) -> list[int]:
+    """Run `calls` calls through a ThreadChoice with a timing per count; the counts it asked for."""
+    asked = []
+    for _ in range(calls):
+        count = choice.threads(allowed)
+        asked.append(count)
+        choice.record(count, seconds_on[count])
+    return asked
+
+
+def test_thread_choice_keeps_one_thread_when_it_is_faster_and_times_again_later():
+    from fastnn.threads.choice import RECHECK, TRIALS, ThreadChoice
+
+    choice = ThreadChoice()
+    asked = _feed(choice, 2, {1: 1e-3, 2: 1.2e-3}, 2 * TRIALS)
+    assert sorted(asked) == [1] * TRIALS + [2] * TRIALS  # alternating while timing
+    assert _feed(choice, 2, {1: 1e-3, 2: 1.2e-3}, RECHECK) == [1] * RECHECK
+    # then it times both again: now two threads are faster, and keeps them
+    _feed(choice, 2, {1: 1e-3, 2: 0.5e-3}, 2 * TRIALS)
+    assert _feed(choice, 2, {1: 1e-3, 2: 0.5e-3}, 10) == [2] * 10
+    assert choice.active
+
+
+def test_thread_choice_needs_a_clear_gain_and_leaves_short_work_and_one_allowed_thread_alone():
+    from fastnn.threads.choice import MIN_SECONDS, TRIALS, ThreadChoice
+
+    close = ThreadChoice()
+    _feed(close, 2, {1: 0.99e-3, 2: 1e-3}, 2 * TRIALS)  # 1% faster on one thread: within the margin
+    assert _feed(close, 2, {1: 0.99e-3, 2: 1e-3}, 5) == [2] * 5
+    short = ThreadChoice()
+    _feed(short, 2, {1: MIN_SECONDS / 4, 2: MIN_SECONDS / 2}, 2 * TRIALS)
+    assert not short.active
+    single = ThreadChoice()
+    assert _feed(single, 1, {1: 1e-3}, 20) == [1] * 20 and single.active
+
+
+def test_compiled_step_times_its_thread_counts_and_restores_the_policys(monkeypatch):
+    """Under the auto policy allowing two threads, a compiled step long enough to matter times itself
+    on both counts (threads/choice.py), setting the BLAS count around its call only: the library is
+    back at the policy's count after every call."""
+    from fastnn import nn, optim
+    from fastnn.threads.choice import TRIALS
+
+    lib = blas.library()
+    if lib.get_num_threads() is None:
+        pytest.skip("this BLAS does not report its thread count")
+    monkeypatch.setattr(threads, "auto_policy", lambda: True)
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 2)
+    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 10))
+    step = fastnn.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01))
+    x, y = np.ones((256, 64), np.float32), np.zeros(256, np.int64)
+    seen = []
+
+    class Recording:  # the library, with its thread settings recorded
+        def set_num_threads(self, n: int) -> None:
+            seen.append(n)
+            lib.set_num_threads(n)
+    monkeypatch.setattr(blas, "library", Recording)
+    try:
+        lib.set_num_threads(2)
+        step(x, y)  # the first call goes through the dispatcher: not timed
+        for _ in range(2 * TRIALS):
+            step(x, y)
+            assert lib.get_num_threads() == 2
+        choice = next(iter(step._frames.values())).threads
+        assert seen.count(1) >= TRIALS - 1 and (choice.calls or not choice.active)
+    finally:
+        monkeypatch.undo()
+        threads.apply()

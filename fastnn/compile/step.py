@@ -25,6 +25,8 @@ warning is given once per step object.
 
 A step object keeps one workspace per batch size and reuses it from call to call (a step
 allocates nothing): call one step object from one thread at a time, as one would an optimizer.
+Under the "auto" thread policy each batch size also learns, from its own timings, whether its
+products run faster on one BLAS thread than on the policy's count (``fastnn.threads.choice``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from fastnn import random as fastnn_random
+from fastnn import threads
 from fastnn.autograd.engine import wrap
 from fastnn.compile import kernels
 from fastnn.compile.frame import F_SROWS, F_SVALUES, Frame
@@ -50,6 +53,8 @@ from fastnn.nn.module import Module, structure_version
 from fastnn.nn.utils import clip_grad_norm_, clip_grad_value_
 from fastnn.optim import Optimizer
 from fastnn.tensor import SparseTensor, Tensor, from_numpy
+from fastnn.threads import blas
+from fastnn.threads.choice import ThreadChoice
 
 INT64 = np.dtype(np.int64)
 BACKWARD_RAN = (kernels.OK, kernels.NONFINITE_LOSS, kernels.NONFINITE_GRAD, kernels.BAD_STATE)  # gradients made
@@ -222,7 +227,8 @@ class CompiledStep:
         frame = Frame(self.plan.dtype, dict(
             ops=low.ops, fl=low.fl, cfg=low.cfg, cff=low.cff, P=self._P, G=self._G, S0=S0, S1=S1, S2=S2, H=state.H,
             steps=state.steps, seeds=self._seeds, bounds=self._bounds, info=self._info, ws=ws, ms=ms, srows=NO_IDS,
-            svalues=empty, spos=self._position, blas=self._blas), state_version=state.version, output=output)
+            svalues=empty, spos=self._position, blas=self._blas), state_version=state.version, output=output,
+            threads=ThreadChoice())
         if len(self._frames) > 8:  # a few batch sizes in turn (the full batch and the last partial one)
             self._frames.clear()
         self._frames[(window, n)] = frame
@@ -264,7 +270,10 @@ class CompiledStep:
             frame.set(F_SROWS, srows)
             frame.set(F_SVALUES, svalues)
         args = (n, xf, ids, offsets, yi, yf, frame.table)
-        if self._entry is not None:  # the inputs are checked, and the step's own arrays keep their types
+        choice = frame.threads
+        if self._entry is not None and choice.active and threads.auto_policy():
+            status, loss = self._timed_call(args, choice)
+        elif self._entry is not None:  # the inputs are checked, and the step's own arrays keep their types
             status, loss = self._entry(*args)
         else:  # through the dispatcher, which types every argument (and compiles a new signature)
             function = kernels.run_step
@@ -288,6 +297,22 @@ class CompiledStep:
             self.last_grad_norm = float(low.cff[kernels.F_TOTAL_NORM])
         self._output = frame.output  # a view of the workspace: valid until the next call
         return wrap(np.array(loss, plan.dtype))
+
+    def _timed_call(self, args: tuple, choice: ThreadChoice) -> tuple:
+        """The call on the BLAS thread count `choice` picks for this frame (threads/choice.py),
+        timed for it; the policy's count is restored after."""
+        allowed = threads.get_num_threads()
+        count = choice.threads(allowed)
+        if count != allowed:
+            blas.library().set_num_threads(count)
+        try:
+            start = time.perf_counter()
+            result = self._entry(*args)
+            choice.record(count, time.perf_counter() - start)
+        finally:
+            if count != allowed:
+                blas.library().set_num_threads(allowed)
+        return result
 
     @property
     def last_output(self) -> Tensor | None:

@@ -57,6 +57,11 @@ def get_num_threads() -> int:
     return n
 
 
+def auto_policy() -> bool:
+    """True while the "auto" policy decides the count (no set_num_threads(n) in force)."""
+    return _fixed is None
+
+
 def team_size(work: int) -> int:
     """Threads worth starting for `work` (elements x cost class): one more per PARALLEL_MIN_WORK,
     at most get_num_threads()."""
