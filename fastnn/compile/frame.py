@@ -2,7 +2,7 @@
 
 Calling compiled code converts every array argument from its Python object (~80 ns an array,
 measured here: 2.1 us for run_step's 26 arguments, 0.3 us for 3); an int64 array of addresses
-is converted once. Inside, :func:`slot` makes each array again with ``numba.carray`` from its
+is converted once. Inside, ``views.slot`` makes each array again with ``numba.carray`` from its
 address and size (uncounted, as ``views``), with the dtype the slot is declared with.
 
 A :class:`Frame` holds a reference to every array it points to, so none can be freed while the
@@ -13,11 +13,7 @@ entry. Its owner (the step) builds a new frame whenever one of the arrays is rep
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-
-from fastnn.compile.jit import jit
-from fastnn.compile.views import _void_pointer
 
 # slot: (name, dtype; None: the step's float dtype)
 SLOTS = (("ops", np.int64), ("fl", np.float64), ("cfg", np.int64), ("cff", np.float64), ("P", None), ("G", None),
@@ -56,11 +52,5 @@ class Frame:
         self.table[2 * k + 1] = array.size
 
 
-@jit
-def slot(frame, k, dtype):
-    """Slot k of a frame's table as a 1-D array of `dtype` (uncounted: valid while the frame lives)."""
-    return numba.carray(_void_pointer(frame[2 * k]), (frame[2 * k + 1],), dtype)
-
-
 __all__ = ["F_BLAS", "F_BOUNDS", "F_CFF", "F_CFG", "F_FL", "F_G", "F_H", "F_INFO", "F_MS", "F_OPS", "F_P", "F_S0",
-           "F_S1", "F_S2", "F_SEEDS", "F_SPOS", "F_STEPS", "F_SROWS", "F_SVALUES", "F_WS", "Frame", "slot"]
+           "F_S1", "F_S2", "F_SEEDS", "F_SPOS", "F_STEPS", "F_SROWS", "F_SVALUES", "F_WS", "Frame"]

@@ -72,10 +72,9 @@ from fastnn.compile.frame import (
     F_STEPS,
     F_SVALUES,
     F_WS,
-    slot,
 )
 from fastnn.compile.sparse import sparse_adam_rows, sparse_table_grad
-from fastnn.compile.views import view1d, view2d
+from fastnn.compile.views import slot, view1d, view2d
 
 # ---------------------------------------------------------------------------- interpreter
 # The op table (int64, one row per op; see fastnn.compile.lowering) and its columns.

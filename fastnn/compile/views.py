@@ -43,3 +43,10 @@ def view1d(buf, offset, size):
     if offset < 0 or size < 0 or offset + size > buf.shape[0]:
         raise IndexError("compiled step: a view out of its buffer's bounds")
     return numba.carray(_void_pointer(buf.ctypes.data + offset * buf.itemsize), (size,), buf.dtype)
+
+
+@jit
+def slot(frame, k, dtype):
+    """Slot k of a frame's table (``frame.Frame``: address, size) as a 1-D array of `dtype`, uncounted:
+    valid while the frame, which holds the array, lives."""
+    return numba.carray(_void_pointer(frame[2 * k]), (frame[2 * k + 1],), dtype)
