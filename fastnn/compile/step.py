@@ -127,7 +127,8 @@ class CompiledStep:
         self._G = np.zeros(plan.bounds[dense], dtype)  # the dense gradients
         self._grads = [from_numpy(self._G[plan.bounds[i]:plan.bounds[i + 1]].reshape(view.shape))
                        for i, view in enumerate(self._views[:dense])]
-        self._bound = list(zip(plan.params, self._views))  # (parameter, its view of P)
+        # (parameter, its view of P, its requires_grad at planning: a change re-plans)
+        self._bound = [(p, view, p.requires_grad) for p, view in zip(plan.params, self._views)]
         self._attach = list(zip(plan.params, self._grads))  # (trained parameter, its gradient: a view of G)
         self._bounds = np.asarray(plan.bounds[:dense + 1], dtype=np.int64)
         optimizers = [self._optimizers[k] for k in plan.order]
@@ -161,8 +162,12 @@ class CompiledStep:
         return self._state.current()
 
     def _check_params(self) -> None:
-        """Re-adopt parameters whose array was replaced (e.g. assigned); re-plan on a new shape."""
-        for param, view in self._bound:
+        """Re-adopt parameters whose array was replaced (e.g. assigned); re-plan on a new shape or a
+        changed requires_grad."""
+        for param, view, requires_grad in self._bound:
+            if param.requires_grad != requires_grad:
+                self._replan()
+                return
             if param.array is not view:
                 array = param.array
                 if array.shape != view.shape or array.dtype != view.dtype:
@@ -365,12 +370,13 @@ def watch_groups(watched: list) -> tuple[list, list]:
     value with one attrgetter call (C) per object and call; the rest (None, tensors: their == is
     elementwise) as they are, compared by identity. A module's attributes are left out, but for
     ``training``: setting one goes through Module.__setattr__, which moves structure_version()
-    (checked first), while train()/eval() set ``training`` without it."""
+    (checked first), while train()/eval() set ``training`` without it. So are the parameters'
+    ``requires_grad`` (compared in _check_params)."""
     by_object: dict[int, tuple] = {}
     same = []
     for obj, attr, value in watched:
-        if isinstance(obj, Module) and attr != "training":
-            continue
+        if isinstance(obj, Module) and attr != "training" or attr == "requires_grad" and isinstance(obj, Tensor):
+            continue  # (a parameter's requires_grad: _check_params compares it, in its loop over them)
         if value is None or not isinstance(value, (bool, int, float, str, tuple)):
             same.append((obj, attr, value))
             continue

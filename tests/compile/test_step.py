@@ -546,6 +546,29 @@ def test_unfreezing_mid_training_replans_and_trains_the_layer():
     assert_same(results[0], results[1], np.float32)
 
 
+def test_freezing_a_trained_parameter_mid_training_is_seen_by_the_next_call():
+    """requires_grad_(False) on a parameter the optimizer holds, nothing else changed: the next
+    compiled call sees it (and runs the eager step, which no longer updates that parameter)."""
+    results = []
+    for compiled in (False, True):
+        fn.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.CrossEntropyLoss()
+        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        for i in range(6):
+            if i == 3:
+                model[0].weight.requires_grad_(False)
+            x, y = data("labels", np.float32, seed=i)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the fallback's one warning
+                step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
+        if compiled:
+            assert "requires_grad" in step.fallback_reason
+        results.append(snapshot(model, opt))
+    assert_same(results[0], results[1], np.float32)
+
+
 @pytest.mark.parametrize("kinds", [("adam_amsgrad", "sgd_nesterov_wd_max"), ("rmsprop", "adagrad", "adamw")])
 def test_several_optimizers_compile_as_one_step(kinds):
     """compile_step(model, loss, [opt1, opt2, ...]): each optimizer updates its own parameters with
