@@ -24,6 +24,15 @@ def _pair(layers="tanh+dropout", loss="ce", dtype=np.float32, make_opt=lambda p:
     return out
 
 
+def _small_sgd(compiled: bool, activation=nn.ReLU):
+    """(model 6-5-3, SGD lr 0.1, CrossEntropyLoss, its compiled step or None), fastnn seeded."""
+    fn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), activation(), nn.Linear(5, 3))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+    return model, opt, loss_fn, (fn.compile_step(model, loss_fn, opt) if compiled else None)
+
+
 def test_parameters_and_state_are_views_of_flat_buffers_and_state_dict_sees_them():
     (model, loss_fn, opt, target), _ = _pair()
     step = fn.compile_step(model, loss_fn, opt)
@@ -118,11 +127,7 @@ def test_state_buffers_made_mid_training_reach_the_compiled_call():
     """Momentum switched on after some steps: the optimizer state's buffers are made then, and the
     step's frame (run_step's addresses of its arrays) must point at them, at every batch size used."""
     def run(compiled):
-        fn.manual_seed(0)
-        model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3))
-        opt = optim.SGD(model.parameters(), lr=0.1)
-        loss_fn = nn.CrossEntropyLoss()
-        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        model, opt, loss_fn, step = _small_sgd(compiled, nn.Tanh)
         for i in range(8):
             x, y = data("labels", np.float32, n=8 if i % 2 else 3, seed=i)
             step(x, y) if compiled else eager_step(model, loss_fn, opt, x, y)
@@ -551,11 +556,7 @@ def test_freezing_a_trained_parameter_mid_training_is_seen_by_the_next_call():
     compiled call sees it (and runs the eager step, which no longer updates that parameter)."""
     results = []
     for compiled in (False, True):
-        fn.manual_seed(0)
-        model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
-        opt = optim.SGD(model.parameters(), lr=0.1)
-        loss_fn = nn.CrossEntropyLoss()
-        step = fn.compile_step(model, loss_fn, opt) if compiled else None
+        model, opt, loss_fn, step = _small_sgd(compiled)
         for i in range(6):
             if i == 3:
                 model[0].weight.requires_grad_(False)
