@@ -82,12 +82,12 @@ LINEAR, ACT, DROPOUT, RES_BEGIN, RES_END, EMBEDDING, BAG = range(1, 8)
 K_KIND, K_IN, K_OUT, K_POFF, K_BOFF, K_CODE, K_COL, K_ZCOL, K_SRC, K_EXTRA, K_MCOL, K_NEEDS = range(12)
 OP_COLUMNS = 12
 # The config (int64): loss kind, ignore_index, mean, workspace columns, mask columns, widest layer,
-# embedding rows, clipping, forward only (inference), output width, class weights, the row-sparse
-# table's parameter index (-1: none), the largest weight the forward pass transposes (blocks.WT_MAX).
+# embedding rows, clipping, output width, class weights, the row-sparse table's parameter index
+# (-1: none), the largest weight the forward pass transposes (blocks.WT_MAX).
 LOSS_CE, LOSS_NLL, LOSS_MSE, LOSS_BCE = range(4)
-(C_LOSS, C_IGNORE, C_MEAN, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_FORWARD_ONLY, C_OUTW, C_WEIGHTS,
- C_SPARSE, C_WT) = range(13)
-CONFIG_SIZE = 13
+(C_LOSS, C_IGNORE, C_MEAN, C_COLS, C_MCOLS, C_MAXW, C_ROWS, C_CLIP, C_OUTW, C_WEIGHTS, C_SPARSE,
+ C_WT) = range(12)
+CONFIG_SIZE = 12
 CLIP_NONE, CLIP_NORM, CLIP_VALUE = range(3)
 # The float config: label smoothing, clip threshold, clip norm type, (written) the total norm, then
 # the cfg[C_WEIGHTS] class weights of the loss (LOSS_NLL; none when 0).
@@ -193,7 +193,7 @@ def step_arrays(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2
     rows (spos: all -1, one per table row); frozen parameters (requires_grad=False) come last in P.
     """
     status = run_forward(n, xf, ids, offsets, ops, fl, cfg, P, seeds, info, ws, ms, blas)
-    if status != OK or cfg[C_FORWARD_ONLY] != 0:  # inference: the model's output, nothing else
+    if status != OK:
         return status, 0.0
     nops = ops.shape[0]
     last = nops - 1

@@ -42,9 +42,7 @@ class Lowered:
         cfg = np.zeros(K.CONFIG_SIZE, dtype=np.int64)
         loss = plan.loss
         cfg[K.C_SPARSE] = plan.dense if plan.trained > plan.dense else -1  # the one sparse table's index
-        if loss[0] == "none":  # a forward-only plan (fastnn.compile's inference)
-            cfg[K.C_FORWARD_ONLY] = 1
-        else:
+        if loss[0] != "none":  # (none: a forward-only plan, fastnn.compile's inference, run by run_forward)
             # CrossEntropyLoss with class weights runs as NLLLoss of LogSoftmax (as it does eagerly)
             weighted = loss[0] in ("ce", "nll") and loss[3]
             cfg[K.C_LOSS] = K.LOSS_NLL if weighted else LOSSES[loss[0]]
