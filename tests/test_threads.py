@@ -53,6 +53,44 @@ def test_cython_kernels_use_numpys_blas_and_no_other():
     assert [os.path.realpath(p) for p in report["blas"]] == [report["bound"]], report
 
 
+def test_numba_kernels_and_the_compiled_step_load_no_second_blas():
+    """In a fresh process: after the Numba backend's kernels and a compiled step ran, one BLAS is loaded
+    (NumPy's: Numba's check for np.dot's BLAS did not load SciPy's), and a user's own Numba function
+    calling np.dot, compiled after that, still works (it loads SciPy's BLAS then, as Numba does)."""
+    result = run_python("""
+        import json, sys
+        import numpy as np
+        import fastnn
+        from fastnn import nn, optim
+        from threadpoolctl import threadpool_info
+        from fastnn.threads.blas import library
+        def blas_files():
+            return sorted({p["filepath"] for p in threadpool_info() if p["user_api"] == "blas"})
+        fastnn.set_backend("numba")
+        x = np.random.default_rng(0).standard_normal((30, 20)).astype(np.float32)
+        fastnn.get_backend().linear_forward(x, x[:5], None, "relu")
+        model = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 3))
+        step = fastnn.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+        step(x, np.arange(30) % 3)
+        report = {"compiled": step.plan is not None, "blas": blas_files(), "bound": library().path,
+                  "scipy_linalg": "scipy.linalg" in sys.modules}
+        from numba import njit
+        @njit
+        def product(a, b):
+            return np.dot(a, b)
+        a = np.arange(6.0).reshape(2, 3)
+        report["user_dot"] = product(a, a.T).tolist() == (a @ a.T).tolist()
+        print(json.dumps(report))
+    """)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["compiled"] and report["user_dot"], report
+    assert [os.path.realpath(p) for p in report["blas"]] == [report["bound"]], report
+    assert not report["scipy_linalg"], report
+
+
 def test_numpy_library_integer_width_matches_the_build():
     lib = blas.numpy_library()
     assert lib is not None and lib.sgemm and lib.dgemm

@@ -130,10 +130,11 @@ def apply() -> None:
     if "numba" in sys.modules:  # first: starting Numba's OpenMP pool resets libgomp's thread count
         import numba
 
-        # Numba loads SciPy's BLAS when it compiles its first function (numba.np.arraymath checks
-        # for it): load it now, so that the limit below covers that library too
-        import numba.np.arraymath  # noqa: F401
+        # Numba loads its NumPy support (and with it SciPy's BLAS) before its first function: load it
+        # now, without SciPy's BLAS (see blas.load_numba_numpy_support)
+        from fastnn.threads.blas import load_numba_numpy_support
 
+        load_numba_numpy_support()
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     threadpool_limits(limits=n)
     _applied = n

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
+import types
 from dataclasses import dataclass
 
 # (sgemm, dgemm, set_num_threads, get_num_threads, get_config, 64-bit integers): NumPy's ILP64
@@ -124,6 +126,29 @@ def library() -> BlasLibrary:
     if _library is None:
         _library = numpy_library() or scipy_library()
     return _library
+
+
+def load_numba_numpy_support() -> None:
+    """Import Numba's NumPy support (``numba.np.arraymath``, which Numba loads before it compiles or
+    loads its first function) without loading SciPy's BLAS into the process.
+
+    That module checks that a BLAS exists for ``np.dot`` by importing ``scipy.linalg.cython_blas``,
+    which loads SciPy's OpenBLAS (a second library and thread pool, ~0.1 s with ``scipy.linalg``)
+    although fastnn's Numba code never calls it (its products go to :func:`library`). The check is
+    answered by a placeholder module for the length of the import; Numba imports the real one (and
+    SciPy's BLAS) when a function of the user's that calls ``np.dot`` is compiled or first run, so
+    that still works. Nothing is changed when NumPy's BLAS is not usable (SciPy's is then the one BLAS)
+    or when Numba's NumPy support is already loaded."""
+    name = "scipy.linalg.cython_blas"
+    if "numba.np.arraymath" in sys.modules or name in sys.modules or library().source != "numpy":
+        import numba.np.arraymath  # noqa: F401
+        return
+    placeholder = sys.modules[name] = types.ModuleType(name)
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]
 
 
 def describe() -> str:

@@ -23,6 +23,9 @@ from numba import njit
 
 from fastnn import threads
 from fastnn.backends import contract
+from fastnn.threads.blas import load_numba_numpy_support
+
+load_numba_numpy_support()  # before any kernel compiles or loads: Numba's NumPy support, without SciPy's BLAS
 
 
 def source_key(directory: Path, base: str = "") -> str:
