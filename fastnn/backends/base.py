@@ -180,13 +180,13 @@ class Backend:
         """The optimizer kernels' arrays, checked: param and state C-contiguous, writeable, of one shape
         and float dtype, sharing no memory with each other or with grad; grad of the same shape and
         dtype (made contiguous if it is not)."""
-        if checks.ready_for_update(param, grad, state.values()):  # the common case, decided in ~1 us
+        if checks.ready_for_update(param, grad, state.values()) and checks.optional_none(kernel, state):  # common
             return param, grad, state
         param = checks.inplace(kernel, "param", param, np.asarray(param))
         checks.float_array(kernel, "param", param)
         grad = checks.float_array(kernel, "grad", grad, param.dtype)
         checks.shape(kernel, "grad", grad, param.shape, " (the parameter's shape)")
-        state = {k: (None if v is None else checks.inplace(kernel, k, v, param)) for k, v in state.items()}
+        state = {k: checks.state_array(kernel, k, v, param) for k, v in state.items()}
         checks.disjoint(kernel, {"param": param, **state}, {"grad": grad})
         return param, grad, state
 

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from fastnn.backends.contract import FLOAT_DTYPES
+from fastnn.backends.contract import FLOAT_DTYPES, OPTIONAL_STATES
 
 
 def float_array(kernel: str, name: str, a, dtype=None) -> np.ndarray:
@@ -64,6 +64,22 @@ def inplace(kernel: str, name: str, a, like: np.ndarray) -> np.ndarray:
     if not a.flags.c_contiguous or not a.flags.writeable:
         raise ValueError(f"{kernel}: {name} must be C-contiguous and writeable to be updated in place")
     return a
+
+
+def state_array(kernel: str, name: str, a, like: np.ndarray) -> np.ndarray | None:
+    """A state array of an update kernel, checked as :func:`inplace`; None only where the contract lets
+    it be (``contract.OPTIONAL_STATES``; whether its option then needs it is the kernel's check)."""
+    if a is None:
+        if name in OPTIONAL_STATES.get(kernel, ()):
+            return None
+        raise ValueError(f"{kernel}: {name} is required")
+    return inplace(kernel, name, a, like)
+
+
+def optional_none(kernel: str, states: dict) -> bool:
+    """True unless a state array of the update kernel is None where the contract requires it."""
+    optional = OPTIONAL_STATES.get(kernel, ())
+    return all(value is not None or name in optional for name, value in states.items())
 
 
 def choice(kernel: str, name: str, value: str, allowed: tuple) -> str:
@@ -166,20 +182,27 @@ def ready_for_update(param, grad, states) -> bool:
     memory and a distinct object, or (views, e.g. of the compiled step's flat buffers) with byte
     ranges that do not intersect, which for C-contiguous arrays is exact. (Anything else takes the
     full checks, :func:`disjoint` included.)"""
-    if type(param) is not np.ndarray or type(grad) is not np.ndarray or param.dtype not in FLOAT_DTYPES:
+    if type(param) is not np.ndarray or type(grad) is not np.ndarray:
         return False
     shape, dtype = param.shape, param.dtype
-    if grad.dtype != dtype or grad.shape != shape or not grad.flags.c_contiguous:
+    if dtype not in FLOAT_DTYPES or grad.dtype != dtype or grad.shape != shape or not grad.flags.c_contiguous:
         return False
-    arrays = [grad]
-    for a in (param, *states):
+    flags = param.flags
+    if not (flags.c_contiguous and flags.writeable):
+        return False
+    arrays = [grad, param]
+    owned = grad.base is None and param.base is None
+    for a in states:
         if a is None:
             continue
-        if (type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous
-                or not a.flags.writeable):
+        if type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype:
             return False
+        flags = a.flags
+        if not (flags.c_contiguous and flags.writeable):
+            return False
+        owned = owned and a.base is None
         arrays.append(a)
-    if all(a.base is None for a in arrays):
+    if owned:
         return len({id(a) for a in arrays}) == len(arrays)
     for i in range(1, len(arrays)):  # np.may_share_memory compares byte bounds: exact for contiguous arrays
         for j in range(i):

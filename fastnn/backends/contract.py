@@ -164,6 +164,13 @@ KERNELS: dict[str, Kernel] = {
     "layer_norm_backward": Kernel("layer_norm", ("grad_out", "x", "weight", "mean", "rstd", "need_bias_grad")),
 }
 KERNEL_NAMES = tuple(KERNELS)
+OPTIONAL_STATES: dict[str, dict[str, str]] = {
+    "sgd_update": {"momentum_buffer": "momentum"},
+    "rmsprop_update": {"momentum_buffer": "momentum", "grad_avg": "centered"},
+    "adam_update": {"max_exp_avg_sq": "amsgrad"},
+}
+"""The update kernels' state arrays that may be None, each with the option under which the kernel reads
+it (while that option is nonzero the array is required); every other state array is always required."""
 FAMILIES = tuple(dict.fromkeys(k.family for k in KERNELS.values()))
 """Kernel families, one file each per backend (reference/<family>.py, numba/<family>.py,
 kernels/<family>.pyx)."""

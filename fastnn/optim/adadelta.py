@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from fastnn import arguments
-from fastnn.backends import get_backend
-from fastnn.optim.optimizer import Optimizer, ascent, check_gradients, check_states, reject_sparse
+from fastnn.optim.optimizer import Optimizer, ascent, check_gradients, check_states, reject_sparse, validated_update
 
 
 class Adadelta(Optimizer):
@@ -62,10 +61,9 @@ def adadelta(params: list[np.ndarray], grads: list[np.ndarray], square_avgs: lis
         check_states("adadelta", params, ("square_avgs", "acc_deltas"), square_avgs=square_avgs,
                      acc_deltas=acc_deltas)
         reject_sparse("adadelta", grads, "Adadelta does not support sparse gradients")
-    backend = get_backend()
+    options = (float(lr), float(rho), float(eps), float(weight_decay))
     for param, grad, square_avg, acc_delta in zip(params, grads, square_avgs, acc_deltas):
-        backend.adadelta_update(param, ascent(grad, maximize), square_avg, acc_delta, lr=lr, rho=rho, eps=eps,
-                                weight_decay=weight_decay)
+        validated_update("adadelta_update", param, ascent(grad, maximize), square_avg, acc_delta, *options)
 
 
 __all__ = ["Adadelta", "adadelta"]

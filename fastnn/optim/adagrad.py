@@ -18,6 +18,7 @@ from fastnn.optim.optimizer import (
     check_steps,
     reject_sparse,
     rowwise_update,
+    validated_update,
 )
 from fastnn.tensor import SparseTensor
 
@@ -90,8 +91,8 @@ def adagrad(params: list[np.ndarray], grads: list[np.ndarray], state_sums: list[
         if isinstance(grad, SparseTensor):
             rowwise_update(backend.adagrad_update, grad, maximize, param, state_sum, clr=clr, eps=eps)
         else:
-            backend.adagrad_update(param, ascent(grad, maximize), state_sum, clr=clr, weight_decay=weight_decay,
-                                   eps=eps)
+            validated_update("adagrad_update", param, ascent(grad, maximize), state_sum, float(clr),
+                                     float(weight_decay), float(eps))
 
 
 __all__ = ["Adagrad", "adagrad"]

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from fastnn import arguments
-from fastnn.backends import get_backend
+from fastnn.backends import checks
 from fastnn.optim.optimizer import Optimizer, ascent, check_gradients, check_states, check_steps, reject_sparse
+from fastnn.optim.updates import validated_update
 
 
 class Adam(Optimizer):
@@ -96,11 +97,11 @@ def adam(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list[np.nd
                      exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs, max_exp_avg_sqs=max_exp_avg_sqs)
         check_steps(op, params, state_steps)
         reject_sparse(op, grads, "Adam does not support sparse gradients, please consider SparseAdam instead")
-    backend = get_backend()
+    options = (float(lr), float(beta1), float(beta2), float(eps), float(weight_decay), bool(amsgrad),
+               bool(decoupled_weight_decay))
     for param, grad, m, v, vmax, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps):
-        backend.adam_update(param, ascent(grad, maximize), m, v, vmax if amsgrad else None, step=step, lr=lr,
-                            beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                            decoupled_weight_decay=decoupled_weight_decay)
+        validated_update("adam_update", param, ascent(grad, maximize), m, v, vmax if amsgrad else None,
+                                 checks.integer("adam_update", "step", step, 1), *options)
 
 
 def adamw(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list[np.ndarray],

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from fastnn.optim.checks import check_gradients, check_states, check_steps, reject_sparse
-from fastnn.optim.updates import ascent, rowwise_update
+from fastnn.optim.updates import ascent, rowwise_update, validated_update
 from fastnn.tensor import SparseTensor, Tensor, enable_grad
 
 
@@ -331,4 +331,4 @@ class Optimizer:
 
 
 __all__ = ["Optimizer", "ParamState", "as_array", "ascent", "check_gradients", "check_states", "check_steps",
-           "reject_sparse", "rowwise_update"]
+           "reject_sparse", "rowwise_update", "validated_update"]

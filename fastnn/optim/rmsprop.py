@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from fastnn import arguments
-from fastnn.backends import get_backend
-from fastnn.optim.optimizer import Optimizer, ascent, check_gradients, check_states, reject_sparse
+from fastnn.optim.optimizer import Optimizer, ascent, check_gradients, check_states, reject_sparse, validated_update
 
 
 class RMSprop(Optimizer):
@@ -76,11 +75,10 @@ def rmsprop(params: list[np.ndarray], grads: list[np.ndarray], square_avgs: list
         check_states("rmsprop", params, needed, square_avgs=square_avgs, grad_avgs=grad_avgs,
                      momentum_buffer_list=momentum_buffer_list)
         reject_sparse("rmsprop", grads, "RMSprop does not support sparse gradients")
-    backend = get_backend()
+    options = (float(lr), float(alpha), float(eps), float(weight_decay), float(momentum), bool(centered))
     for param, grad, square_avg, grad_avg, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffer_list):
-        backend.rmsprop_update(param, ascent(grad, maximize), square_avg, buf if momentum > 0 else None,
-                               grad_avg if centered else None, lr=lr, alpha=alpha, eps=eps,
-                               weight_decay=weight_decay, momentum=momentum, centered=centered)
+        validated_update("rmsprop_update", param, ascent(grad, maximize), square_avg,
+                                 buf if momentum > 0 else None, grad_avg if centered else None, *options)
 
 
 __all__ = ["RMSprop", "rmsprop"]

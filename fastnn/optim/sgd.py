@@ -10,7 +10,15 @@ import numpy as np
 
 from fastnn import arguments
 from fastnn.backends import get_backend
-from fastnn.optim.optimizer import Optimizer, ascent, check_gradients, check_states, reject_sparse, rowwise_update
+from fastnn.optim.optimizer import (
+    Optimizer,
+    ascent,
+    check_gradients,
+    check_states,
+    reject_sparse,
+    rowwise_update,
+    validated_update,
+)
 from fastnn.tensor import SparseTensor
 
 
@@ -83,6 +91,8 @@ def sgd(params: list[np.ndarray], grads: list[np.ndarray], momentum_buffer_list:
         if weight_decay != 0:
             reject_sparse("sgd", grads, "weight_decay option is not compatible with sparse gradients")
     backend = get_backend()
+    lr, momentum, dampening, weight_decay = float(lr), float(momentum), float(dampening), float(weight_decay)
+    nesterov = bool(nesterov)
     for i, (param, grad) in enumerate(zip(params, grads)):
         if isinstance(grad, SparseTensor) and momentum == 0:
             rowwise_update(backend.sgd_update, grad, maximize, param, lr=lr)
@@ -93,8 +103,8 @@ def sgd(params: list[np.ndarray], grads: list[np.ndarray], momentum_buffer_list:
         first_step = momentum != 0 and buf is None
         if first_step:
             buf = momentum_buffer_list[i] = np.empty_like(param)
-        backend.sgd_update(param, ascent(grad, maximize), buf, lr=lr, momentum=momentum, dampening=dampening,
-                           weight_decay=weight_decay, nesterov=nesterov, first_step=first_step)
+        validated_update("sgd_update", param, ascent(grad, maximize), buf, lr, momentum, dampening,
+                                 weight_decay, nesterov, first_step)
 
 
 __all__ = ["SGD", "sgd"]

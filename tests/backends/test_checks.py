@@ -203,6 +203,7 @@ OPTIMIZER_CASES = [
      r"momentum_buffer is required when momentum != 0"),
     ("adagrad_update", lambda b, p, g: b.adagrad_update(p, g, np.zeros((6, 4)), clr=0.1), ValueError,
      r"state_sum expected \(4, 6\)"),
+    ("adagrad_update", lambda b, p, g: b.adagrad_update(p, g, None, clr=0.1), ValueError, r"state_sum is required"),
     ("rmsprop_update", lambda b, p, g: b.rmsprop_update(p, g, np.ones_like(p), lr=0.1, momentum=0.5), ValueError,
      r"momentum_buffer is required when momentum > 0"),
     ("rmsprop_update", lambda b, p, g: b.rmsprop_update(p, g, np.ones_like(p), lr=0.1, centered=True), ValueError,

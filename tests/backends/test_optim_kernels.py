@@ -8,6 +8,10 @@ import pytest
 from backend_testing import LARGE, assert_close, compare_update, layouts, seeds, shapes
 from hypothesis import example, given
 
+import fastnn
+from fastnn.backends.contract import KERNELS
+from fastnn.optim.updates import validated_update
+
 SHAPE = (7, 5)
 STEPS = 20
 
@@ -46,6 +50,7 @@ STATE_NAMES = {
     "adamw": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
 }
 TORCH_STATE_NAMES = {"state_sum": "sum"}
+SECOND_MOMENTS = ("state_sum", "square_avg", "acc_delta", "exp_avg_sq", "max_exp_avg_sq")  # positive
 
 
 def used_state(name: str, case: dict) -> tuple[str, ...]:
@@ -62,7 +67,7 @@ def initial_state(name: str, case: dict, dtype, rng) -> dict[str, np.ndarray]:
     state = {}
     for s in used_state(name, case):
         values = rng.standard_normal(SHAPE)
-        positive = s in ("state_sum", "square_avg", "acc_delta", "exp_avg_sq", "max_exp_avg_sq")
+        positive = s in SECOND_MOMENTS
         state[s] = (values * values + 0.5 if positive else 0.1 * values).astype(dtype)
     return state
 
@@ -313,3 +318,69 @@ def test_adam_update(backend, reference, dtype, options, shape, seed, layout):
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_large_optimizer_updates(backend, reference, dtype, kernel, state_kinds, options):
     compare_update(backend, reference, dtype, kernel, list(LARGE), 1, "transposed", state_kinds, options)
+
+
+# ------------------------------------------------------ validated_update (the optimizers' kernel call)
+VALIDATED_CASES = [  # kernel, state arrays, the options in the contract's order
+    ("sgd_update", ("momentum_buffer",), (0.05, 0.9, 0.1, 0.01, False, False)),
+    ("sgd_update", (None,), (0.1, 0.0, 0.0, 0.05, False, False)),
+    ("adagrad_update", ("state_sum",), (0.05, 0.1, 1e-10)),
+    ("rmsprop_update", ("square_avg", "momentum_buffer", "grad_avg"), (0.01, 0.99, 1e-8, 0.05, 0.5, True)),
+    ("adadelta_update", ("square_avg", "acc_delta"), (1.0, 0.9, 1e-6, 0.1)),
+    ("adam_update", ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"), (5, 1e-3, 0.9, 0.999, 1e-8, 0.05, True, False)),
+    ("adam_update", ("exp_avg", "exp_avg_sq", None), (3, 1e-2, 0.8, 0.99, 1e-6, 0.05, False, True)),
+]
+
+
+@pytest.mark.parametrize("kernel,states,options", VALIDATED_CASES, ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize("layout", ["contiguous", "strided grad"])
+def test_validated_update_equals_the_checked_kernel(backend, dtype, kernel, states, options, layout):
+    """The optimizers' entry (options already checked, arrays checked here) computes what the checked
+    kernel computes: unchecked on ready arrays, through the checked kernel (which copies a strided
+    gradient) otherwise."""
+    rng = np.random.default_rng(3)
+
+    def arrays():
+        param, grad = rng.standard_normal(SHAPE).astype(dtype), rng.standard_normal((SHAPE[0], 2 * SHAPE[1]))
+        made = [None if s is None else (rng.standard_normal(SHAPE) ** 2 + 0.5 if s in SECOND_MOMENTS
+                                        else 0.1 * rng.standard_normal(SHAPE)).astype(dtype) for s in states]
+        grad = grad.astype(dtype)[:, ::2] if layout == "strided grad" else np.ascontiguousarray(grad[:, :SHAPE[1]],
+                                                                                                 dtype)
+        return param, grad, made
+
+    param, grad, made = arrays()
+    copies = [param.copy(), grad.copy(), [None if a is None else a.copy() for a in made]]
+    with fastnn.use_backend(backend.name):
+        validated_update(kernel, param, grad, *made, *options)
+    names = KERNELS[kernel].args[2 + len(states):]
+    getattr(backend, kernel)(copies[0], copies[1], *copies[2], **dict(zip(names, options)))
+    np.testing.assert_array_equal(param, copies[0])
+    for got, expected in zip(made, copies[2]):
+        if got is not None:
+            np.testing.assert_array_equal(got, expected)
+
+
+REFUSED_UPDATES = [  # kernel, state arrays (P: the parameter itself, None), options, the checked kernel's error
+    ("sgd_update", ("P",), (0.1, 0.9, 0.0, 0.0, False, False), "param and momentum_buffer share memory"),
+    ("sgd_update", (None,), (0.1, 0.9, 0.0, 0.0, False, False), "momentum_buffer is required when momentum"),
+    ("rmsprop_update", ("s", None, None), (0.01, 0.99, 1e-8, 0.0, 0.5, False), "momentum_buffer is required"),
+    ("rmsprop_update", ("s", None, None), (0.01, 0.99, 1e-8, 0.0, 0.0, True), "grad_avg is required when centered"),
+    ("adagrad_update", (None,), (0.1, 0.0, 1e-10), "state_sum is required"),
+    ("adadelta_update", ("s", None), (1.0, 0.9, 1e-6, 0.0), "acc_delta is required"),
+    ("adam_update", ("s", "s", None), (1, 1e-3, 0.9, 0.999, 1e-8, 0.0, True, False), "max_exp_avg_sq is required"),
+    ("adam_update", (None, "s", None), (1, 1e-3, 0.9, 0.999, 1e-8, 0.0, False, False), "exp_avg is required"),
+]
+
+
+@pytest.mark.parametrize("kernel,states,options,message", REFUSED_UPDATES,
+                         ids=[f"{c[0]}-{c[3].split()[0]}" for c in REFUSED_UPDATES])
+def test_validated_update_refuses_what_the_checked_kernel_refuses(backend, kernel, states, options, message):
+    """A state array that overlaps another argument, or is None where the kernel reads it, is refused
+    with the checked kernel's error before anything is written (the unchecked kernel never sees it)."""
+    param = np.ones(SHAPE, np.float32)
+    made = [param if s == "P" else None if s is None else np.ones(SHAPE, np.float32) for s in states]
+    before = [a.copy() for a in [param, *made] if a is not None]
+    with fastnn.use_backend(backend.name), pytest.raises(ValueError, match=f"^{kernel}: {message}"):
+        validated_update(kernel, param, np.ones(SHAPE, np.float32), *made, *options)
+    for a, b in zip([a for a in [param, *made] if a is not None], before):
+        np.testing.assert_array_equal(a, b)
