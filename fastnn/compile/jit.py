@@ -22,6 +22,13 @@ def jit(func):
     return njit(cache=True, error_model="numpy")(numba_jit.keyed(func, key=SOURCE_KEY))
 
 
+def jit_inline(func):
+    """As jit, inlined by Numba itself into the compiled functions that call it (which then optimise its
+    code once, as part of theirs, instead of linking a separately optimised copy); still callable
+    from Python on its own."""
+    return njit(cache=True, error_model="numpy", inline="always")(numba_jit.keyed(func, key=SOURCE_KEY))
+
+
 def jit_reassoc(func):
     """As jit, but float additions may be reassociated (so that a sum runs in vector lanes)."""
     return njit(cache=True, error_model="numpy", fastmath={"reassoc"})(numba_jit.keyed(func, key=SOURCE_KEY))

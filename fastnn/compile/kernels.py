@@ -73,6 +73,7 @@ from fastnn.compile.frame import (
     F_SVALUES,
     F_WS,
 )
+from fastnn.compile.jit import jit_inline
 from fastnn.compile.sparse import sparse_adam_rows, sparse_table_grad
 from fastnn.compile.views import slot, view1d, view2d
 
@@ -113,7 +114,7 @@ def _slot(ws, n, col, width):
     return view2d(ws, n * col, n, width)
 
 
-@jit
+@jit_inline
 def run_forward(n, xf, ids, offsets, ops, fl, cfg, P, seeds, info, ws, ms, blas):
     """The forward pass of the op table (see run_step): each op's output to its workspace slot;
     returns OK or BAD_INDEX (an embedding index out of range, info = (position, id))."""
@@ -156,30 +157,13 @@ def run_forward(n, xf, ids, offsets, ops, fl, cfg, P, seeds, info, ws, ms, blas)
 
 @jit
 def run_step(n, xf, ids, offsets, yi, yf, frame):
-    """One training step on a batch of n samples (inputs xf/ids/offsets, targets yi/yf), the step's
-    own arrays in `frame` (a ``frame.Frame``'s table: one array to convert per call instead of
-    twenty); returns (status, loss). See step_arrays."""
-    ty = xf.dtype
-    ops_flat = slot(frame, F_OPS, np.int64)
-    nops = ops_flat.shape[0] // OP_COLUMNS
-    h_flat = slot(frame, F_H, np.float64)
-    return step_arrays(n, xf, ids, offsets, yi, yf, view2d(ops_flat, 0, nops, OP_COLUMNS),
-                       view2d(slot(frame, F_FL, np.float64), 0, nops, 2), slot(frame, F_CFG, np.int64),
-                       slot(frame, F_CFF, np.float64), slot(frame, F_P, ty), slot(frame, F_G, ty),
-                       slot(frame, F_S0, ty), slot(frame, F_S1, ty), slot(frame, F_S2, ty),
-                       view2d(h_flat, 0, h_flat.shape[0] // H_COLUMNS, H_COLUMNS), slot(frame, F_STEPS, np.int64),
-                       slot(frame, F_SEEDS, np.uint64), slot(frame, F_BOUNDS, np.int64), slot(frame, F_INFO, np.int64),
-                       slot(frame, F_WS, ty), slot(frame, F_MS, np.uint8), slot(frame, F_SROWS, np.int64),
-                       slot(frame, F_SVALUES, ty), slot(frame, F_SPOS, np.int64), slot(frame, F_BLAS, np.int64))
-
-
-@jit
-def step_arrays(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2, H, steps, seeds, bounds, info,
-                ws, ms, srows, svalues, spos, blas):
-    """One training step of the op table on a batch of n samples; returns (status, loss). The
-    model's output (the logits before the LogSoftmax of an NLLLoss plan) is left in the workspace
-    ws (workspace_size(cfg, n) elements, owned by the caller, as the uint8 dropout masks ms of
-    n * cfg[C_MCOLS]): the last op's slot. blas: the gemm addresses (blocks.blas_addresses()).
+    """One training step of the op table on a batch of n samples; returns (status, loss). The step's
+    own arrays come in `frame` (a ``frame.Frame``'s table: one array to convert per call instead of
+    twenty; unpacked here, in the one function, so that Numba compiles and optimises the whole step
+    once rather than again for a wrapper). The model's output (the logits before the LogSoftmax of
+    an NLLLoss plan) is left in the workspace ws (workspace_size(cfg, n) elements, as the uint8
+    dropout masks ms of n * cfg[C_MCOLS]): the last op's slot. blas: the gemm addresses
+    (blocks.blas_addresses()).
 
     xf (n, in) float features (or an empty array when the first op is an embedding, whose ids
     (flat) and bag offsets come in ids/offsets); yi int64 labels or yf float targets (the other
@@ -192,10 +176,22 @@ def step_arrays(n, xf, ids, offsets, yi, yf, ops, fl, cfg, cff, P, G, S0, S1, S2
     gradient goes to srows (rows, >= 2 len(ids) int64) and svalues (>= len(ids) * dim), info[2]
     rows (spos: all -1, one per table row); frozen parameters (requires_grad=False) come last in P.
     """
+    ty = xf.dtype
+    ops_flat = slot(frame, F_OPS, np.int64)
+    nops = ops_flat.shape[0] // OP_COLUMNS
+    h_flat = slot(frame, F_H, np.float64)
+    ops, fl = view2d(ops_flat, 0, nops, OP_COLUMNS), view2d(slot(frame, F_FL, np.float64), 0, nops, 2)
+    cfg, cff = slot(frame, F_CFG, np.int64), slot(frame, F_CFF, np.float64)
+    P, G, S0, S1, S2 = (slot(frame, F_P, ty), slot(frame, F_G, ty), slot(frame, F_S0, ty), slot(frame, F_S1, ty),
+                        slot(frame, F_S2, ty))
+    H, steps = view2d(h_flat, 0, h_flat.shape[0] // H_COLUMNS, H_COLUMNS), slot(frame, F_STEPS, np.int64)
+    seeds, bounds = slot(frame, F_SEEDS, np.uint64), slot(frame, F_BOUNDS, np.int64)
+    info = slot(frame, F_INFO, np.int64)
+    ws, ms, srows = slot(frame, F_WS, ty), slot(frame, F_MS, np.uint8), slot(frame, F_SROWS, np.int64)
+    svalues, spos, blas = slot(frame, F_SVALUES, ty), slot(frame, F_SPOS, np.int64), slot(frame, F_BLAS, np.int64)
     status = run_forward(n, xf, ids, offsets, ops, fl, cfg, P, seeds, info, ws, ms, blas)
     if status != OK:
         return status, 0.0
-    nops = ops.shape[0]
     last = nops - 1
     logits = _slot(ws, n, ops[last, K_COL], ops[last, K_OUT])
     maxw, outw = cfg[C_MAXW], cfg[C_OUTW]
