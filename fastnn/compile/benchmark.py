@@ -179,9 +179,9 @@ def _eager_step(model, opt, loss_fn, x, y) -> Callable[[], None]:
 _COMPILE_PROBE = """
 import time, numpy as np, fastnn
 from fastnn import nn, optim
-from fastnn.backends.numba.reductions import total_f64
 start = time.perf_counter()
-total_f64(np.zeros(1))  # any Numba kernel's first call: Numba's own start-up (its NumPy support, SciPy's BLAS)
+from fastnn.backends.numba.reductions import total_f64  # imports Numba and its NumPy support
+total_f64(np.zeros(1))  # and any Numba kernel's first call (loading it)
 startup = time.perf_counter() - start
 model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
 step = fastnn.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01))
@@ -195,8 +195,8 @@ print(startup, step.compile_seconds, other.compile_seconds)
 
 def compile_times() -> dict[str, float]:
     """Seconds spent compiling (or loading compiled code), with an empty Numba cache and with the
-    disk cache, each in a fresh process: Numba's own start-up (paid once per process by any Numba
-    kernel), the first compiled step (float32) and then a second architecture (new layers,
+    disk cache, each in a fresh process: Numba's own start-up (its import and a first kernel, paid once
+    per process by any Numba kernel), the first compiled step (float32) and then a second architecture (new layers,
     optimizer and batch size) in the same process."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
     times = {}
@@ -205,7 +205,7 @@ def compile_times() -> dict[str, float]:
             out = subprocess.run([sys.executable, "-c", _COMPILE_PROBE], env={**env, **extra}, capture_output=True,
                                  text=True, check=True)
             startup, first, second = map(float, out.stdout.strip().splitlines()[-1].split())
-            times[f"{name}: Numba start-up (any kernel)"] = startup
+            times[f"{name}: Numba start-up (import, first kernel)"] = startup
             times[f"{name}: first step's interpreter"] = first
             times[f"{name}: a second architecture"] = second
     return times
