@@ -47,8 +47,12 @@ def run(args: argparse.Namespace) -> None:
     print(f"fastnn {fastnn.__version__} demo: digits ({len(train_idx)} train / {len(test_idx)} test images, "
           f"8x8 pixels, 10 classes), MLP 64-{'-'.join(map(str, args.hidden))}-10, Adam lr {args.lr}, "
           f"batch {args.batch_size}, {args.epochs} epochs, {fastnn.get_num_threads()} threads")
-    rows = []
-    runs = [(name, False) for name in backends] + ([] if args.no_compile else [(backends[0], True)])
+    print("(a first run on a machine also compiles the Numba kernels and the compiled step's interpreter, "
+          "about a minute, once: they are cached on disk)")
+    print(f"{'backend':<8} {'test acc':>8} {'final loss':>10} {'ms/epoch':>9} {'speed-up vs numpy':>18}", flush=True)
+    base = None
+    ordered = sorted(backends, key=lambda name: name != "numpy")  # the baseline first: each row prints when done
+    runs = [(name, False) for name in ordered] + ([] if args.no_compile else [(backends[0], True)])
     for name, compiled in runs:
         try:
             fastnn.set_backend(name)
@@ -65,9 +69,9 @@ def run(args: argparse.Namespace) -> None:
         acc = evaluate(model, test, metrics=("accuracy",))["accuracy"]
         # the first epoch includes one-off costs (loading kernels); report the steady state
         times = history["epoch_time"][1:] or history["epoch_time"]
-        rows.append(("compiled" if compiled else name, acc, statistics.median(times), history["loss"][-1]))
-    base = next((r[2] for r in rows if r[0] == "numpy"), None)
-    print(f"{'backend':<8} {'test acc':>8} {'final loss':>10} {'ms/epoch':>9} {'speed-up vs numpy':>18}")
-    for name, acc, t, loss in rows:
+        t = statistics.median(times)
+        if name == "numpy" and not compiled:
+            base = t
         speed = f"{base / t:.2f}x" if base else "n/a"
-        print(f"{name:<8} {acc:>8.2%} {loss:>10.4f} {t * 1e3:>9.1f} {speed:>18}")
+        label = "compiled" if compiled else name
+        print(f"{label:<8} {acc:>8.2%} {history['loss'][-1]:>10.4f} {t * 1e3:>9.1f} {speed:>18}", flush=True)
