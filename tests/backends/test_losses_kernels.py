@@ -122,3 +122,30 @@ def test_large_softmax_and_losses(backend, reference, dtype):
         probabilities = np.random.default_rng(5).random(LARGE).astype(dtype)
         compare_kernel(backend, reference, "bce_with_logits", (x, probabilities), {"reduction": reduction}, dtype,
                        "transposed")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("classes", range(1, 8))
+def test_numba_cross_entropy_narrow_rows_equal_the_row_by_row_reductions(dtype, classes):
+    """The Numba cross-entropy takes rows of fewer than NARROW classes class by class across rows
+    (narrow_exps); its maxima, exps and sums must be bit for bit what row_max and shifted_exp give
+    row by row (as before that path existed), including inf, nan and rows across a block boundary."""
+    pytest.importorskip("numba")
+    from fastnn.backends.numba.activations import shifted_exp
+    from fastnn.backends.numba.losses import NARROW, NARROW_ROWS, narrow_exps
+    from fastnn.backends.numba.reductions import row_max
+
+    assert classes < NARROW
+    rows = NARROW_ROWS + 37
+    x = (np.random.default_rng(classes).standard_normal((rows, classes)) * 20).astype(dtype)
+    x[3, 0], x[5, -1], x[7, 0] = np.inf, -np.inf, np.nan
+    maxima, sums, out = np.empty(rows, dtype), np.empty(rows, dtype), np.empty_like(x)
+    for lo in range(0, rows, NARROW_ROWS):
+        narrow_exps(x, out, maxima, sums, lo, min(lo + NARROW_ROWS, rows))
+    expected = np.empty_like(x)
+    for r in range(rows):
+        m = dtype(row_max(x, r))  # (a float32 comes back to Python as a float: made one again)
+        total = shifted_exp(x, m, expected, r)
+        assert np.array_equal(maxima[r], m, equal_nan=True), r
+        assert np.array_equal(sums[r], dtype(total), equal_nan=True), r
+    np.testing.assert_array_equal(out, expected)

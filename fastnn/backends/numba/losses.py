@@ -11,13 +11,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
+from numba import prange, uint64
 
 from fastnn.backends.contract import COST_MATH, COST_PASS, grad_scale, reduce_loss
 from fastnn.backends.numba.activations import shifted_exp
-from fastnn.backends.numba.jit import BLOCK, blocks, pick, serial_and_parallel
+from fastnn.backends.numba.jit import BLOCK, blocks, jit, pick, serial_and_parallel
 from fastnn.backends.numba.mathfun import exp_, log1p_unit
 from fastnn.backends.numba.reductions import row_max, row_total, squared_distance_f64, total_f64
+
+NARROW = 8
+"""Rows of fewer classes than this (shifted_exp's short rows) get their max and shifted exps class by
+class across NARROW_ROWS rows at a time, in vector lanes (a row of 2 classes alone leaves them scalar)."""
+NARROW_ROWS = 1024
 
 
 def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale, loss, grad):
@@ -26,6 +31,13 @@ def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale,
     Rows whose target is ignore_index get loss 0 and gradient 0."""
     rows, classes = logits.shape
     ty = logits.dtype.type
+    narrow = classes < NARROW
+    maxima = np.empty(rows if narrow else 0, logits.dtype)
+    sums = np.empty(rows if narrow else 0, logits.dtype)
+    if narrow:
+        for b in prange((rows + NARROW_ROWS - 1) // NARROW_ROWS):
+            lo = b * NARROW_ROWS
+            narrow_exps(logits, grad, maxima, sums, lo, min(lo + NARROW_ROWS, rows))
     keep = ty(1.0 - label_smoothing)
     smooth = ty(label_smoothing)
     s = ty(scale)
@@ -37,8 +49,11 @@ def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale,
             for j in range(classes):
                 grad[r, j] = 0
             continue
-        m = row_max(logits, r)
-        sum_exp = shifted_exp(logits, m, grad, r)
+        if narrow:
+            m, sum_exp = maxima[r], sums[r]
+        else:
+            m = row_max(logits, r)
+            sum_exp = shifted_exp(logits, m, grad, r)
         log_sum_exp = ty(math.log(sum_exp))
         row_loss = -((logits[r, t] - m) - log_sum_exp) * keep
         if label_smoothing != 0.0:
@@ -49,6 +64,36 @@ def _softmax_cross_entropy(logits, target, ignore_index, label_smoothing, scale,
         for j in range(classes):
             grad[r, j] = grad[r, j] * inv - shift
         grad[r, t] -= keep * s
+
+
+@jit
+def narrow_exps(x, out, maxima, sums, lo, hi):
+    """For rows lo..hi of x (fewer than NARROW columns), what row_max and shifted_exp give row by row,
+    class by class across the rows: maxima[r] the row's max, out[r] = exp(x[r] - max), sums[r] their
+    sum (the same operations in the same order, so the same numbers, but in vector lanes: the
+    columns are copied to contiguous scratch first). Unsigned indices: a signed one keeps the loops
+    scalar (Numba's negative-index wrap-around)."""
+    classes = x.shape[1]
+    first, end, n = uint64(lo), uint64(hi), uint64(hi - lo)
+    cols = np.empty((classes, hi - lo), x.dtype)
+    for j in range(classes):
+        for r in range(first, end):
+            cols[j, r - first] = x[r, j]
+    for r in range(first, end):
+        maxima[r] = cols[0, r - first]
+        sums[r] = 0
+    for j in range(1, classes):
+        for r in range(first, end):
+            v = cols[j, r - first]
+            maxima[r] = v if v > maxima[r] else maxima[r]
+    for j in range(classes):
+        for k in range(uint64(0), n):
+            e = exp_(cols[j, k] - maxima[first + k])
+            cols[j, k] = e
+            sums[first + k] += e
+    for j in range(classes):
+        for r in range(first, end):
+            out[r, j] = cols[j, r - first]
 
 
 def _mse(input, target, scale, loss, grad, partial, need_loss):
