@@ -149,3 +149,24 @@ def test_numba_cross_entropy_narrow_rows_equal_the_row_by_row_reductions(dtype, 
         assert np.array_equal(maxima[r], m, equal_nan=True), r
         assert np.array_equal(sums[r], dtype(total), equal_nan=True), r
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("classes", [2, 7, 8])
+def test_numba_cross_entropy_threaded_equals_serial(classes):
+    """The threaded Numba cross-entropy (blocks of rows for narrow rows, rows otherwise) computes the
+    serial one's numbers bit for bit, across several blocks, with ignored rows and smoothing."""
+    pytest.importorskip("numba")
+    from fastnn.backends.numba.losses import NARROW_ROWS, SOFTMAX_CROSS_ENTROPY
+
+    rows = 3 * NARROW_ROWS + 5
+    rng = np.random.default_rng(classes)
+    logits = (rng.standard_normal((rows, classes)) * 5).astype(np.float32)
+    target = rng.integers(0, classes, rows)
+    target[::7] = -100
+    results = []
+    for kernel in SOFTMAX_CROSS_ENTROPY:  # (serial, threaded)
+        loss, grad = np.empty(rows, np.float32), np.empty_like(logits)
+        kernel(logits, target, -100, 0.1, 1.0 / rows, loss, grad)
+        results.append((loss, grad))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
