@@ -12,7 +12,8 @@ import numpy as np
 from cython.parallel cimport prange
 
 from elementwise cimport (COST_MATH, COST_PASS, FASTNN_CONTRACT, act_backward_cost, act_backward_span, act_cost,
-                          act_forward_span, chunk_start, f_exp, f_log, floating, span_max, span_sum, team_size)
+                          act_forward_span, chunk_start, floating, team_size)
+from softmax_rows cimport _softmax_backward_rows, _softmax_rows
 
 from fastnn.backends.contract import ACTIVATION_CODES
 from fastnn.threads import get_num_threads
@@ -91,49 +92,6 @@ def _activation_backward(floating[::1] out, const floating[::1] grad_out, const 
         lo = chunk_start(n, c, chunks)
         hi = chunk_start(n, c + 1, chunks)
         act_backward_span(&out[lo], &grad_out[lo], &saved[lo], hi - lo, act, <floating>slope)
-
-
-cdef void _softmax_rows(floating* out, const floating* x, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
-                        bint log) noexcept nogil:
-    """Rows r0..r1: softmax, or log-softmax when `log`, shifted by the row maximum."""
-    cdef Py_ssize_t r, j
-    cdef const floating* xr
-    cdef floating* orow
-    cdef floating m, inv, lse
-    for r in range(r0, r1):
-        xr = x + r * cols
-        orow = out + r * cols
-        m = span_max(xr, cols)
-        for j in range(cols):
-            orow[j] = f_exp(xr[j] - m)
-        if log:
-            lse = f_log(span_sum(orow, cols))
-            for j in range(cols):
-                orow[j] = (xr[j] - m) - lse
-        else:
-            inv = <floating>1 / span_sum(orow, cols)
-            for j in range(cols):
-                orow[j] = orow[j] * inv
-
-
-cdef void _softmax_backward_rows(floating* out, const floating* g, const floating* y, Py_ssize_t r0, Py_ssize_t r1,
-                                 Py_ssize_t cols, bint log) noexcept nogil:
-    """softmax: dx = y (g - sum g*y); log-softmax: dx = g - exp(y) sum g; rows r0..r1."""
-    cdef Py_ssize_t r, j
-    cdef Py_ssize_t o
-    cdef floating s
-    for r in range(r0, r1):
-        o = r * cols
-        if log:
-            s = span_sum(g + o, cols)
-            for j in range(cols):
-                out[o + j] = g[o + j] - f_exp(y[o + j]) * s
-        else:
-            for j in range(cols):
-                out[o + j] = g[o + j] * y[o + j]
-            s = span_sum(out + o, cols)
-            for j in range(cols):
-                out[o + j] = y[o + j] * (g[o + j] - s)
 
 
 def _softmax_forward(floating[:, ::1] out, const floating[:, ::1] x, bint log, int nthreads):

@@ -17,8 +17,9 @@ import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t, uintptr_t
 
-from elementwise cimport (FASTNN_CONTRACT, IDENTITY, act_backward_cost, act_backward_span, act_cost,
-                          act_forward_span, chunk_start, floating, team_size)
+from dense_rows cimport _bias_act_rows, _dz_rows
+from gemm cimport gemm_at
+from elementwise cimport FASTNN_CONTRACT, act_backward_cost, act_cost, chunk_start, floating, team_size
 
 from fastnn.backends.contract import ACTIVATION_CODES, saves_input
 from fastnn.backends.reference import dense as reference
@@ -26,19 +27,6 @@ from fastnn.threads import get_num_threads
 from fastnn.threads.blas import library
 
 CONTRACT = (<bytes>FASTNN_CONTRACT).decode()
-
-# Fortran gemm with 32-bit (LP64) or 64-bit (ILP64) integers, called through the pointers bound below
-ctypedef void (*sgemm32_t)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
-                           const int*, const float*, const int*, const float*, float*, const int*) noexcept nogil
-ctypedef void (*dgemm32_t)(const char*, const char*, const int*, const int*, const int*, const double*,
-                           const double*, const int*, const double*, const int*, const double*, double*,
-                           const int*) noexcept nogil
-ctypedef void (*sgemm64_t)(const char*, const char*, const int64_t*, const int64_t*, const int64_t*, const float*,
-                           const float*, const int64_t*, const float*, const int64_t*, const float*, float*,
-                           const int64_t*) noexcept nogil
-ctypedef void (*dgemm64_t)(const char*, const char*, const int64_t*, const int64_t*, const int64_t*,
-                           const double*, const double*, const int64_t*, const double*, const int64_t*,
-                           const double*, double*, const int64_t*) noexcept nogil
 
 cdef void* _sgemm = NULL
 cdef void* _dgemm = NULL
@@ -89,49 +77,10 @@ def linear_backward(grad_out, x, weight, saved, activation, double negative_slop
     return dx, dweight, dbias
 
 
-cdef void _gemm(char transa, char transb, int m, int n, int k, const floating* a, int lda, const floating* b,
-                int ldb, floating* c, int ldc) noexcept nogil:
+cdef inline void _gemm(char transa, char transb, int m, int n, int k, const floating* a, int lda,
+                       const floating* b, int ldb, floating* c, int ldc) noexcept nogil:
     """Column-major c (m, n) = op(a) op(b), in the bound BLAS."""
-    cdef floating one = 1, zero = 0
-    cdef int64_t m8 = m, n8 = n, k8 = k, lda8 = lda, ldb8 = ldb, ldc8 = ldc
-    if floating is float:
-        if _ilp64:
-            (<sgemm64_t>_sgemm)(&transa, &transb, &m8, &n8, &k8, &one, a, &lda8, b, &ldb8, &zero, c, &ldc8)
-        else:
-            (<sgemm32_t>_sgemm)(&transa, &transb, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc)
-    else:
-        if _ilp64:
-            (<dgemm64_t>_dgemm)(&transa, &transb, &m8, &n8, &k8, &one, a, &lda8, b, &ldb8, &zero, c, &ldc8)
-        else:
-            (<dgemm32_t>_dgemm)(&transa, &transb, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc)
-
-
-cdef void _bias_act_rows(floating* out, floating* z, const floating* bias, Py_ssize_t r0, Py_ssize_t r1,
-                         Py_ssize_t cols, int act, floating slope) noexcept nogil:
-    """Rows r0..r1: z += bias, out = act(z) while the row is in cache (out may be z)."""
-    cdef Py_ssize_t r, j
-    cdef floating* zr
-    for r in range(r0, r1):
-        zr = z + r * cols
-        if bias != NULL:
-            for j in range(cols):
-                zr[j] = zr[j] + bias[j]
-        if act != IDENTITY or out != z:
-            act_forward_span(out + r * cols, zr, cols, act, slope)
-
-
-cdef void _dz_rows(floating* dz, floating* dbias, const floating* g, const floating* saved, Py_ssize_t r0,
-                   Py_ssize_t r1, Py_ssize_t cols, int act, floating slope) noexcept nogil:
-    """Rows r0..r1: dz = g * act'(saved) (skipped when dz is g), dbias += dz (when not NULL)."""
-    cdef Py_ssize_t r, j
-    cdef floating* dzr
-    for r in range(r0, r1):
-        dzr = dz + r * cols
-        if dzr != g + r * cols:
-            act_backward_span(dzr, g + r * cols, saved + r * cols, cols, act, slope)
-        if dbias != NULL:
-            for j in range(cols):
-                dbias[j] = dbias[j] + dzr[j]
+    gemm_at(_sgemm if floating is float else _dgemm, _ilp64, transa, transb, m, n, k, a, lda, b, ldb, c, ldc)
 
 
 def _linear_forward(floating[:, ::1] out, floating[:, ::1] z, const floating[:, ::1] x,

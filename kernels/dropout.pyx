@@ -10,6 +10,7 @@ from cython.parallel cimport prange
 
 import numpy as np
 
+from dropout_rows cimport _backward_span, _forward_span
 from elementwise cimport COST_MATH, COST_PASS, FASTNN_CONTRACT, chunk_start, floating, team_size
 
 from fastnn.backends.contract import dropout_scale
@@ -32,26 +33,6 @@ def dropout_backward(grad_out, mask, double p):
     _dropout_backward(out.reshape(-1), grad_out.reshape(-1), mask.reshape(-1), dropout_scale(p), get_num_threads())
     return out
 
-cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
-
-
-cdef inline double _uniform(uint64_t seed, uint64_t i) noexcept nogil:
-    """The i-th (0-based) uniform of the stream, exactly as base.splitmix64_uniform."""
-    cdef uint64_t z = seed + (i + 1) * GOLDEN
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
-    z = z ^ (z >> 31)
-    return <double><int64_t>(z >> 11) * (1.0 / 9007199254740992.0)
-
-
-cdef void _forward_span(floating* out, uint8_t* mask, const floating* x, uint64_t seed, double p, floating scale,
-                        Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef uint8_t keep
-    for i in range(lo, hi):
-        keep = _uniform(seed, <uint64_t>i) >= p
-        mask[i] = keep
-        out[i] = x[i] * <floating>keep * scale
 
 
 def _dropout_forward(floating[::1] out, uint8_t[::1] mask, const floating[::1] x, uint64_t seed, double p,
@@ -68,13 +49,6 @@ def _dropout_forward(floating[::1] out, uint8_t[::1] mask, const floating[::1] x
     for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
         _forward_span(&out[0], &mask[0], &x[0], seed, p, <floating>scale, chunk_start(n, c, chunks),
                       chunk_start(n, c + 1, chunks))
-
-
-cdef void _backward_span(floating* out, const floating* g, const uint8_t* mask, floating scale, Py_ssize_t lo,
-                         Py_ssize_t hi) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(lo, hi):
-        out[i] = g[i] * <floating>mask[i] * scale
 
 
 def _dropout_backward(floating[::1] out, const floating[::1] grad_out, const uint8_t[::1] mask, double scale,

@@ -10,51 +10,13 @@ import numpy as np
 
 from cython.parallel cimport prange
 
-from elementwise cimport (COST_MATH, COST_PASS, FASTNN_CONTRACT, chunk_start, f_abs, f_exp, f_log, f_log1p, floating,
-                          span_max, span_sum, team_size)
+from elementwise cimport COST_MATH, COST_PASS, FASTNN_CONTRACT, chunk_start, floating, team_size
+from losses_rows cimport _bce_span, _mse_span, _xent_rows
 
 from fastnn.backends.contract import grad_scale, loss_total, reduce_loss
 from fastnn.threads import get_num_threads
 
 CONTRACT = (<bytes>FASTNN_CONTRACT).decode()
-
-cdef enum:
-    BLOCK = 512  # elements summed in the working precision before joining the float64 total
-
-
-cdef void _xent_rows(floating* grad, floating* loss, const floating* x, const long long* target, Py_ssize_t r0,
-                     Py_ssize_t r1, Py_ssize_t cols, long long ignore_index, double eps, floating scale) noexcept nogil:
-    """Rows r0..r1 of the fused softmax cross-entropy (see the module docstring)."""
-    cdef Py_ssize_t r, j, t
-    cdef const floating* xr
-    cdef floating* gr
-    cdef floating m, lse, inv, off = <floating>(eps / cols), hit = <floating>(1 - eps)
-    cdef double shifted
-    for r in range(r0, r1):
-        xr = x + r * cols
-        gr = grad + r * cols
-        t = <Py_ssize_t>target[r]
-        if target[r] == ignore_index:
-            loss[r] = 0
-            for j in range(cols):
-                gr[j] = 0
-            continue
-        m = span_max(xr, cols)
-        for j in range(cols):
-            gr[j] = f_exp(xr[j] - m)
-        inv = span_sum(gr, cols)
-        lse = f_log(inv)
-        inv = <floating>1 / inv
-        loss[r] = -((xr[t] - m) - lse) * hit
-        if eps != 0:
-            shifted = 0
-            for j in range(cols):
-                shifted += xr[j] - m
-            loss[r] = loss[r] - <floating>(shifted / cols - lse) * <floating>eps
-        for j in range(cols):
-            gr[j] = (gr[j] * inv - off) * scale
-        gr[t] = gr[t] - hit * scale
-
 
 def softmax_cross_entropy(logits, target, reduction, long long ignore_index, double label_smoothing):
     """(loss, dlogits) of the fused softmax cross-entropy (see fastnn.backends.base)."""
@@ -103,48 +65,6 @@ def _softmax_cross_entropy(floating[:, ::1] grad, floating[::1] loss, const floa
         hi = chunk_start(rows, c + 1, chunks)
         _xent_rows(&grad[0, 0], &loss[0], &logits[0, 0], &target[0], lo, hi, cols, ignore_index, eps,
                    <floating>scale)
-
-
-cdef double _mse_span(floating* grad, floating* loss, const floating* x, const floating* t, Py_ssize_t n,
-                      floating scale) noexcept nogil:
-    """loss = d^2, grad = 2d * scale with d = x - t; returns sum(loss). loss may be NULL."""
-    cdef floating buf[BLOCK]
-    cdef floating* lb
-    cdef floating d, two = 2
-    cdef Py_ssize_t start = 0, j, m
-    cdef double total = 0
-    while start < n:
-        m = min(<Py_ssize_t>BLOCK, n - start)
-        lb = loss + start if loss != NULL else buf
-        for j in range(m):
-            d = x[start + j] - t[start + j]
-            grad[start + j] = two * d * scale
-            lb[j] = d * d
-        total += span_sum(lb, m)
-        start += m
-    return total
-
-
-cdef double _bce_span(floating* grad, floating* loss, const floating* x, const floating* t, Py_ssize_t n,
-                      floating scale) noexcept nogil:
-    """loss = max(x,0) - x t + log1p(e^-|x|), grad = (sigmoid(x) - t) * scale; returns sum(loss)."""
-    cdef floating buf[BLOCK]
-    cdef floating* lb
-    cdef floating v, e, s, zero = 0, one = 1
-    cdef Py_ssize_t start = 0, j, m
-    cdef double total = 0
-    while start < n:
-        m = min(<Py_ssize_t>BLOCK, n - start)
-        lb = loss + start if loss != NULL else buf
-        for j in range(m):
-            v = x[start + j]
-            e = f_exp(-f_abs(v))
-            s = one / (one + e)
-            grad[start + j] = ((s if v >= 0 else e * s) - t[start + j]) * scale
-            lb[j] = ((zero if v < 0 else v) - v * t[start + j]) + f_log1p(e)
-        total += span_sum(lb, m)
-        start += m
-    return total
 
 
 cdef double _pointwise_sum(bint bce, floating[::1] grad, floating[::1] loss, const floating[::1] x,

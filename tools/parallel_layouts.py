@@ -12,7 +12,7 @@ Layouts, each timed over one epoch's products, medians of interleaved repeats:
   dW || dX           the forward on BLAS's two threads, then each layer's dW and dX products
                      concurrently, one per core, BLAS at one thread inside.
 The two-core layouts run in Numba prange (the OpenMP threading layer), calling NumPy's BLAS by
-address as the compiled step does (fastnn.compile.products).
+address as the compiled step does (tools/numba_products.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import time
 import numba
 import numpy as np
 from numba import njit, prange
+from numba_products import NN, NT, TN, blas_addresses, product
 
-from fastnn.compile.products import NN, NT, TN, blas_addresses, product
 from fastnn.threads.blas import library
 
 SIZES, BATCH, STEPS = (784, 256, 128, 10), 128, 469

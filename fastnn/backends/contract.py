@@ -182,8 +182,10 @@ def family_kernels(family: str) -> tuple[str, ...]:
 
 # ------------------------------------------------------------------ Cython builds
 ISA_ORDER = ("avx512", "avx2", "baseline")  # best first
-WIDE_FAMILIES = ("activations", "dense", "losses", "optim", "layer_norm")
-"""Families bound by vector width, built once per instruction set (setup.py) and loaded best first."""
+WIDE_FAMILIES = ("activations", "dense", "losses", "optim", "layer_norm", "step")
+"""Families bound by vector width, built once per instruction set (setup.py) and loaded best first
+("step": the compiled training step's interpreter, kernels/step.pyx, which runs the others' row
+functions; not a family of the kernel table)."""
 
 
 def fingerprint() -> str:

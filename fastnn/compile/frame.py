@@ -27,11 +27,13 @@ INDEX = {name: k for k, (name, _) in enumerate(SLOTS)}
 
 class Frame:
     """The arrays of one step call as run_step reads them: ``table`` (int64, 2 per slot: address,
-    size in elements), the arrays themselves (kept alive), and what the owner keys it by."""
+    size in elements; then the item size of the float buffers), the arrays themselves (kept alive),
+    and what the owner keys it by."""
 
     def __init__(self, dtype: np.dtype, arrays: dict[str, np.ndarray], **keys) -> None:
         self.dtype = np.dtype(dtype)
-        self.table = np.zeros(2 * len(SLOTS), np.int64)
+        self.table = np.zeros(2 * len(SLOTS) + 1, np.int64)
+        self.table[-1] = self.dtype.itemsize
         self.arrays: list[np.ndarray | None] = [None] * len(SLOTS)
         self.__dict__.update(keys)
         missing = {name for name, _ in SLOTS} - set(arrays)

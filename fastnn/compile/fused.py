@@ -3,9 +3,9 @@
 The first fused step moves the parameters into one flat buffer (``p.array`` becomes a view)
 and keeps the optimizer state in flat buffers too (``optimizer.state[p][key]`` are views), as
 the compiled step does; each step copies the (already checked) gradients into a flat gradient
-buffer and runs one Numba function over all parameters, with each parameter's hyper-parameters
-read from its group. A step where some parameter has no gradient or a row-sparse one runs the
-per-parameter path instead (returns False).
+buffer and runs one compiled update over all parameters (the step interpreter's, ``kernels.Updater``),
+with each parameter's hyper-parameters read from its group. A step where some parameter has no
+gradient or a row-sparse one runs the per-parameter path instead (returns False).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class FusedUpdate:
         self._bounds = np.asarray(self.bounds, dtype=np.int64)
         self._state = FlatState([optimizer], [OPTIMIZERS[type(optimizer)]], params, self.bounds, dtype)
         self._index = {id(p): i for i, p in enumerate(params)}
+        self._updater: kernels.Updater | None = None  # over the state buffers of version _updater_version
+        self._updater_version = -1
 
     def usable(self) -> bool:
         """The layout still fits the optimizer (same groups, parameters, shapes and dtype)."""
@@ -61,8 +63,10 @@ class FusedUpdate:
             self._G[bounds[i]:bounds[i + 1]] = grad.reshape(-1)
         state = self._state
         attach = state.prepare()
-        S0, S1, S2 = state.S
-        if not kernels.update_all(self._P, self._G, S0, S1, S2, state.H, state.steps, self._bounds):
+        if self._updater is None or self._updater_version != state.version:
+            self._updater = kernels.Updater(self._P, self._G, state.S, state.H, state.steps, self._bounds)
+            self._updater_version = state.version
+        if not self._updater():
             raise RuntimeError(f"{type(self.optimizer).__name__}(fused=True): the state buffers are shorter than the "
                                "options need (an internal error of fastnn); no parameter was changed")
         state.commit(attach)

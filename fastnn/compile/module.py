@@ -50,7 +50,7 @@ class CompiledModule(Module):
             object.__setattr__(self, "_cache", None)
             return None
         object.__setattr__(self, "fallback_reason", None)
-        state = (plan, {}, np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64), np.zeros(2, np.int64), {})
+        state = (plan, {}, np.zeros(sum(1 for _ in dropouts(plan.layers)), np.uint64), np.zeros(3, np.int64), {})
         object.__setattr__(self, "_cache", (structure_version(), *state))
         return state
 

@@ -1,8 +1,9 @@
 """The compiled training step: ``step = compile_step(model, loss_fn, optimizer); loss = step(x, y)``.
 
 One call does what ``optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward();
-optimizer.step()`` does, in one call of the compiled interpreter (``kernels.run_step``) over the
-plan's op table (``lowering``).
+optimizer.step()`` does, in one call of the compiled interpreter (``kernels.run_step``, built
+ahead of time from kernels/step.pyx: nothing compiles at run time) over the plan's op table
+(``lowering``).
 
 State stays one. At planning time every parameter's array is moved into one flat buffer ``P``
 (``p.array`` becomes a view of it; frozen parameters, requires_grad=False and outside the
@@ -44,7 +45,6 @@ from fastnn.autograd.engine import wrap
 from fastnn.compile import kernels
 from fastnn.compile.frame import F_SROWS, F_SVALUES, Frame
 from fastnn.compile.inputs import NO_FLOATS, NO_IDS, dropouts, model_inputs
-from fastnn.compile.jit import entry_point
 from fastnn.compile.lowering import Lowered
 from fastnn.compile.planner import Plan, Unsupported, make_plan, optimizers_of
 from fastnn.compile.state import FlatState, flatten_parameters
@@ -65,8 +65,8 @@ MESSAGES = {kernels.BAD_LABEL: "target {1} out of range for {classes} classes (r
 class CompiledStep:
     """``step(x, y)``: one training step of (model, loss_fn, optimizer), compiled; returns the loss
     as a 0-d tensor (warn=False: no warning when it falls back to the eager step). Attributes:
-    ``fallback_reason`` (None while compiled), ``compile_seconds`` (time spent generating and
-    compiling, summed), ``plan`` (the current plan or None)."""
+    ``fallback_reason`` (None while compiled), ``compile_seconds`` (time spent compiling: 0.0, the
+    interpreter is built with the package), ``plan`` (the current plan or None)."""
 
     def __init__(self, model, loss_fn, optimizer, *, max_grad_norm: float | None = None, norm_type: float = 2.0,
                  clip_value: float | None = None, warn: bool = True) -> None:
@@ -121,7 +121,6 @@ class CompiledStep:
 
     def _layout(self, plan: Plan) -> None:
         """Move the parameters into P (rebinding p.array to views); make G and the optimizer state."""
-        self._entry = None  # run_step's machine code for the argument types the step passes (see __call__)
         trained, dense, dtype = plan.trained, plan.dense, plan.dtype
         self._P, self._views = flatten_parameters(plan.params, plan.bounds, dtype)
         self._G = np.zeros(plan.bounds[dense], dtype)  # the dense gradients
@@ -276,18 +275,10 @@ class CompiledStep:
             frame.set(F_SVALUES, svalues)
         args = (n, xf, ids, offsets, yi, yf, frame.table)
         choice = frame.threads
-        if self._entry is not None and choice.active and threads.auto_policy():
+        if choice.active and threads.auto_policy():
             status, loss = self._timed_call(args, choice)
-        elif self._entry is not None:  # the inputs are checked, and the step's own arrays keep their types
-            status, loss = self._entry(*args)
-        else:  # through the dispatcher, which types every argument (and compiles a new signature)
-            function = kernels.run_step
-            compiled = len(function.overloads)
-            start = time.perf_counter()
-            status, loss = function(*args)
-            if len(function.overloads) != compiled:  # this call compiled (or loaded from disk) a new signature
-                self.compile_seconds += time.perf_counter() - start
-            self._entry = entry_point(function, args) or function  # (a Numba without entry points: the dispatcher)
+        else:
+            status, loss = kernels.run_step(*args)
         if status in BACKWARD_RAN:
             for param, grad in self._attach:
                 if param.grad is not grad:
@@ -312,7 +303,7 @@ class CompiledStep:
             blas.library().set_num_threads(count)
         try:
             start = time.perf_counter()
-            result = self._entry(*args)
+            result = kernels.run_step(*args)
             choice.record(count, time.perf_counter() - start)
         finally:
             if count != allowed:

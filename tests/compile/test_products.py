@@ -1,11 +1,12 @@
 """The compiled step's matrix products: NumPy's own BLAS called by address (bit-identical to
-NumPy's @ on the same library), direct loops for tiny products (within a few ulps), and the
-degenerate shapes a BLAS call must not see."""
+NumPy's @ on the same library), direct loops for tiny products (within a few ulps), the degenerate
+shapes a BLAS call must not see, and the interpreter's checks of its frame (a view past a buffer
+raises instead of reading or writing out of bounds; a build of another table layout is refused)."""
 
 import numpy as np
 import pytest
 
-from fastnn.compile import products
+from fastnn.compile import kernels
 
 SHAPES = [(32, 20, 64), (128, 784, 256), (7, 300, 3), (1, 3, 1), (5, 7, 3), (2, 1, 1)]
 
@@ -17,15 +18,15 @@ def test_products_equal_numpy(dtype, n, k, m):
     x = rng.standard_normal((n, k)).astype(dtype)
     w = rng.standard_normal((m, k)).astype(dtype)
     dz = rng.standard_normal((n, m)).astype(dtype)
-    blas = products.blas_addresses()
+    blas = kernels.blas_addresses()
     z, dx, dw = np.empty((n, m), dtype), np.empty((n, k), dtype), np.empty((m, k), dtype)
-    products.product(x, w, z, products.NT, blas)
-    products.product(dz, w, dx, products.NN, blas)
-    products.product(dz, x, dw, products.TN, blas)
+    kernels.product(x, w, z, kernels.NT, blas)
+    kernels.product(dz, w, dx, kernels.NN, blas)
+    kernels.product(dz, x, dw, kernels.TN, blas)
     tight = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    for got, want, work, limit in ((z, x @ w.T, n * k * m, products.TINY_WORK),
-                                   (dx, dz @ w, n * k * m, products.TINY_WORK),
-                                   (dw, dz.T @ x, n * k * m, products.TINY_WORK // 8)):
+    for got, want, work, limit in ((z, x @ w.T, n * k * m, kernels.TINY_WORK),
+                                   (dx, dz @ w, n * k * m, kernels.TINY_WORK),
+                                   (dw, dz.T @ x, n * k * m, kernels.TINY_WORK // 8)):
         if work > limit:  # on BLAS: the very library NumPy's @ calls
             np.testing.assert_array_equal(got, want)
         else:
@@ -33,53 +34,87 @@ def test_products_equal_numpy(dtype, n, k, m):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gemm_with_an_empty_inner_dimension_writes_zeros(dtype):
-    blas = products.blas_addresses()
+def test_a_product_with_an_empty_inner_dimension_writes_zeros(dtype):
     out = np.full((3, 4), 7.0, dtype)
-    products.gemm(blas, products.N, products.N, 4, 3, 0, np.empty((4, 0), dtype), 4, np.empty((0, 3), dtype), 1,
-                  out, 4)
+    kernels.product(np.empty((3, 0), dtype), np.empty((0, 4), dtype), out, kernels.NN, kernels.blas_addresses())
     np.testing.assert_array_equal(out, 0)
+
+
+def test_product_refuses_shapes_that_do_not_fit():
+    blas = kernels.blas_addresses()
+    with pytest.raises(ValueError, match="do not fit"):
+        kernels.product(np.ones((3, 2)), np.ones((4, 3)), np.empty((3, 4)), kernels.NT, blas)
+    with pytest.raises(TypeError, match="one float dtype"):
+        kernels.product(np.ones((3, 2), np.float32), np.ones((4, 2)), np.empty((3, 4)), kernels.NT, blas)
 
 
 def test_the_addresses_are_those_of_the_process_blas():
     from fastnn.threads.blas import library
 
     lib = library()
-    assert products.blas_addresses().tolist() == [lib.sgemm, lib.dgemm, int(lib.ilp64)]
+    assert kernels.blas_addresses().tolist() == [lib.sgemm, lib.dgemm, int(lib.ilp64)]
 
 
-def test_views_are_bounds_checked():
-    """A view past its buffer raises instead of reading or writing out of bounds."""
-    from fastnn.compile import views
+def test_the_compiled_layout_is_the_python_layout(monkeypatch):
+    """kernels.py and kernels/step.pyx lay the op table, config, statuses and frame out alike; a build
+    of another layout is refused at import as stale."""
+    layout = kernels._step.LAYOUT
+    assert layout and all(getattr(kernels, name) == value for name, value in layout.items())
+    monkeypatch.setattr(kernels, "K_SRC", kernels.K_SRC + 1)
+    with pytest.raises(ImportError, match=r"K_SRC.*stale build"):
+        kernels._check_layout()
 
-    buf = np.arange(12, dtype=np.float32)
-    np.testing.assert_array_equal(views.view2d(buf, 2, 2, 5), buf[2:12].reshape(2, 5))
-    np.testing.assert_array_equal(views.view1d(buf, 11, 1), buf[11:])
-    assert views.view1d(buf, 12, 0).shape == (0,)
-    for bad in ((buf, 3, 2, 5), (buf, -1, 1, 1)):
-        with pytest.raises(IndexError, match="out of its buffer"):
-            views.view2d(*bad)
-    with pytest.raises(IndexError, match="out of its buffer"):
-        views.view1d(buf, 10, 3)
+
+def _forward_only(n, dtype, shrink=0):
+    from fastnn import nn
+    from fastnn.compile.lowering import Lowered
+    from fastnn.compile.planner import make_plan
+
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 3)).to(dtype)
+    plan = make_plan(model, None, None)
+    low = Lowered(plan)
+    ws, ms, out = low.workspace(n)
+    P = np.concatenate([p.array.reshape(-1) for p in plan.params])
+    x = np.random.default_rng(0).standard_normal((n, 20)).astype(dtype)
+    ws = ws[:ws.size - shrink]
+    status = kernels.run_forward(n, x, np.zeros(0, np.int64), np.zeros(0, np.int64), low.ops, low.fl, low.cfg, P,
+                                 np.zeros(0, np.uint64), np.zeros(3, np.int64), ws, ms, kernels.blas_addresses())
+    return status, out, model(__import__("fastnn").from_numpy(x)).numpy()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n,k,m", [(32, 20, 64), (512, 20, 64), (128, 128, 10), (3, 20, 64), (16, 100, 50)])
-def test_linear_forward_through_a_transposed_small_weight(dtype, n, k, m):
-    """linear_forward transposes a weight of at most WT_MAX elements into `wt` and multiplies on
-    BLAS's (N, N) path; a larger one, or a tiny product, keeps x @ w.T. Either gives x @ w.T + b."""
-    from fastnn.compile import blocks
+@pytest.mark.parametrize("n", [1, 3, 32, 512])
+def test_the_forward_pass_through_a_transposed_small_weight_equals_the_model(dtype, n):
+    """The forward pass transposes a weight of at most WT_MAX elements into the workspace when its
+    product is not tiny (BLAS's (N, N) path), else keeps x @ w.T: either equals the eager model."""
+    status, out, want = _forward_only(n, dtype)
+    assert status == kernels.OK
+    tight = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out, want, **tight)
 
-    rng = np.random.default_rng(n + k + m)
-    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((n, k), (m, k), (m,)))
-    z, a = np.empty((n, m), dtype), np.empty((n, m), dtype)
-    transposes = m * k <= blocks.WT_MAX and n * m * k > products.TINY_WORK
-    wt = np.full(m * k if transposes else 0, np.nan, dtype)
-    blocks.linear_forward(x, w, b, True, blocks.ACTIVATION_CODES["relu"], 0.0, z, a, products.blas_addresses(), wt)
-    tight = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(z, x @ w.T + b, **tight)
-    np.testing.assert_allclose(a, np.maximum(x @ w.T + b, 0), **tight)
-    if transposes:
-        np.testing.assert_array_equal(wt.reshape(k, m), w.T)
-        with pytest.raises(IndexError, match="out of its buffer"):  # a short scratch is refused, never overrun
-            blocks.linear_forward(x, w, b, True, 0, 0.0, z, a, products.blas_addresses(), wt[:-1])
+
+@pytest.mark.parametrize("shrink", [1, 64])
+def test_a_workspace_short_of_what_the_table_needs_is_refused_never_overrun(shrink):
+    with pytest.raises(IndexError, match="workspace of .* which need"):
+        _forward_only(32, np.float32, shrink)
+
+
+def test_a_malformed_frame_or_op_table_is_refused():
+    from fastnn.compile.frame import Frame
+
+    arrays = kernels.empty_slots(np.dtype(np.float32))
+    with pytest.raises(TypeError, match="frame table"):
+        kernels.run_step(1, np.zeros(1, np.float32), *[np.zeros(0, np.int64)] * 3, np.zeros(0, np.float32),
+                         np.zeros(5, np.int64))
+    with pytest.raises(IndexError, match="out of frame slot"):  # no op table at all
+        kernels.run_step(1, np.zeros(1, np.float32), *[np.zeros(0, np.int64)] * 3, np.zeros(0, np.float32),
+                         Frame(np.float32, arrays).table)
+    ops = np.zeros((1, kernels.OP_COLUMNS), np.int64)
+    ops[0, kernels.K_KIND], ops[0, kernels.K_SRC] = kernels.LINEAR, 3  # reads an op that is not there
+    arrays.update(ops=ops, cfg=np.zeros(kernels.CONFIG_SIZE, np.int64), fl=np.zeros(2), info=np.zeros(3, np.int64),
+                  blas=kernels.blas_addresses())
+    with pytest.raises(ValueError, match="op 0 of the table is malformed"):
+        kernels.run_step(1, np.zeros(1, np.float32), *[np.zeros(0, np.int64)] * 3, np.zeros(0, np.float32),
+                         Frame(np.float32, arrays).table)
+    with pytest.raises(TypeError, match="float64 features for a frame of 4-byte floats"):
+        kernels.run_step(1, np.zeros(1), *[np.zeros(0, np.int64)] * 3, np.zeros(0), Frame(np.float32, arrays).table)

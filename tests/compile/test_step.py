@@ -160,9 +160,9 @@ def test_frame_refuses_an_array_of_another_dtype_or_layout():
     lambda p: optim.RMSprop(p, centered=True, momentum=0.5), lambda p: optim.Adadelta(p)])
 def test_update_refuses_state_buffers_shorter_than_the_options_need(make):
     """update_all's own check of the state buffers (the kernels index them unchecked) agrees with the
-    buffers FlatState makes (STATE_KEYS), and a short buffer changes nothing."""
+    buffers FlatState makes (STATE_KEYS): it runs with exactly those, refuses each of them short, and a
+    refused update changes nothing."""
     from fastnn.compile import kernels
-    from fastnn.compile.blocks import state_needed
     from fastnn.compile.planner import OPTIMIZERS as KINDS
     from fastnn.compile.state import KIND_CODES, ROWS, STATE_KEYS
     opt = make(nn.Linear(2, 2).parameters())
@@ -172,7 +172,6 @@ def test_update_refuses_state_buffers_shorter_than_the_options_need(make):
     row = ROWS[kind](group)
     h[:len(row)], h[kernels.H_KIND] = row, KIND_CODES[kind]
     expected = sum(1 << buf for _, buf in STATE_KEYS[kind](group))
-    assert state_needed(KIND_CODES[kind], h) == expected
     P, G = np.ones(6, np.float32), np.full(6, 0.5, np.float32)
     full, short = np.zeros(6, np.float32), np.zeros(5, np.float32)
     S = [full if expected & (1 << b) else np.empty(0, np.float32) for b in range(3)]
@@ -460,11 +459,9 @@ def test_an_input_that_requires_grad_gets_its_gradient_from_the_eager_path():
     assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32, rtol=0)
 
 
-def test_inputs_of_any_layout_give_the_same_step_and_compile_nothing_new():
+def test_inputs_of_any_layout_give_the_same_step():
     """Read-only, strided, Fortran-ordered or int32 inputs are copied to the one array type the
-    step's entry point takes: the same numbers as C-contiguous inputs, no new signature compiled."""
-    from fastnn.compile import kernels
-
+    interpreter takes: the same numbers as C-contiguous inputs."""
     x, y = data("labels", np.float32, n=8)
     readonly_x, readonly_y = x.copy(), y.copy()
     readonly_x.flags.writeable = readonly_y.flags.writeable = False
@@ -475,10 +472,7 @@ def test_inputs_of_any_layout_give_the_same_step_and_compile_nothing_new():
         (model, loss_fn, opt, _), _ = _pair(layers="relu", loss="ce")
         step = fn.compile_step(model, loss_fn, opt)
         step(x, y)
-        assert step._entry is not None  # the machine code called without the dispatcher from now on
-        signatures = len(kernels.run_step.overloads)
         losses = [float(step(vx, vy).item()) for _ in range(3)]
-        assert len(kernels.run_step.overloads) == signatures
         results.append((losses, snapshot(model, opt)))
     for losses, state in results[1:]:
         assert losses == results[0][0]

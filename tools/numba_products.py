@@ -1,4 +1,6 @@
-"""The compiled step's matrix products: the process's one BLAS, or direct loops when tiny.
+"""Matrix products from Numba code on the process's one BLAS, or direct loops when tiny (for
+tools/parallel_layouts.py; the compiled step itself is Cython now, kernels/step.pyx, with the same
+products).
 
 The products call the process's one BLAS (fastnn.threads.blas: NumPy's own, the library the
 Cython kernels and ``Tensor @`` use, under the one thread switch), not the BLAS behind Numba's
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from fastnn.compile.jit import jit, jit_reassoc
+jit = njit(error_model="numpy")
+jit_reassoc = njit(error_model="numpy", fastmath={"reassoc"})
 
 TINY_WORK = 2048
 """Products of at most this many multiply-adds run as direct loops (no BLAS call): measured here,

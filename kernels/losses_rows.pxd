@@ -1,0 +1,82 @@
+# The losses' row and span bodies, shared by losses.pyx and the compiled step (step.pyx).
+
+from elementwise cimport f_abs, f_exp, f_log, f_log1p, floating, span_max, span_sum
+
+cdef enum:
+    BLOCK = 512  # elements summed in the working precision before joining the float64 total
+
+
+cdef inline void _xent_rows(floating* grad, floating* loss, const floating* x, const long long* target, Py_ssize_t r0,
+                     Py_ssize_t r1, Py_ssize_t cols, long long ignore_index, double eps, floating scale) noexcept nogil:
+    """Rows r0..r1 of the fused softmax cross-entropy (see the module docstring)."""
+    cdef Py_ssize_t r, j, t
+    cdef const floating* xr
+    cdef floating* gr
+    cdef floating m, lse, inv, off = <floating>(eps / cols), hit = <floating>(1 - eps)
+    cdef double shifted
+    for r in range(r0, r1):
+        xr = x + r * cols
+        gr = grad + r * cols
+        t = <Py_ssize_t>target[r]
+        if target[r] == ignore_index:
+            loss[r] = 0
+            for j in range(cols):
+                gr[j] = 0
+            continue
+        m = span_max(xr, cols)
+        for j in range(cols):
+            gr[j] = f_exp(xr[j] - m)
+        inv = span_sum(gr, cols)
+        lse = f_log(inv)
+        inv = <floating>1 / inv
+        loss[r] = -((xr[t] - m) - lse) * hit
+        if eps != 0:
+            shifted = 0
+            for j in range(cols):
+                shifted += xr[j] - m
+            loss[r] = loss[r] - <floating>(shifted / cols - lse) * <floating>eps
+        for j in range(cols):
+            gr[j] = (gr[j] * inv - off) * scale
+        gr[t] = gr[t] - hit * scale
+
+
+cdef inline double _mse_span(floating* grad, floating* loss, const floating* x, const floating* t, Py_ssize_t n,
+                      floating scale) noexcept nogil:
+    """loss = d^2, grad = 2d * scale with d = x - t; returns sum(loss). loss may be NULL."""
+    cdef floating buf[BLOCK]
+    cdef floating* lb
+    cdef floating d, two = 2
+    cdef Py_ssize_t start = 0, j, m
+    cdef double total = 0
+    while start < n:
+        m = min(<Py_ssize_t>BLOCK, n - start)
+        lb = loss + start if loss != NULL else buf
+        for j in range(m):
+            d = x[start + j] - t[start + j]
+            grad[start + j] = two * d * scale
+            lb[j] = d * d
+        total += span_sum(lb, m)
+        start += m
+    return total
+
+
+cdef inline double _bce_span(floating* grad, floating* loss, const floating* x, const floating* t, Py_ssize_t n,
+                      floating scale) noexcept nogil:
+    """loss = max(x,0) - x t + log1p(e^-|x|), grad = (sigmoid(x) - t) * scale; returns sum(loss)."""
+    cdef floating buf[BLOCK]
+    cdef floating* lb
+    cdef floating v, e, s, zero = 0, one = 1
+    cdef Py_ssize_t start = 0, j, m
+    cdef double total = 0
+    while start < n:
+        m = min(<Py_ssize_t>BLOCK, n - start)
+        lb = loss + start if loss != NULL else buf
+        for j in range(m):
+            v = x[start + j]
+            e = f_exp(-f_abs(v))
+            s = one / (one + e)
+            grad[start + j] = ((s if v >= 0 else e * s) - t[start + j]) * scale
+            lb[j] = ((zero if v < 0 else v) - v * t[start + j]) + f_log1p(e)
+        total += span_sum(lb, m)
+        start += m
+    return total
