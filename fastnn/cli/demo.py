@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"fastnn {fastnn.__version__} demo: digits ({len(train_idx)} train / {len(test_idx)} test images, "
           f"8x8 pixels, 10 classes), MLP 64-{'-'.join(map(str, args.hidden))}-10, Adam lr {args.lr}, "
           f"batch {args.batch_size}, {args.epochs} epochs, {fastnn.get_num_threads()} threads")
-    print("(a first run on a machine also compiles the Numba kernels and the compiled step's interpreter, "
-          "about a minute, once: they are cached on disk)")
+    print("(a first run on a machine also compiles the Numba backend's kernels for its row, once: they are "
+          "cached on disk)")
     print(f"{'backend':<8} {'test acc':>8} {'final loss':>10} {'ms/epoch':>9} {'speed-up vs numpy':>18}", flush=True)
     base = None
     ordered = sorted(backends, key=lambda name: name != "numpy")  # the baseline first: each row prints when done
