@@ -84,7 +84,7 @@ def snapshot(model, optimizer) -> tuple[dict, dict]:
 
 def assert_same(a: tuple[dict, dict], b: tuple[dict, dict], dtype, rtol: float | None = None) -> None:
     rtol = rtol if rtol is not None else (2e-4 if np.dtype(dtype) == np.float32 else 1e-9)
-    atol = 2e-5 if np.dtype(dtype) == np.float32 else 1e-11
+    atol = 0.0 if rtol == 0 else 2e-5 if np.dtype(dtype) == np.float32 else 1e-11
     assert a[0].keys() == b[0].keys()
     for key in a[0]:
         np.testing.assert_allclose(a[0][key], b[0][key], rtol=rtol, atol=atol, err_msg=f"parameter {key}")
