@@ -1,6 +1,6 @@
 """The compiled training step (fastnn.compile_step) against the eager step on the default backend:
 the 20-64-2 MLP with SGD at batch 1 / 32 / 512, and the 784-256-128-10 MLP with Adam at batch 128.
-Each setup runs one step first, so Numba's compilation (or cache load) is never timed."""
+Each setup runs one step first (planning, the first touch of the buffers), which is never timed."""
 
 from __future__ import annotations
 
