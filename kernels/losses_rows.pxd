@@ -11,19 +11,26 @@ cdef enum:
     NARROW_ROWS = 256   # rows per block of the narrow path (its per-row scratch lives on the stack)
 
 
-cdef inline void _xent_row(floating* gr, floating* loss, const floating* xr, Py_ssize_t t, Py_ssize_t cols,
-                           floating m, floating lse, floating inv, double eps, floating scale) noexcept nogil:
-    """One row's loss and scaled gradient, gr holding exp(x - m) on entry; m the row's max, lse the
-    log of the exps' sum, inv 1 / that sum, eps the label smoothing."""
+cdef inline floating _xent_loss(const floating* xr, Py_ssize_t t, Py_ssize_t cols, floating m, floating lse,
+                                double eps) noexcept nogil:
+    """One row's loss: -(1-eps) log p_t - eps mean_j log p_j, from the row's max m and lse, the log
+    of the sum of exp(x - m)."""
     cdef Py_ssize_t j
-    cdef floating off = <floating>(eps / cols), hit = <floating>(1 - eps)
-    cdef double shifted
-    loss[0] = -((xr[t] - m) - lse) * hit
+    cdef floating loss = -((xr[t] - m) - lse) * <floating>(1 - eps)
+    cdef double shifted = 0
     if eps != 0:
-        shifted = 0
         for j in range(cols):
             shifted += xr[j] - m
-        loss[0] = loss[0] - <floating>(shifted / cols - lse) * <floating>eps
+        loss = loss - <floating>(shifted / cols - lse) * <floating>eps
+    return loss
+
+
+cdef inline void _xent_row(floating* gr, floating* loss, const floating* xr, Py_ssize_t t, Py_ssize_t cols,
+                           floating m, floating lse, floating inv, double eps, floating scale) noexcept nogil:
+    """One row's loss and scaled gradient, gr holding exp(x - m) on entry; inv is 1 / their sum."""
+    cdef Py_ssize_t j
+    cdef floating off = <floating>(eps / cols), hit = <floating>(1 - eps)
+    loss[0] = _xent_loss(xr, t, cols, m, lse, eps)
     for j in range(cols):
         gr[j] = (gr[j] * inv - off) * scale
     gr[t] = gr[t] - hit * scale
@@ -32,43 +39,56 @@ cdef inline void _xent_row(floating* gr, floating* loss, const floating* xr, Py_
 cdef inline void _xent_narrow(floating* grad, floating* loss, const floating* x, const long long* target,
                               Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols, long long ignore_index, double eps,
                               floating scale) noexcept nogil:
-    """_xent_rows for rows of fewer than NARROW classes: per block of rows, the shifted logits, then
-    one exp over the block's elements and one log over its rows (loops that vectorise, where a row
-    of two classes alone stays scalar), then each row's loss and gradient."""
+    """_xent_rows for rows of fewer than NARROW classes, a block of rows at a time with the classes
+    as columns of a scratch table (e[j * b + r]: class j of row r): the max, the shifted exps,
+    their sum, its log and inverse run across rows, in vector lanes (a row of two classes alone
+    stays scalar), with the operations of the wide path in the same order (the same results);
+    then each row's gradient and loss."""
+    cdef floating e[NARROW * NARROW_ROWS]
     cdef floating m[NARROW_ROWS]
     cdef floating lse[NARROW_ROWS]
     cdef floating inv[NARROW_ROWS]
-    cdef Py_ssize_t b0 = r0, b1, r, j, k
-    cdef const floating* xr
+    cdef Py_ssize_t b0 = r0, b, r, j, t
+    cdef floating v, one = 1, off = <floating>(eps / cols), hit = <floating>(1 - eps)
     cdef floating* gr
-    cdef floating mx, one = 1
+    cdef const floating* xr
     while b0 < r1:
-        b1 = b0 + NARROW_ROWS if b0 + NARROW_ROWS < r1 else r1
-        for r in range(b0, b1):
-            xr = x + r * cols
-            gr = grad + r * cols
-            mx = span_max(xr, cols)
-            m[r - b0] = mx
+        b = NARROW_ROWS if b0 + NARROW_ROWS < r1 else r1 - b0
+        for r in range(b):
             for j in range(cols):
-                gr[j] = xr[j] - mx
-        gr = grad + b0 * cols
-        for k in range((b1 - b0) * cols):
-            gr[k] = f_exp(gr[k])
-        for r in range(b0, b1):
-            inv[r - b0] = span_sum(grad + r * cols, cols)
-        for k in range(b1 - b0):
-            lse[k] = f_log(inv[k])
-            inv[k] = one / inv[k]
-        for r in range(b0, b1):
-            gr = grad + r * cols
-            if target[r] == ignore_index:
-                loss[r] = 0
+                e[j * b + r] = x[(b0 + r) * cols + j]
+        for r in range(b):  # the max as span_max takes it (a NaN counts only in the first column)
+            m[r] = e[r]
+        for j in range(1, cols):
+            for r in range(b):
+                v = e[j * b + r]
+                m[r] = v if v > m[r] else m[r]
+        for j in range(cols):
+            for r in range(b):
+                e[j * b + r] = f_exp(e[j * b + r] - m[r])
+        for r in range(b):  # the sum as span_sum adds a short row: from zero, class by class
+            inv[r] = 0
+        for j in range(cols):
+            for r in range(b):
+                inv[r] = inv[r] + e[j * b + r]
+        for r in range(b):
+            lse[r] = f_log(inv[r])
+            inv[r] = one / inv[r]
+        for j in range(cols):
+            for r in range(b):
+                grad[(b0 + r) * cols + j] = (e[j * b + r] * inv[r] - off) * scale
+        for r in range(b):
+            gr = grad + (b0 + r) * cols
+            xr = x + (b0 + r) * cols
+            if target[b0 + r] == ignore_index:
+                loss[b0 + r] = 0
                 for j in range(cols):
                     gr[j] = 0
                 continue
-            _xent_row(gr, loss + r, x + r * cols, <Py_ssize_t>target[r], cols, m[r - b0], lse[r - b0], inv[r - b0],
-                      eps, scale)
-        b0 = b1
+            t = <Py_ssize_t>target[b0 + r]
+            gr[t] = gr[t] - hit * scale
+            loss[b0 + r] = _xent_loss(xr, t, cols, m[r], lse[r], eps)
+        b0 += b
 
 
 cdef inline void _xent_rows(floating* grad, floating* loss, const floating* x, const long long* target, Py_ssize_t r0,

@@ -170,3 +170,32 @@ def test_numba_cross_entropy_threaded_equals_serial(classes):
         results.append((loss, grad))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("classes", range(1, 8))
+def test_cython_cross_entropy_narrow_rows_equal_the_wide_path(dtype, classes):
+    """The Cython cross-entropy takes rows of fewer than 8 classes a block at a time, class by class
+    across rows (losses_rows._xent_narrow); the same rows padded with -inf classes to 8 take the
+    row-by-row path, whose exps of the padding are 0. The two agree to a few units of the float's
+    epsilon (the narrow path's exps and logs all run in libmvec's vector lanes, the row path's partly
+    as scalar libm calls, which round a few results differently), with inf / nan in the same places,
+    ignored rows and rows across block boundaries."""
+    from fastnn._cython import load
+
+    kernel = load("losses").softmax_cross_entropy
+    rows = 2 * 256 + 37
+    rng = np.random.default_rng(classes)
+    x = (rng.standard_normal((rows, classes)) * 20).astype(dtype)
+    x[3, 0], x[5, -1], x[7, 0], x[9, -1] = np.inf, -np.inf, np.nan, np.nan
+    target = rng.integers(0, classes, rows)
+    target[::11] = -100
+    padded = np.full((rows, 8), -np.inf, dtype)
+    padded[:, :classes] = x
+    loss, grad = kernel(x, target, "none", -100, 0.0)
+    wide_loss, wide_grad = kernel(padded, target, "none", -100, 0.0)
+    for got, want in ((loss, wide_loss), (grad, wide_grad[:, :classes])):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        finite, eps = np.isfinite(want), np.finfo(dtype).eps
+        np.testing.assert_allclose(got[finite], want[finite], rtol=4 * eps, atol=4 * eps)
