@@ -1,8 +1,8 @@
-"""The compiled training step: forward, loss, backward and optimizer update in one Numba call.
+"""The compiled training step: forward, loss, backward and optimizer update in one compiled call.
 
 ``fastnn.compile_step(model, loss_fn, optimizer)`` returns a :class:`~fastnn.compile.step.CompiledStep`;
-see ``docs/compile.md`` for the design. Importing this package is cheap: Numba is imported when
-a step is first built.
+see ``docs/compile.md`` for the design. Importing this package is cheap: the interpreter (a Cython
+extension, ``fastnn._cython.step``) is loaded when a step is first built.
 """
 
 from __future__ import annotations

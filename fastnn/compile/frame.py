@@ -1,9 +1,9 @@
 """The step's own arrays, handed to ``run_step`` as one int64 array of (address, size) pairs.
 
-Calling compiled code converts every array argument from its Python object (~80 ns an array,
-measured here: 2.1 us for run_step's 26 arguments, 0.3 us for 3); an int64 array of addresses
-is converted once. Inside, ``views.slot`` makes each array again with ``numba.carray`` from its
-address and size (uncounted, as ``views``), with the dtype the slot is declared with.
+Every array argument of a compiled call costs its conversion from the Python object (~80 ns an
+array for the Numba interpreter before session 7: 2.1 us for 26 arguments); an int64 array of
+addresses is read once. Inside, the interpreter (kernels/step.pyx) reads each slot's address and
+size and checks every view it takes against that size.
 
 A :class:`Frame` holds a reference to every array it points to, so none can be freed while the
 frame lives, and it checks each array's dtype and contiguity against its slot's declaration

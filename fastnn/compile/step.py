@@ -178,8 +178,8 @@ class CompiledStep:
     # ------------------------------------------------------------------ inputs
     def _inputs(self, x: Any, y: Any) -> tuple | None:
         """(n, xf, ids, offsets, yi, yf, lowered table, window) as run_step takes them, or None to run this
-        call eagerly. Every array is C-contiguous, aligned and writeable (copied if not): so each has
-        the one Numba type the step's entry point was compiled for (and no other is ever compiled)."""
+        call eagerly. Every array is C-contiguous, aligned and writeable (copied if not), as the
+        interpreter reads it."""
         plan = self.plan
         if (type(x) is np.ndarray and self._dense and x.ndim == 2 and x.dtype is plan.dtype and x.shape[0]
                 and x.shape[1] == plan.in_features and x.flags.carray):

@@ -233,7 +233,7 @@ def _compiled_step(replicas: Replicas, loss_fn, optimizer, compile: bool | None)
     if compile is False or compile is None and (replicas.model is not replicas.core
                                                  or not isinstance(optimizer, Optimizer)):
         return None  # (an optimizer-like object of the user's own runs its own step)
-    from fastnn.compile.step import CompiledStep  # imports Numba: only when fit compiles
+    from fastnn.compile.step import CompiledStep  # loads the interpreter: only when fit compiles
 
     step = CompiledStep(replicas.model, loss_fn, optimizer, warn=compile is True)
     return step if step.plan is not None or compile else None
