@@ -80,6 +80,10 @@ def fused_step(optimizer, work: list) -> bool:
     dtypes = {p.array.dtype for group in optimizer.param_groups for p in group["params"]}
     if len(dtypes) != 1 or next(iter(dtypes)) not in (np.dtype(np.float32), np.dtype(np.float64)):
         return False
+    try:
+        kernels.interpreter()
+    except ImportError:  # the interpreter is not built (or stale): the per-parameter path
+        return False
     updater = _updaters.get(optimizer)
     if updater is None or not updater.usable():
         updater = _updaters[optimizer] = FusedUpdate(optimizer)

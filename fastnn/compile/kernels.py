@@ -6,9 +6,13 @@ ahead of time from kernels/step.pyx (``fastnn._cython.step``, its best build for
 a frame's buffers (``frame.Frame``) and returns (status, loss); ``run_forward`` runs its forward
 pass alone (inference); ``update_all`` the optimizer update alone (``fused=True``). The layout
 constants are the module's own (tests/compile/test_products.py holds them equal to the compiled
-module's ``LAYOUT`` at import: a build of another layout is refused as stale)."""
+module's ``LAYOUT`` when it loads: a build of another layout is refused as stale). The module is
+loaded at the first use (``interpreter()``): a missing or stale build is an ImportError there,
+which the compiled step, ``fastnn.compile`` and ``fused=True`` turn into their eager paths."""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 import numpy as np
 
@@ -17,7 +21,7 @@ from fastnn.backends.contract import ACTIVATION_CODES as _CODES
 from fastnn.compile.frame import SLOTS, Frame
 from fastnn.threads.blas import library
 
-_step = load("step")
+_interpreter: ModuleType | None = None
 
 # Statuses: OK; BAD_LABEL (info = row, label); NONFINITE_LOSS; NONFINITE_GRAD (info[0] = the
 # parameter's index); BAD_INDEX (info = position, id); BAD_STATE (a state buffer too short).
@@ -56,20 +60,38 @@ F_SMOOTHING, F_CLIP, F_NORM_TYPE, F_TOTAL_NORM, F_WEIGHTS = range(5)
 FRAME_SLOTS = tuple(name for name, _ in SLOTS)
 NT, NN, TN = 0, 1, 2  # the forms of product(): a @ b.T (the forward x @ W.T), a @ b (dz @ W), a.T @ b (dz.T @ x)
 
-run_step = _step.run_step
-product = _step.product_of  # out = a @ b.T / a @ b / a.T @ b as the step computes its products (for the tests)
 
 
-def _check_layout() -> None:
+def interpreter() -> ModuleType:
+    """``fastnn._cython.step`` (its best build for this CPU), loaded once and checked against this
+    module's layout; ImportError when it is not built, or built for another layout (stale)."""
+    global _interpreter
+    if _interpreter is None:
+        module = load("step")
+        check_layout(module)
+        _interpreter = module
+    return _interpreter
+
+
+def check_layout(module: ModuleType) -> None:
     """The compiled module must lay the table out as this module does: a build of another layout is stale."""
     here = globals()
-    stale = sorted(name for name, value in _step.LAYOUT.items() if here.get(name) != value)
+    stale = sorted(name for name, value in module.LAYOUT.items() if here.get(name) != value)
     if stale:
-        raise ImportError(f"fastnn: {_step.__file__} lays the compiled step's table out differently ({stale}): "
+        raise ImportError(f"fastnn: {module.__file__} lays the compiled step's table out differently ({stale}): "
                           "a stale build; rebuild with `python setup.py build_ext --inplace` or reinstall fastnn")
 
 
-_check_layout()
+def run_step(n: int, xf: np.ndarray, ids: np.ndarray, offsets: np.ndarray, yi: np.ndarray, yf: np.ndarray,
+             frame: np.ndarray) -> tuple[int, float]:
+    """One training step of a frame's op table (see kernels/step.pyx); (status, loss). The step binds
+    ``interpreter().run_step`` itself, once."""
+    return interpreter().run_step(n, xf, ids, offsets, yi, yf, frame)
+
+
+def product(a: np.ndarray, b: np.ndarray, out: np.ndarray, form: int, blas: np.ndarray) -> None:
+    """out = a @ b.T (NT), a @ b (NN) or a.T @ b (TN) as the step computes its products (for the tests)."""
+    interpreter().product_of(a, b, out, form, blas)
 
 
 def workspace_size(cfg: np.ndarray, n: int) -> int:
@@ -98,7 +120,7 @@ def run_forward(n: int, xf: np.ndarray, ids: np.ndarray, offsets: np.ndarray, op
     OK or BAD_INDEX (info = position, id)."""
     arrays = empty_slots(P.dtype)
     arrays.update(ops=ops, fl=fl, cfg=cfg, P=P, seeds=seeds, info=info, ws=ws, ms=ms, blas=blas)
-    return _step.run_forward(n, xf, ids, offsets, Frame(P.dtype, arrays).table)
+    return interpreter().run_forward(n, xf, ids, offsets, Frame(P.dtype, arrays).table)
 
 
 class Updater:
@@ -111,10 +133,11 @@ class Updater:
         arrays.update(P=P, G=G, S0=S[0], S1=S[1], S2=S[2], H=H.reshape(-1), steps=steps, bounds=bounds,
                       blas=blas_addresses())
         self.frame = Frame(P.dtype, arrays)
+        self._update = interpreter().update_all
 
     def __call__(self) -> bool:
         """Update every parameter; False, changing nothing, when a state buffer is too short."""
-        return _step.update_all(self.frame.table)
+        return self._update(self.frame.table)
 
 
 def update_all(P: np.ndarray, G: np.ndarray, S0: np.ndarray, S1: np.ndarray, S2: np.ndarray, H: np.ndarray,

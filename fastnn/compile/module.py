@@ -43,7 +43,8 @@ class CompiledModule(Module):
             return cache[1:]
         try:
             plan = make_plan(self._orig_mod, None, None)
-        except Unsupported as exc:
+            kernels.interpreter()
+        except (Unsupported, ImportError) as exc:  # (ImportError: the interpreter is not built, or stale)
             if self.__dict__.get("fallback_reason") != str(exc):
                 warnings.warn(f"fastnn.compile: running the eager forward ({exc})", stacklevel=4)
             object.__setattr__(self, "fallback_reason", str(exc))

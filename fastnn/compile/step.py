@@ -106,7 +106,8 @@ class CompiledStep:
             plan = make_plan(self.model, self.loss_fn, self.optimizer)
             if plan.trained > plan.dense and (self.max_grad_norm is not None or self.clip_value is not None):
                 raise Unsupported("gradient clipping with a row-sparse gradient is not compiled")
-        except Unsupported as exc:
+            self._run = kernels.interpreter().run_step
+        except (Unsupported, ImportError) as exc:  # (ImportError: the interpreter is not built, or stale)
             self.fallback_reason = str(exc)
             if not self._warned:
                 warnings.warn(f"compile_step: running the eager step ({exc})", stacklevel=stacklevel)
@@ -278,7 +279,7 @@ class CompiledStep:
         if choice.active and threads.auto_policy():
             status, loss = self._timed_call(args, choice)
         else:
-            status, loss = kernels.run_step(*args)
+            status, loss = self._run(*args)
         if status in BACKWARD_RAN:
             for param, grad in self._attach:
                 if param.grad is not grad:
@@ -303,7 +304,7 @@ class CompiledStep:
             blas.library().set_num_threads(count)
         try:
             start = time.perf_counter()
-            result = kernels.run_step(*args)
+            result = self._run(*args)
             choice.record(count, time.perf_counter() - start)
         finally:
             if count != allowed:

@@ -58,11 +58,11 @@ def test_the_addresses_are_those_of_the_process_blas():
 def test_the_compiled_layout_is_the_python_layout(monkeypatch):
     """kernels.py and kernels/step.pyx lay the op table, config, statuses and frame out alike; a build
     of another layout is refused at import as stale."""
-    layout = kernels._step.LAYOUT
-    assert layout and all(getattr(kernels, name) == value for name, value in layout.items())
+    module = kernels.interpreter()
+    assert module.LAYOUT and all(getattr(kernels, name) == value for name, value in module.LAYOUT.items())
     monkeypatch.setattr(kernels, "K_SRC", kernels.K_SRC + 1)
     with pytest.raises(ImportError, match=r"K_SRC.*stale build"):
-        kernels._check_layout()
+        kernels.check_layout(module)
 
 
 def _forward_only(n, dtype, shrink=0):

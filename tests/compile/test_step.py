@@ -591,3 +591,31 @@ def test_compile_step_refuses_no_optimizer_and_what_is_not_one():
                               ([optim.SGD(model.parameters(), lr=0.1), "sgd"], TypeError, "got str")):
         with pytest.raises(error, match=match):
             fn.compile_step(model, nn.CrossEntropyLoss(), bad)
+
+
+def test_a_missing_or_stale_interpreter_build_runs_the_eager_paths_with_the_reason(monkeypatch):
+    """Without a usable fastnn._cython.step (not built, or built for another table layout) the compiled
+    step, fastnn.compile and fused=True run their eager paths, with the ImportError as the reason."""
+    from fastnn.compile import kernels
+
+    def unavailable():
+        raise ImportError("fastnn: the compiled Cython kernels fastnn._cython.step are missing")
+
+    monkeypatch.setattr(kernels, "interpreter", unavailable)
+    (m1, l1, o1, _), (m2, l2, o2, _) = _pair(layers="relu", make_opt=lambda p: optim.SGD(p, lr=0.1))
+    with pytest.warns(UserWarning, match="fastnn._cython.step are missing"):
+        step = fn.compile_step(m2, l2, o2)
+    assert step.plan is None and "fastnn._cython.step are missing" in step.fallback_reason
+    x, y = data("labels", np.float32)
+    for _ in range(3):
+        eager_step(m1, l1, o1, x, y)
+        step(x, y)
+    assert_same(snapshot(m1, o1), snapshot(m2, o2), np.float32, rtol=0)
+    compiled = fn.compile(m1)
+    with pytest.warns(UserWarning, match="missing"), fn.no_grad():  # (inference: the compiled forward's case)
+        np.testing.assert_array_equal(compiled(fn.from_numpy(x)).numpy(), m1(fn.from_numpy(x)).numpy())
+    assert "missing" in compiled.fallback_reason
+    fused = optim.SGD(m1.parameters(), lr=0.1, fused=True)
+    before = [p.numpy().copy() for p in m1.parameters()]
+    eager_step(m1, l1, fused, x, y)
+    assert all(not np.array_equal(b, p.numpy()) for b, p in zip(before, m1.parameters()))
