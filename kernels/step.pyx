@@ -600,13 +600,27 @@ cdef int update_all_spans(floating* P, const floating* G, floating* S0, Py_ssize
     return 1
 
 
-cdef int update_frame(Frame* f, floating* P, const floating* G) except -1:
-    within(f, F_BOUNDS, 0, 1)
-    cdef Py_ssize_t count = f.size[F_BOUNDS] - 1
+cdef int check_bounds(Frame* f) except -1:
+    """The parameters' bounds rise from 0 and end inside G and P; a step count for each parameter."""
+    cdef Py_ssize_t count, i
     cdef int64_t* bounds = I(f, F_BOUNDS)
+    within(f, F_BOUNDS, 0, 1)
+    count = f.size[F_BOUNDS] - 1
+    for i in range(count):
+        if bounds[i] > bounds[i + 1]:
+            raise ValueError(f"compiled step: parameter bounds must rise, got {bounds[i]} then {bounds[i + 1]}")
+    if bounds[0] != 0:
+        raise ValueError(f"compiled step: parameter bounds must start at 0, got {bounds[0]}")
     within(f, F_P, 0, bounds[count])
     within(f, F_G, 0, bounds[count])
     within(f, F_STEPS, 0, count)
+    return 0
+
+
+cdef int update_frame(Frame* f, floating* P, const floating* G) except -1:
+    check_bounds(f)
+    cdef Py_ssize_t count = f.size[F_BOUNDS] - 1
+    cdef int64_t* bounds = I(f, F_BOUNDS)
     return update_all_spans(P, G, <floating*>f.data[F_S0], f.size[F_S0], <floating*>f.data[F_S1], f.size[F_S1],
                             <floating*>f.data[F_S2], f.size[F_S2], D(f, F_H), f.size[F_H] // H_COLUMNS,
                             I(f, F_STEPS), bounds, count)
@@ -897,16 +911,23 @@ cdef int step(Frame* f, Py_ssize_t n, const floating* xf, const int64_t* ids, Py
 cdef int check_ops(Frame* f) except -1:
     """Every op's kind, source and partner op lie in the table (the columns that index other ops)."""
     cdef Py_ssize_t nops = f.size[F_OPS] // OP_COLUMNS, k
-    cdef int64_t kind
+    cdef int64_t kind, src
+    cdef bint embedded
     if nops < 1:
         raise ValueError("compiled step: an empty op table")
+    embedded = op(f, 0, K_KIND) == EMBEDDING or op(f, 0, K_KIND) == BAG
     for k in range(nops):
-        kind = op(f, k, K_KIND)
-        if kind < LINEAR or kind > BAG or op(f, k, K_SRC) >= k or op(f, k, K_SRC) < -1 or op(f, k, K_IN) < 0 \
-                or op(f, k, K_OUT) < 0 or (kind == EMBEDDING or kind == BAG) and k != 0:
+        kind, src = op(f, k, K_KIND), op(f, k, K_SRC)
+        if (kind < LINEAR or kind > BAG or src >= k or src < -1 or op(f, k, K_IN) < 0 or op(f, k, K_OUT) < 0
+                or (kind == EMBEDDING or kind == BAG) and k != 0
+                or src == -1 and k != 0 and (embedded or op(f, k, K_IN) != op(f, 0, K_IN))  # reads the input
+                or kind != LINEAR and kind != EMBEDDING and kind != BAG and op(f, k, K_IN) != op(f, k, K_OUT)):
             raise ValueError(f"compiled step: op {k} of the table is malformed")
         if (kind == RES_BEGIN or kind == RES_END) and not 0 <= op(f, k, K_EXTRA) < nops:
             raise ValueError(f"compiled step: residual op {k} points outside the table")
+    if op(f, nops - 1, K_OUT) != I(f, F_CFG)[C_OUTW]:
+        raise ValueError(f"compiled step: the last op gives {op(f, nops - 1, K_OUT)} outputs, the config "
+                         f"{I(f, F_CFG)[C_OUTW]}")
     return 0
 
 
@@ -976,6 +997,7 @@ def run_step(Py_ssize_t n, cnp.ndarray xf, cnp.ndarray ids, cnp.ndarray offsets,
     load_frame(&f, frame)
     dtype = frame_dtype(&f, xf)
     check_inputs(&f, n, xf, ids, offsets, dtype)
+    check_bounds(&f)
     if I(&f, F_CFG)[C_LOSS] == LOSS_CE or I(&f, F_CFG)[C_LOSS] == LOSS_NLL:
         if cnp.PyArray_TYPE(yi) != cnp.NPY_INT64 or cnp.PyArray_SIZE(yi) != n or not cnp.PyArray_IS_C_CONTIGUOUS(yi):
             raise ValueError(f"compiled step: {n} int64 labels expected")

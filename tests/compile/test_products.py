@@ -118,3 +118,39 @@ def test_a_malformed_frame_or_op_table_is_refused():
                          Frame(np.float32, arrays).table)
     with pytest.raises(TypeError, match="float64 features for a frame of 4-byte floats"):
         kernels.run_step(1, np.zeros(1), *[np.zeros(0, np.int64)] * 3, np.zeros(0), Frame(np.float32, arrays).table)
+
+
+def _valid_frame():
+    """A real step's frame (20-64-2 MLP, SGD) after one call: (step, run_step's arguments)."""
+    import fastnn as fn
+    from fastnn import nn, optim
+    from fastnn.compile.frame import Frame
+
+    fn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+    step = fn.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    x, y = np.ones((4, 20), np.float32), np.zeros(4, np.int64)
+    step(x, y)
+    frame = next(iter(step._frames.values()))
+    arrays = {name: array for (name, _), array in zip(kernels.SLOTS, frame.arrays)}
+    return step, arrays, (4, x, np.zeros(0, np.int64), np.zeros(0, np.int64), y, np.zeros(0, np.float32)), Frame
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda a: a.update(bounds=np.array([0, 1280, 64, 1346], np.int64)), "bounds must rise"),
+    (lambda a: a.update(bounds=np.array([0, 1280, 1344, 99999], np.int64)), "out of frame slot"),
+    (lambda a: a["ops"].__setitem__((1, kernels.K_SRC), -1), "op 1 of the table is malformed"),  # reads x as 64 wide
+    (lambda a: a["ops"].__setitem__((1, kernels.K_OUT), 3), "last op gives 3 outputs, the config 2"),
+    (lambda a: a.update(cfg=np.where(np.arange(kernels.CONFIG_SIZE) == kernels.C_OUTW, 7, a["cfg"])),
+     "last op gives 2 outputs, the config 7"),
+])
+def test_a_frame_inconsistent_with_itself_is_refused_before_anything_is_read(edit, message):
+    """Bounds that do not rise or end outside the buffers, an op that reads the input at another
+    width, an op or config of another output width: refused, nothing changed."""
+    step, arrays, args, Frame = _valid_frame()
+    arrays = {name: a.copy() for name, a in arrays.items()}
+    before = arrays["P"].copy()
+    edit(arrays)
+    with pytest.raises((ValueError, IndexError), match=message):
+        kernels.run_step(*args, Frame(np.float32, arrays).table)
+    np.testing.assert_array_equal(arrays["P"], before)
