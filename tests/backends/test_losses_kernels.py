@@ -172,30 +172,23 @@ def test_numba_cross_entropy_threaded_equals_serial(classes):
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("classes", range(1, 8))
-def test_cython_cross_entropy_narrow_rows_equal_the_wide_path(dtype, classes):
-    """The Cython cross-entropy takes rows of fewer than 8 classes a block at a time, class by class
-    across rows (losses_rows._xent_narrow); the same rows padded with -inf classes to 8 take the
-    row-by-row path, whose exps of the padding are 0. The two agree to a few units of the float's
-    epsilon (the narrow path's exps and logs all run in libmvec's vector lanes, the row path's partly
-    as scalar libm calls, which round a few results differently), with inf / nan in the same places,
-    ignored rows and rows across block boundaries."""
+def test_cython_cross_entropy_short_rows_are_the_row_by_row_scalar_computation():
+    """Rows of few classes take their exps and log as scalar libm calls (the bits PyTorch gives too,
+    which a PyTorch program's bit-identical run in tests/porting checks): each loss is the row's
+    max, the C library's exps of x - max summed in order, and its log (Python's math module), to the
+    bit, on 2- and 3-class float64 rows. (libmvec's vector exps, tried for such rows, fail this.)"""
+    import math
+
     from fastnn._cython import load
 
-    kernel = load("losses").softmax_cross_entropy
-    rows = 2 * 256 + 37
-    rng = np.random.default_rng(classes)
-    x = (rng.standard_normal((rows, classes)) * 20).astype(dtype)
-    x[3, 0], x[5, -1], x[7, 0], x[9, -1] = np.inf, -np.inf, np.nan, np.nan
-    target = rng.integers(0, classes, rows)
-    target[::11] = -100
-    padded = np.full((rows, 8), -np.inf, dtype)
-    padded[:, :classes] = x
-    loss, grad = kernel(x, target, "none", -100, 0.0)
-    wide_loss, wide_grad = kernel(padded, target, "none", -100, 0.0)
-    for got, want in ((loss, wide_loss), (grad, wide_grad[:, :classes])):
-        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
-        finite, eps = np.isfinite(want), np.finfo(dtype).eps
-        np.testing.assert_allclose(got[finite], want[finite], rtol=4 * eps, atol=4 * eps)
+    rng = np.random.default_rng(5)
+    for classes in (2, 3):
+        x = rng.standard_normal((300, classes)) * 4
+        target = rng.integers(0, classes, 300)
+        loss, _ = load("losses").softmax_cross_entropy(x, target, "none", -100, 0.0)
+        for r in range(300):
+            m = max(x[r])
+            total = 0.0
+            for v in x[r]:
+                total += math.exp(v - m)
+            assert loss[r] == -((x[r, target[r]] - m) - math.log(total)), r
