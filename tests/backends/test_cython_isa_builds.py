@@ -106,3 +106,56 @@ def test_older_cython_isa_builds_match_reference(isa):
     result = subprocess.run([sys.executable, "-c", ISA_PROBE.format(isa=isa)], capture_output=True, text=True,
                             env=env, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+STEP_PROBE = """
+import numpy as np
+import fastnn as fn
+from fastnn import _cython, nn, optim
+
+isa = {isa!r}
+wanted = "fastnn._cython.step" + ("" if isa == "baseline" else "_" + isa)
+assert _cython.load("step").__name__ == wanted, _cython.load("step").__name__
+for dtype in (np.float32, np.float64):
+    for make_opt in (lambda p: optim.Adam(p, lr=0.01, amsgrad=True), lambda p: optim.SGD(p, lr=0.01, momentum=0.9)):
+        for loss in ("ce", "bce"):
+            results = []
+            for compiled in (False, True):
+                fn.manual_seed(0)
+                model = nn.Sequential(nn.Linear(20, 64), nn.Tanh(), nn.Dropout(0.2), nn.Linear(64, 48), nn.GELU(),
+                                      nn.Linear(48, 3)).to(dtype)
+                opt = make_opt(model.parameters())
+                loss_fn = nn.CrossEntropyLoss() if loss == "ce" else nn.BCEWithLogitsLoss()
+                step = fn.compile_step(model, loss_fn, opt) if compiled else None
+                assert not compiled or step.fallback_reason is None, step.fallback_reason
+                fn.manual_seed(1)
+                for i in range(20):
+                    rng = np.random.default_rng(i % 3)
+                    x = rng.standard_normal((32, 20)).astype(dtype)
+                    y = rng.integers(0, 3, 32) if loss == "ce" else (rng.standard_normal((32, 3)) > 0).astype(dtype)
+                    if compiled:
+                        step(x, y)
+                    else:
+                        opt.zero_grad()
+                        loss_fn(model(fn.from_numpy(x)), fn.from_numpy(y)).backward()
+                        opt.step()
+                results.append([p.numpy().copy() for p in model.parameters()])
+            for a, b in zip(*results):
+                assert np.array_equal(a, b), (isa, np.dtype(dtype).name, loss, float(np.abs(a - b).max()))
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("isa", ["baseline", "avx2", "avx512"])
+def test_every_isa_build_of_the_step_interpreter_equals_the_eager_cython_step(isa):
+    """The compiled step's interpreter is built per instruction set like the wide families and inlines
+    their row functions: each build, in its own process, must train bit for bit as the eager Cython
+    backend of the same build (products on BLAS, dropout, tanh / GELU, CE and BCE, Adam and SGD)."""
+    from fastnn import _cython
+
+    if isa not in set(_cython._import("cpu").supported_isas()) | {"baseline"}:
+        pytest.skip(f"this CPU cannot run {isa} code")
+    env = {**os.environ, "FASTNN_CYTHON_ISA": isa}
+    result = subprocess.run([sys.executable, "-c", STEP_PROBE.format(isa=isa)], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
