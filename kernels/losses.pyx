@@ -11,7 +11,7 @@ import numpy as np
 from cython.parallel cimport prange
 
 from elementwise cimport COST_MATH, COST_PASS, FASTNN_CONTRACT, chunk_start, floating, team_size
-from losses_rows cimport _bce_span, _mse_span, _xent_rows
+from losses_rows cimport _pointwise_span, _xent_rows
 
 from fastnn.backends.contract import grad_scale, loss_total, reduce_loss
 from fastnn.threads import get_num_threads
@@ -79,21 +79,14 @@ cdef double _pointwise_sum(bint bce, floating[::1] grad, floating[::1] loss, con
         return 0.0
     if chunks == 1:
         with nogil:
-            if bce:
-                total = _bce_span(&grad[0], lp, &x[0], &target[0], n, <floating>scale)
-            else:
-                total = _mse_span(&grad[0], lp, &x[0], &target[0], n, <floating>scale)
+            total = _pointwise_span(bce, &grad[0], lp, &x[0], &target[0], n, <floating>scale)
         return total
     partial = np.zeros(chunks)
     for c in prange(chunks, nogil=True, num_threads=chunks, schedule="static", chunksize=1):
         lo = chunk_start(n, c, chunks)
         hi = chunk_start(n, c + 1, chunks)
-        if bce:
-            partial[c] = _bce_span(&grad[lo], lp + lo if lp != NULL else NULL, &x[lo], &target[lo], hi - lo,
-                                   <floating>scale)
-        else:
-            partial[c] = _mse_span(&grad[lo], lp + lo if lp != NULL else NULL, &x[lo], &target[lo], hi - lo,
-                                   <floating>scale)
+        partial[c] = _pointwise_span(bce, &grad[lo], lp + lo if lp != NULL else NULL, &x[lo], &target[lo], hi - lo,
+                                     <floating>scale)
     for c in range(chunks):
         total += partial[c]
     return total

@@ -43,43 +43,46 @@ cdef inline void _xent_rows(floating* grad, floating* loss, const floating* x, c
         gr[t] = gr[t] - hit * scale
 
 
-cdef inline double _mse_span(floating* grad, floating* loss, const floating* x, const floating* t, Py_ssize_t n,
-                      floating scale) noexcept nogil:
-    """loss = d^2, grad = 2d * scale with d = x - t; returns sum(loss). loss may be NULL."""
-    cdef floating buf[BLOCK]
-    cdef floating* lb
+cdef inline void _mse_block(floating* grad, floating* lb, const floating* x, const floating* t, Py_ssize_t m,
+                            floating scale) noexcept nogil:
+    """lb = d^2, grad = 2d * scale with d = x - t, over m elements."""
+    cdef Py_ssize_t j
     cdef floating d, two = 2
-    cdef Py_ssize_t start = 0, j, m
-    cdef double total = 0
-    while start < n:
-        m = min(<Py_ssize_t>BLOCK, n - start)
-        lb = loss + start if loss != NULL else buf
-        for j in range(m):
-            d = x[start + j] - t[start + j]
-            grad[start + j] = two * d * scale
-            lb[j] = d * d
-        total += span_sum(lb, m)
-        start += m
-    return total
+    for j in range(m):
+        d = x[j] - t[j]
+        grad[j] = two * d * scale
+        lb[j] = d * d
 
 
-cdef inline double _bce_span(floating* grad, floating* loss, const floating* x, const floating* t, Py_ssize_t n,
-                      floating scale) noexcept nogil:
-    """loss = max(x,0) - x t + log1p(e^-|x|), grad = (sigmoid(x) - t) * scale; returns sum(loss)."""
+cdef inline void _bce_block(floating* grad, floating* lb, const floating* x, const floating* t, Py_ssize_t m,
+                            floating scale) noexcept nogil:
+    """lb = max(x,0) - x t + log1p(e^-|x|), grad = (sigmoid(x) - t) * scale, over m elements."""
+    cdef Py_ssize_t j
+    cdef floating v, e, s, zero = 0, one = 1
+    for j in range(m):
+        v = x[j]
+        e = f_exp(-f_abs(v))
+        s = one / (one + e)
+        grad[j] = ((s if v >= 0 else e * s) - t[j]) * scale
+        lb[j] = ((zero if v < 0 else v) - v * t[j]) + f_log1p(e)
+
+
+cdef inline double _pointwise_span(bint bce, floating* grad, floating* loss, const floating* x, const floating* t,
+                                   Py_ssize_t n, floating scale) noexcept nogil:
+    """MSE (bce False) or BCE with logits (bce True) over n elements (_mse_block, _bce_block); returns
+    sum(loss), each block of BLOCK losses summed in the working precision, then in float64; loss may
+    be NULL."""
     cdef floating buf[BLOCK]
     cdef floating* lb
-    cdef floating v, e, s, zero = 0, one = 1
-    cdef Py_ssize_t start = 0, j, m
+    cdef Py_ssize_t start = 0, m
     cdef double total = 0
     while start < n:
         m = min(<Py_ssize_t>BLOCK, n - start)
         lb = loss + start if loss != NULL else buf
-        for j in range(m):
-            v = x[start + j]
-            e = f_exp(-f_abs(v))
-            s = one / (one + e)
-            grad[start + j] = ((s if v >= 0 else e * s) - t[start + j]) * scale
-            lb[j] = ((zero if v < 0 else v) - v * t[start + j]) + f_log1p(e)
+        if bce:
+            _bce_block(grad + start, lb, x + start, t + start, m, scale)
+        else:
+            _mse_block(grad + start, lb, x + start, t + start, m, scale)
         total += span_sum(lb, m)
         start += m
     return total

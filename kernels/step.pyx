@@ -25,7 +25,7 @@ from dropout_rows cimport _backward_span, _forward_span
 from elementwise cimport FASTNN_CONTRACT, IDENTITY, act_backward_span, act_forward_span, floating
 from embedding_rows cimport _bag_rows, _gather_rows, _scatter_cols
 from gemm cimport gemm_at
-from losses_rows cimport _bce_span, _mse_span, _xent_rows
+from losses_rows cimport _pointwise_span, _xent_rows
 from optim_rules cimport ADADELTA, ADAGRAD, ADAM, RMSPROP, SGD, Hyper, Kind, _span, _zeroed
 from softmax_rows cimport _softmax_backward_rows, _softmax_rows
 
@@ -812,12 +812,8 @@ cdef int step(Frame* f, Py_ssize_t n, const floating* xf, const int64_t* ids, Py
     elif loss_kind == LOSS_NLL:
         status = nll_log_softmax(f, logits, yi, n, outw, g_loss, loss)
     else:
-        if loss_kind == LOSS_MSE:
-            loss[0] = _mse_span(g_loss, <floating*>NULL, logits, yf, n * outw,
-                                <floating>(1.0 / (n * outw) if cfg[C_MEAN] and n * outw > 0 else 1.0))
-        else:
-            loss[0] = _bce_span(g_loss, <floating*>NULL, logits, yf, n * outw,
-                                <floating>(1.0 / (n * outw) if cfg[C_MEAN] and n * outw > 0 else 1.0))
+        loss[0] = _pointwise_span(loss_kind == LOSS_BCE, g_loss, <floating*>NULL, logits, yf, n * outw,
+                                  <floating>(1.0 / (n * outw) if cfg[C_MEAN] and n * outw > 0 else 1.0))
         if cfg[C_MEAN]:
             loss[0] = loss[0] / (n * outw)
     if status != OK:
