@@ -50,6 +50,7 @@ def extension(pyx: Path, name: str, family: str, flags: tuple = ()) -> Extension
         # a contract change must recompile every module (its digest is compiled in), and so must a
         # change to the family's source or to the shared inline code (kernels/*.pxd) it cimports
         depends=["fastnn/backends/contract.py", *map(str, sorted(Path("kernels").glob("*.pxd"))), "kernels/vecmath.h",
+                 "kernels/exactmath.h",
                  f"kernels/{family}.pyx"],
         include_dirs=[np.get_include(), "kernels"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),

@@ -106,6 +106,30 @@ cdef inline floating f_log1p(floating x) noexcept nogil:
         return log1p(x)
 
 
+cdef extern from "exactmath.h" nogil:
+    void fastnn_expf_span(float* y, const float* x, Py_ssize_t n)
+    void fastnn_logf_span(float* y, const float* x, Py_ssize_t n)
+    void fastnn_exp_span(double* y, const double* x, Py_ssize_t n)
+    void fastnn_log_span(double* y, const double* x, Py_ssize_t n)
+
+
+cdef inline void exact_exp_span(floating* y, const floating* x, Py_ssize_t n) noexcept nogil:
+    """y = exp(x) over n elements (y may be x), each the scalar libm call's result bit for bit
+    (float32 in vector lanes in the AVX2 / AVX-512 builds: exactmath.h)."""
+    if floating is float:
+        fastnn_expf_span(y, x, n)
+    else:
+        fastnn_exp_span(y, x, n)
+
+
+cdef inline void exact_log_span(floating* y, const floating* x, Py_ssize_t n) noexcept nogil:
+    """y = log(x) over n elements, as exact_exp_span."""
+    if floating is float:
+        fastnn_logf_span(y, x, n)
+    else:
+        fastnn_log_span(y, x, n)
+
+
 cdef inline floating f_tanh(floating x) noexcept nogil:
     if floating is float:
         return tanhf(x)

@@ -1,46 +1,92 @@
 # The losses' row and span bodies, shared by losses.pyx and the compiled step (step.pyx).
 
-from elementwise cimport f_abs, f_exp, f_log, f_log1p, floating, span_max, span_sum
+from elementwise cimport exact_exp_span, exact_log_span, f_abs, f_exp, f_log1p, floating, span_max, span_sum
 
 cdef enum:
     BLOCK = 512  # elements summed in the working precision before joining the float64 total
 
 
-cdef inline void _xent_rows(floating* grad, floating* loss, const floating* x, const long long* target,
-                            Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols, long long ignore_index, double eps,
+cdef enum:
+    NARROW = 8          # rows of fewer classes take their max, sum and loss across rows (in vector lanes)
+    TILE = 512          # rows per tile at most (the per-row scratch lives on the stack)
+    TILE_ELEMENTS = 8192  # and elements per tile at most (a tile's three passes stay in cache)
+
+
+cdef inline void _xent_tile(floating* grad, floating* loss, const floating* x, const long long* target,
+                            Py_ssize_t b, Py_ssize_t cols, long long ignore_index, double eps,
                             floating scale) noexcept nogil:
-    """Rows r0..r1 of the fused softmax cross-entropy (see losses.pyx's docstring). A short row's
-    exps and log are scalar libm calls (its loops do not vectorise): the results PyTorch gives too
-    (libmvec's vector exps, tried for rows of few classes, differ by an ulp at times)."""
+    """b (<= TILE) rows of the fused softmax cross-entropy. Per row, the max m (span_max: a NaN
+    counts only in the first column) and x - m into grad; the exps of the whole tile, then the
+    logs of the b sums (span_sum), each equal to the scalar libm call's (exact_exp_span); then
+    the loss -(1-eps)(x_t - m - lse) - eps (mean_j(x_j - m) - lse) and the gradient
+    (e / sum - eps/C) * scale minus (1-eps) * scale at the target. Rows of fewer than NARROW classes
+    are walked class by class across rows, with the same operations in the same order, so their
+    loops vectorise."""
+    cdef floating m[TILE]
+    cdef floating lse[TILE]
+    cdef floating inv[TILE]
     cdef Py_ssize_t r, j, t
     cdef const floating* xr
     cdef floating* gr
-    cdef floating m, lse, inv, off = <floating>(eps / cols), hit = <floating>(1 - eps)
+    cdef floating v, one = 1, off = <floating>(eps / cols), hit = <floating>(1 - eps)
     cdef double shifted
-    for r in range(r0, r1):
+    if cols < NARROW:
+        for r in range(b):
+            m[r] = x[r * cols]
+        for j in range(1, cols):
+            for r in range(b):
+                v = x[r * cols + j]
+                m[r] = v if v > m[r] else m[r]
+    else:
+        for r in range(b):
+            m[r] = span_max(x + r * cols, cols)
+    for r in range(b):
+        for j in range(cols):
+            grad[r * cols + j] = x[r * cols + j] - m[r]
+    exact_exp_span(grad, grad, b * cols)
+    if cols < NARROW:  # a short row's sum as span_sum adds it: from zero, class by class
+        for r in range(b):
+            inv[r] = 0
+        for j in range(cols):
+            for r in range(b):
+                inv[r] = inv[r] + grad[r * cols + j]
+    else:
+        for r in range(b):
+            inv[r] = span_sum(grad + r * cols, cols)
+    exact_log_span(lse, inv, b)
+    for r in range(b):
+        inv[r] = one / inv[r]
+    for r in range(b):
+        for j in range(cols):
+            grad[r * cols + j] = (grad[r * cols + j] * inv[r] - off) * scale
+    for r in range(b):
         xr = x + r * cols
         gr = grad + r * cols
-        t = <Py_ssize_t>target[r]
         if target[r] == ignore_index:
             loss[r] = 0
             for j in range(cols):
                 gr[j] = 0
             continue
-        m = span_max(xr, cols)
-        for j in range(cols):
-            gr[j] = f_exp(xr[j] - m)
-        inv = span_sum(gr, cols)
-        lse = f_log(inv)
-        inv = <floating>1 / inv
-        loss[r] = -((xr[t] - m) - lse) * hit
+        t = <Py_ssize_t>target[r]
+        gr[t] = gr[t] - hit * scale
+        loss[r] = -((xr[t] - m[r]) - lse[r]) * hit
         if eps != 0:
             shifted = 0
             for j in range(cols):
-                shifted += xr[j] - m
-            loss[r] = loss[r] - <floating>(shifted / cols - lse) * <floating>eps
-        for j in range(cols):
-            gr[j] = (gr[j] * inv - off) * scale
-        gr[t] = gr[t] - hit * scale
+                shifted += xr[j] - m[r]
+            loss[r] = loss[r] - <floating>(shifted / cols - lse[r]) * <floating>eps
+
+
+cdef inline void _xent_rows(floating* grad, floating* loss, const floating* x, const long long* target,
+                            Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols, long long ignore_index, double eps,
+                            floating scale) noexcept nogil:
+    """Rows r0..r1 of the fused softmax cross-entropy (see losses.pyx's docstring), up to TILE rows at a
+    time, fewer for wide rows (_xent_tile)."""
+    cdef Py_ssize_t r = r0, b, most = max(1, min(<Py_ssize_t>TILE, TILE_ELEMENTS // max(cols, 1)))
+    while r < r1:
+        b = most if r + most < r1 else r1 - r
+        _xent_tile(grad + r * cols, loss + r, x + r * cols, target + r, b, cols, ignore_index, eps, scale)
+        r += b
 
 
 cdef inline void _mse_block(floating* grad, floating* lb, const floating* x, const floating* t, Py_ssize_t m,

@@ -172,23 +172,76 @@ def test_numba_cross_entropy_threaded_equals_serial(classes):
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
-def test_cython_cross_entropy_short_rows_are_the_row_by_row_scalar_computation():
-    """Rows of few classes take their exps and log as scalar libm calls (the bits PyTorch gives too,
-    which a PyTorch program's bit-identical run in tests/porting checks): each loss is the row's
-    max, the C library's exps of x - max summed in order, and its log (Python's math module), to the
-    bit, on 2- and 3-class float64 rows. (libmvec's vector exps, tried for such rows, fail this.)"""
-    import math
+XENT_LIBM_PROBE = """
+import ctypes, ctypes.util
+import numpy as np
+from fastnn import _cython
 
-    from fastnn._cython import load
+libm = ctypes.CDLL(ctypes.util.find_library("m"))
+for name, ctype in (("expf", ctypes.c_float), ("logf", ctypes.c_float),
+                    ("exp", ctypes.c_double), ("log", ctypes.c_double)):
+    getattr(libm, name).restype, getattr(libm, name).argtypes = ctype, [ctype]
+kernel = _cython.load("losses")
+assert kernel.__name__ == {module!r}, kernel.__name__
 
-    rng = np.random.default_rng(5)
-    for classes in (2, 3):
-        x = rng.standard_normal((300, classes)) * 4
-        target = rng.integers(0, classes, 300)
-        loss, _ = load("losses").softmax_cross_entropy(x, target, "none", -100, 0.0)
-        for r in range(300):
-            m = max(x[r])
-            total = 0.0
-            for v in x[r]:
-                total += math.exp(v - m)
-            assert loss[r] == -((x[r, target[r]] - m) - math.log(total)), r
+
+def span_sum(v, dtype):  # elementwise.pxd's span_sum: eight partial sums, then the tail
+    parts, i = [dtype(0)] * 8, 0
+    while i + 8 <= len(v):
+        parts = [dtype(parts[j] + v[i + j]) for j in range(8)]
+        i += 8
+    total = dtype(0)
+    for p in parts:
+        total = dtype(total + p)
+    for w in v[i:]:
+        total = dtype(total + w)
+    return total
+
+
+rng = np.random.default_rng(7)
+for dtype, exp, log in ((np.float32, libm.expf, libm.logf), (np.float64, libm.exp, libm.log)):
+    for classes in (2, 3, 7, 8, 10, 33):
+        rows = 700  # more than one tile of narrow rows (TILE = 512)
+        x = (rng.standard_normal((rows, classes)) * rng.choice([1.0, 10.0, 60.0], (rows, 1))).astype(dtype)
+        x[5, 0], x[9, -1] = 150, -np.inf  # exps of x - max below -88 (libm's special cases)
+        target = rng.integers(0, classes, rows)
+        target[::11] = -100
+        loss, grad = kernel.softmax_cross_entropy(x, target, "none", -100, 0.0)
+        for r in range(rows):
+            if target[r] == -100:
+                assert loss[r] == 0 and not grad[r].any(), r
+                continue
+            m = x[r].max()
+            e = [dtype(exp(float(dtype(v - m)))) for v in x[r]]
+            total = span_sum(e, dtype) if classes >= 8 else sum(e[1:], e[0])
+            lse = dtype(log(float(total)))
+            assert loss[r] == -(dtype(x[r, target[r]] - m) - lse), (np.dtype(dtype).name, classes, r)
+            inv = dtype(1) / total
+            want = np.array([dtype(v * inv) for v in e], dtype)
+            want[target[r]] -= dtype(1)
+            np.testing.assert_array_equal(grad[r], want, err_msg=f"{{np.dtype(dtype).name}} {{classes}} {{r}}")
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("isa", ["baseline", "avx2", "avx512"])
+def test_cython_cross_entropy_exps_and_logs_are_the_scalar_libm_calls(isa):
+    """The Cython cross-entropy's exps and logs are, bit for bit, the C library's scalar expf / logf
+    (exp / log) calls (the results PyTorch gives too, which a PyTorch program's bit-identical run in
+    tests/porting checks; libmvec's vector exps, tried for this, differ by an ulp at times). In the
+    AVX2 / AVX-512 builds float32 takes them in vector lanes (kernels/exactmath.h, glibc's own
+    algorithm): each build, in its own process, on 2 to 33 classes, rows across tiles, exps of
+    x - max below -88 and -inf, and ignored rows."""
+    import os
+    import subprocess
+    import sys
+
+    from fastnn import _cython
+
+    if isa not in set(_cython._import("cpu").supported_isas()) | {"baseline"}:
+        pytest.skip(f"this CPU cannot run {isa} code")
+    module = "fastnn._cython.losses" + ("" if isa == "baseline" else "_" + isa)
+    env = {**os.environ, "FASTNN_CYTHON_ISA": isa}
+    result = subprocess.run([sys.executable, "-c", XENT_LIBM_PROBE.format(module=module)], capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
