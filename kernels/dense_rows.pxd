@@ -5,6 +5,14 @@ from elementwise cimport IDENTITY, act_backward_span, act_forward_span, floating
 cdef inline void _bias_act_rows(floating* out, floating* z, const floating* bias, Py_ssize_t r0, Py_ssize_t r1,
                          Py_ssize_t cols, int act, floating slope) noexcept nogil:
     """Rows r0..r1: z += bias, out = act(z) while the row is in cache (out may be z)."""
+    if cols == 2:  # the same code with the width a constant: gcc vectorises the bias across rows
+        _bias_act_span(out, z, bias, r0, r1, 2, act, slope)
+    else:
+        _bias_act_span(out, z, bias, r0, r1, cols, act, slope)
+
+
+cdef inline void _bias_act_span(floating* out, floating* z, const floating* bias, Py_ssize_t r0, Py_ssize_t r1,
+                                Py_ssize_t cols, int act, floating slope) noexcept nogil:
     cdef Py_ssize_t r, j
     cdef floating* zr
     for r in range(r0, r1):
