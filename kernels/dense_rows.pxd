@@ -27,6 +27,14 @@ cdef inline void _bias_act_span(floating* out, floating* z, const floating* bias
 cdef inline void _dz_rows(floating* dz, floating* dbias, const floating* g, const floating* saved, Py_ssize_t r0,
                    Py_ssize_t r1, Py_ssize_t cols, int act, floating slope) noexcept nogil:
     """Rows r0..r1: dz = g * act'(saved) (skipped when dz is g), dbias += dz (when not NULL)."""
+    if cols == 2:  # as in _bias_act_rows
+        _dz_span(dz, dbias, g, saved, r0, r1, 2, act, slope)
+    else:
+        _dz_span(dz, dbias, g, saved, r0, r1, cols, act, slope)
+
+
+cdef inline void _dz_span(floating* dz, floating* dbias, const floating* g, const floating* saved, Py_ssize_t r0,
+                          Py_ssize_t r1, Py_ssize_t cols, int act, floating slope) noexcept nogil:
     cdef Py_ssize_t r, j
     cdef floating* dzr
     for r in range(r0, r1):
