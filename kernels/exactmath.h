@@ -9,7 +9,7 @@
  * -ffp-contract=off, so no other operation is fused. Inputs the fast path does not cover (|x| >= 88
  * or NaN for expf; zero, subnormal, negative, inf or NaN for logf) and the last n % 8 elements go
  * to the scalar libm call itself; so do all elements in a build without AVX2 and FMA (where glibc
- * may run its non-FMA variant). tests/backends/test_exactmath.py compares every float32 bit pattern
+ * may run its non-FMA variant) and with another C library. tests/backends/test_exactmath.py compares every float32 bit pattern
  * of both against the scalar libm calls (in its slow part) and a sample always.
  */
 #ifndef FASTNN_EXACTMATH_H
@@ -20,12 +20,26 @@
 
 /* libm's scalar functions under names without vecmath.h's simd attribute: loops over these stay
  * scalar (gcc would otherwise vectorise them with libmvec). */
+#if defined(__GNUC__) && defined(__ELF__)
 float fastnn_libm_expf(float) __asm__("expf");
 float fastnn_libm_logf(float) __asm__("logf");
 double fastnn_libm_exp(double) __asm__("exp");
 double fastnn_libm_log(double) __asm__("log");
+#else
+#define fastnn_libm_expf expf
+#define fastnn_libm_logf logf
+#define fastnn_libm_exp exp
+#define fastnn_libm_log log
+#endif
 
-#if defined(__AVX2__) && defined(__FMA__)
+/* the vector path reproduces glibc >= 2.27's algorithms; elsewhere every element is the libm call */
+#if defined(__AVX2__) && defined(__FMA__) && defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 27)
+#define FASTNN_EXACT_LANES 1
+#endif
+#endif
+
+#ifdef FASTNN_EXACT_LANES
 #include <immintrin.h>
 
 /* __exp2f_data.tab: tab[i] = bits(2^(i/32)) - (i << 47) */
@@ -96,7 +110,7 @@ static inline __m128 fastnn_logf4(__m128 x)
 static inline void fastnn_expf_span(float* y, const float* x, ptrdiff_t n)
 {
     ptrdiff_t i = 0;
-#if defined(__AVX2__) && defined(__FMA__)
+#ifdef FASTNN_EXACT_LANES
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         __m256i top = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(v), 20), _mm256_set1_epi32(0x7ff));
@@ -117,7 +131,7 @@ static inline void fastnn_expf_span(float* y, const float* x, ptrdiff_t n)
 static inline void fastnn_logf_span(float* y, const float* x, ptrdiff_t n)
 {
     ptrdiff_t i = 0;
-#if defined(__AVX2__) && defined(__FMA__)
+#ifdef FASTNN_EXACT_LANES
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         /* (uint)(ix - 0x800000) > 0x7effffff: zero, subnormal, negative, inf or NaN (signed compare
