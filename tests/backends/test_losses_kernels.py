@@ -199,8 +199,10 @@ def span_sum(v, dtype):  # elementwise.pxd's span_sum: eight partial sums, then 
 
 
 rng = np.random.default_rng(7)
-for dtype, exp, log in ((np.float32, libm.expf, libm.logf), (np.float64, libm.exp, libm.log)):
-    for classes in (2, 3, 7, 8, 10, 33):
+# rows of fewer than EXACT_COLS = 64 classes in float32, NARROW = 8 in float64 (losses_rows.pxd)
+for dtype, exp, log, widths in ((np.float32, libm.expf, libm.logf, (2, 3, 7, 8, 10, 33, 63)),
+                                (np.float64, libm.exp, libm.log, (2, 3, 7))):
+    for classes in widths:
         rows = 700  # more than one tile of narrow rows (TILE = 512)
         x = (rng.standard_normal((rows, classes)) * rng.choice([1.0, 10.0, 60.0], (rows, 1))).astype(dtype)
         x[5, 0], x[9, -1] = 150, -np.inf  # exps of x - max below -88 (libm's special cases)
@@ -230,8 +232,9 @@ def test_cython_cross_entropy_exps_and_logs_are_the_scalar_libm_calls(isa):
     (exp / log) calls (the results PyTorch gives too, which a PyTorch program's bit-identical run in
     tests/porting checks; libmvec's vector exps, tried for this, differ by an ulp at times). In the
     AVX2 / AVX-512 builds float32 takes them in vector lanes (kernels/exactmath.h, glibc's own
-    algorithm): each build, in its own process, on 2 to 33 classes, rows across tiles, exps of
-    x - max below -88 and -inf, and ignored rows."""
+    algorithm): each build, in its own process, on 2 to 63 classes (float32; wider rows take
+    libmvec's exps, faster there) and 2 to 7 (float64), rows across tiles, exps of x - max below
+    -88 and -inf, and ignored rows."""
     import os
     import subprocess
     import sys
