@@ -6,14 +6,14 @@ import numpy as np
 
 from .common import BACKENDS, DTYPES, SEED, SIZES, activate_backend, random_array
 
-# (rows, classes)
-XENT_SHAPES = {"small": (32, 10), "medium": (256, 100), "large": (2048, 1000)}
+# (rows, classes); "binary": many rows of two classes (their exps and logs taken across rows)
+XENT_SHAPES = {"small": (32, 10), "medium": (256, 100), "large": (2048, 1000), "binary": (4096, 2)}
 
 
 class SoftmaxCrossEntropy:
     """softmax_cross_entropy with integer labels, reduction 'mean'."""
 
-    params = (BACKENDS, SIZES, DTYPES)
+    params = (BACKENDS, [*SIZES, "binary"], DTYPES)
     param_names = ["backend", "size", "dtype"]
 
     def setup(self, backend, size, dtype):
