@@ -106,48 +106,58 @@ static inline __m128 fastnn_logf4(__m128 x)
 }
 #endif
 
+#ifdef FASTNN_EXACT_LANES
+/* lanes off expf's fast path: |x| >= 88 or NaN */
+static inline int fastnn_expf_special(__m256 v)
+{
+    __m256i top = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(v), 20), _mm256_set1_epi32(0x7ff));
+    return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(top, _mm256_set1_epi32(0x42a))));
+}
+
+/* lanes off logf's fast path: (uint)(ix - 0x800000) > 0x7effffff, i.e. zero, subnormal, negative,
+ * inf or NaN (a signed compare after flipping the sign bit) */
+static inline int fastnn_logf_special(__m256 v)
+{
+    __m256i off = _mm256_xor_si256(_mm256_sub_epi32(_mm256_castps_si256(v), _mm256_set1_epi32(0x800000)),
+                                   _mm256_set1_epi32((int)0x80000000u));
+    return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(off, _mm256_set1_epi32((int)0xfeffffffu))));
+}
+
+/* y = f(x) over the first n - n % 8 elements, eight at a time: two calls of f's four-lane replica,
+ * or libm's f on all eight when special() flags a lane; returns how many it did (inlined with
+ * constant function arguments) */
+static inline ptrdiff_t fastnn_lanes(float* y, const float* x, ptrdiff_t n, int (*special)(__m256),
+                                     __m128 (*lanes)(__m128), float (*libm)(float))
+{
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        if (special(v)) {
+            for (ptrdiff_t j = i; j < i + 8; j++)
+                y[j] = libm(x[j]);
+            continue;
+        }
+        __m128 lo = lanes(_mm256_castps256_ps128(v)), hi = lanes(_mm256_extractf128_ps(v, 1));
+        _mm256_storeu_ps(y + i, _mm256_set_m128(hi, lo));
+    }
+    return i;
+}
+#define FASTNN_LANES(y, x, n, f) fastnn_lanes((y), (x), (n), fastnn_##f##_special, fastnn_##f##4, fastnn_libm_##f)
+#else
+#define FASTNN_LANES(y, x, n, f) 0
+#endif
+
 /* y[i] = expf(x[i]) for i < n (y may be x) */
 static inline void fastnn_expf_span(float* y, const float* x, ptrdiff_t n)
 {
-    ptrdiff_t i = 0;
-#ifdef FASTNN_EXACT_LANES
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256i top = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(v), 20), _mm256_set1_epi32(0x7ff));
-        if (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(top, _mm256_set1_epi32(0x42a))))) {
-            for (ptrdiff_t j = i; j < i + 8; j++)  /* |x| >= 88 or NaN somewhere: libm's special cases */
-                y[j] = fastnn_libm_expf(x[j]);
-            continue;
-        }
-        __m128 lo = fastnn_expf4(_mm256_castps256_ps128(v)), hi = fastnn_expf4(_mm256_extractf128_ps(v, 1));
-        _mm256_storeu_ps(y + i, _mm256_set_m128(hi, lo));
-    }
-#endif
-    for (; i < n; i++)
+    for (ptrdiff_t i = FASTNN_LANES(y, x, n, expf); i < n; i++)
         y[i] = fastnn_libm_expf(x[i]);
 }
 
 /* y[i] = logf(x[i]) for i < n (y may be x) */
 static inline void fastnn_logf_span(float* y, const float* x, ptrdiff_t n)
 {
-    ptrdiff_t i = 0;
-#ifdef FASTNN_EXACT_LANES
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        /* (uint)(ix - 0x800000) > 0x7effffff: zero, subnormal, negative, inf or NaN (signed compare
-         * after flipping the sign bit) */
-        __m256i off = _mm256_xor_si256(_mm256_sub_epi32(_mm256_castps_si256(v), _mm256_set1_epi32(0x800000)),
-                                       _mm256_set1_epi32((int)0x80000000u));
-        if (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(off, _mm256_set1_epi32((int)0xfeffffffu))))) {
-            for (ptrdiff_t j = i; j < i + 8; j++)
-                y[j] = fastnn_libm_logf(x[j]);
-            continue;
-        }
-        __m128 lo = fastnn_logf4(_mm256_castps256_ps128(v)), hi = fastnn_logf4(_mm256_extractf128_ps(v, 1));
-        _mm256_storeu_ps(y + i, _mm256_set_m128(hi, lo));
-    }
-#endif
-    for (; i < n; i++)
+    for (ptrdiff_t i = FASTNN_LANES(y, x, n, logf); i < n; i++)
         y[i] = fastnn_libm_logf(x[i]);
 }
 
